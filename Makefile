@@ -1,0 +1,39 @@
+# Two commands on a fresh machine:
+#   make run    set up, migrate, load demo data, serve on http://127.0.0.1:8080
+#   make test   set up and run the tests in a loopback-only network namespace
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/kohtaamo db upgrade
+	$(BIN)/kohtaamo demo
+	$(BIN)/kohtaamo serve
+
+# The tests run inside a fresh network namespace that holds only `lo`, so no packet can
+# leave loopback (unshare -rn works unprivileged; as root plain -n would do too).
+test: setup
+	$(BIN)/ruff check stream_server kiosk_client tests bench
+	unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m pytest $(PYTEST_ARGS)'
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: setup
+	unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m bench.forwarding $(BENCH_ARGS)'
+
+clean:
+	rm -rf $(VENV) var/*.sqlite3*

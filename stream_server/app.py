@@ -1,0 +1,61 @@
+"""The application factory: ``create_app(settings)`` builds everything; no globals."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from stream_server.attendance.ledger import AttendanceLedger
+from stream_server.config import PROJECT_ROOT, Settings
+from stream_server.db.engine import Database
+from stream_server.media.forwarding import check_aiortc_seams
+from stream_server.media.ice import restrict_host_addresses
+from stream_server.services.live import LiveService
+from stream_server.web import api, whip
+from stream_server.web.errors import error_middleware
+from stream_server.web.keys import DATABASE, LEDGER, LIVE, SETTINGS
+
+logger = logging.getLogger(__name__)
+
+WEB_ROOT = PROJECT_ROOT / "web"
+#: Requests carry SDP or small JSON; nothing legitimate is bigger.
+CLIENT_MAX_SIZE = 256 * 1024
+
+
+async def _services(app: web.Application) -> AsyncIterator[None]:
+    """Open the database, recover attendance left open by a crash, run the heartbeat."""
+    settings = app[SETTINGS]
+    database = Database(settings.database_url)
+    ledger = AttendanceLedger(database)
+    await ledger.close_stale_intervals()
+    live = LiveService(settings, database, ledger)
+    app[DATABASE] = database
+    app[LEDGER] = ledger
+    app[LIVE] = live
+    heartbeat = asyncio.create_task(live.heartbeat())
+    try:
+        yield
+    finally:
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
+        await live.close()
+        await database.close()
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the aiohttp application. The database must already be migrated."""
+    check_aiortc_seams()
+    restrict_host_addresses(settings.ice_host_addresses)
+    app = web.Application(middlewares=[error_middleware], client_max_size=CLIENT_MAX_SIZE)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_services)
+    app.add_routes(whip.routes)
+    app.add_routes(api.routes)
+    if (WEB_ROOT / "static").is_dir():
+        app.router.add_static("/static/", WEB_ROOT / "static", name="static")
+    return app

@@ -1,0 +1,1 @@
+"""Attendance: intervals of online participants and room devices, per session."""

@@ -1,0 +1,1 @@
+"""The domain: areas, venues, rooms, organisers and sessions, and who may do what."""

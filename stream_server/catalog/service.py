@@ -1,0 +1,306 @@
+"""Sessions, venues and who may do what with them (the domain; no aiohttp, no aiortc)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from stream_server.db.models import (
+    Area,
+    Organiser,
+    OrganiserKind,
+    Room,
+    Session,
+    SessionMode,
+    SessionReceiver,
+    Venue,
+    Visibility,
+)
+
+CITY_TZ = ZoneInfo("Europe/Helsinki")
+REFERENCE_FILE = Path(__file__).with_name("reference.toml")
+
+#: Doors open this long before the scheduled start (publishers set up, viewers wait).
+DOORS_OPEN_BEFORE = dt.timedelta(minutes=30)
+#: A session not ended by its host closes this long after its scheduled end.
+OVERRUN_GRACE = dt.timedelta(minutes=60)
+
+# No 0/O, 1/I/L: a join code may be read aloud over the phone to a home-care client.
+JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+JOIN_CODE_LENGTH = 8
+SESSION_ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+
+
+class CatalogError(ValueError):
+    """A request about sessions or venues that cannot be met; the message says why."""
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def hash_secret(secret: str) -> str:
+    """Tokens and attendee keys are high-entropy, so a plain SHA-256 digest suffices."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def secret_matches(secret: str | None, digest: str) -> bool:
+    if not secret:
+        return False
+    return hmac.compare_digest(hash_secret(secret), digest)
+
+
+def new_join_code() -> str:
+    return "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(JOIN_CODE_LENGTH))
+
+
+def normalise_join_code(code: str) -> str:
+    """People type codes with spaces, dashes and lower case; accept all of them."""
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def new_session_id() -> str:
+    return "".join(secrets.choice(SESSION_ID_ALPHABET) for _ in range(10))
+
+
+class Phase:
+    UPCOMING = "upcoming"
+    OPEN = "open"
+    ENDED = "ended"
+
+
+def session_phase(session: Session, now: dt.datetime) -> str:
+    """Whether people may connect now: ``upcoming`` before doors open, ``ended`` after."""
+    if session.ended_at is not None and session.ended_at <= now:
+        return Phase.ENDED
+    if now < session.starts_at - DOORS_OPEN_BEFORE:
+        return Phase.UPCOMING
+    if now >= session.ends_at + OVERRUN_GRACE:
+        return Phase.ENDED
+    return Phase.OPEN
+
+
+def is_live(session: Session, now: dt.datetime) -> bool:
+    """Scheduled time has come and the session has not ended."""
+    return session_phase(session, now) == Phase.OPEN and now >= session.starts_at
+
+
+@dataclasses.dataclass(frozen=True)
+class CreatedSession:
+    """A new session and the bearer tokens that exist only at this moment."""
+
+    session: Session
+    host_token: str
+    publish_token: str
+
+
+def session_to_json(session: Session, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The public description of a session (no tokens, no join code)."""
+    now = now or utcnow()
+    room = session.room
+    return {
+        "id": session.id,
+        "title": session.title,
+        "category": session.category,
+        "description": session.description,
+        "mode": session.mode.value,
+        "visibility": session.visibility.value,
+        "venue": room.venue.slug,
+        "venue_name": room.venue.name,
+        "area": room.venue.area.slug,
+        "room": room.slug,
+        "room_name": room.name,
+        "receivers": [
+            {"venue": r.room.venue.slug, "room": r.room.slug} for r in session.receivers
+        ],
+        "organiser": session.organiser.name if session.organiser else None,
+        "starts_at": session.starts_at.astimezone(CITY_TZ).isoformat(),
+        "ends_at": session.ends_at.astimezone(CITY_TZ).isoformat(),
+        "phase": session_phase(session, now),
+        "live": is_live(session, now),
+        "whep_url": f"/whep/{session.id}",
+    }
+
+
+def _session_query() -> Any:
+    return select(Session).options(
+        selectinload(Session.room).selectinload(Room.venue).selectinload(Venue.area),
+        selectinload(Session.receivers)
+        .selectinload(SessionReceiver.room)
+        .selectinload(Room.venue),
+        selectinload(Session.organiser),
+    )
+
+
+async def sync_reference_data(db: AsyncSession, path: Path = REFERENCE_FILE) -> None:
+    """Insert the areas, venues, rooms and organisers that are missing (idempotent).
+
+    Existing rows are left alone, so populations set by staff are not overwritten.
+    """
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    areas = {a.slug: a for a in (await db.scalars(select(Area))).all()}
+    for item in data["areas"]:
+        if item["slug"] not in areas:
+            area = Area(**item)
+            db.add(area)
+            areas[area.slug] = area
+    await db.flush()
+    venues = {
+        v.slug: v
+        for v in (await db.scalars(select(Venue).options(selectinload(Venue.rooms)))).all()
+    }
+    for item in data["venues"]:
+        venue = venues.get(item["slug"])
+        if venue is None:
+            venue = Venue(slug=item["slug"], name=item["name"], area=areas[item["area"]], rooms=[])
+            db.add(venue)
+        have = {r.slug for r in venue.rooms}
+        for slug, name in item["rooms"]:
+            if slug not in have:
+                venue.rooms.append(Room(slug=slug, name=name))
+    organisers = set((await db.scalars(select(Organiser.slug))).all())
+    for item in data["organisers"]:
+        if item["slug"] not in organisers:
+            db.add(Organiser(slug=item["slug"], name=item["name"], kind=OrganiserKind(item["kind"])))
+    await db.flush()
+
+
+async def find_room(db: AsyncSession, ref: str) -> Room:
+    """Resolve ``venue`` (its first room) or ``venue/room`` to a room."""
+    venue_slug, _, room_slug = ref.partition("/")
+    venue = await db.scalar(
+        select(Venue).where(Venue.slug == venue_slug).options(selectinload(Venue.rooms))
+    )
+    if venue is None:
+        raise CatalogError(f"unknown venue {venue_slug!r}")
+    if not venue.rooms:
+        raise CatalogError(f"venue {venue_slug!r} has no rooms")
+    if not room_slug:
+        return venue.rooms[0]
+    for room in venue.rooms:
+        if room.slug == room_slug:
+            return room
+    raise CatalogError(f"unknown room {room_slug!r} at {venue_slug!r}")
+
+
+async def create_session(
+    db: AsyncSession,
+    *,
+    title: str,
+    mode: SessionMode | str,
+    venue: str = "kantti",
+    receivers: list[str] | tuple[str, ...] = (),
+    private: bool = False,
+    starts_at: dt.datetime | None = None,
+    minutes: int = 60,
+    category: str = "other",
+    description: str = "",
+    organiser: str | None = None,
+    now: dt.datetime | None = None,
+) -> CreatedSession:
+    """Create a session; the returned tokens are never stored in clear text."""
+    title = title.strip()
+    if not title:
+        raise CatalogError("title must not be empty")
+    if minutes <= 0:
+        raise CatalogError("minutes must be positive")
+    try:
+        mode = SessionMode(mode)
+    except ValueError:
+        raise CatalogError(f"mode must be broadcast or group, not {mode!r}") from None
+    now = now or utcnow()
+    starts_at = starts_at or now.replace(second=0, microsecond=0)
+    if starts_at.tzinfo is None:
+        starts_at = starts_at.replace(tzinfo=CITY_TZ)
+    room = await find_room(db, venue)
+    receiver_rooms = [await find_room(db, ref) for ref in receivers]
+    if any(r.venue_id == room.venue_id for r in receiver_rooms):
+        raise CatalogError("a receiving room must be at another venue than the host room")
+    organiser_row = None
+    if organiser:
+        organiser_row = await db.scalar(select(Organiser).where(Organiser.slug == organiser))
+        if organiser_row is None:
+            raise CatalogError(f"unknown organiser {organiser!r}")
+    host_token = secrets.token_urlsafe(24)
+    publish_token = secrets.token_urlsafe(24)
+    join_code = new_join_code()
+    while await db.scalar(select(func.count()).where(Session.join_code == join_code)):
+        join_code = new_join_code()
+    session = Session(
+        id=new_session_id(),
+        title=title,
+        category=category,
+        description=description,
+        room=room,
+        organiser=organiser_row,
+        starts_at=starts_at.astimezone(dt.UTC),
+        ends_at=(starts_at + dt.timedelta(minutes=minutes)).astimezone(dt.UTC),
+        mode=mode,
+        visibility=Visibility.PRIVATE if private else Visibility.PUBLIC,
+        join_code=join_code,
+        host_token_hash=hash_secret(host_token),
+        publish_token_hash=hash_secret(publish_token),
+        created_at=now,
+        receivers=[SessionReceiver(room=r) for r in receiver_rooms],
+    )
+    db.add(session)
+    await db.flush()
+    loaded = await get_session(db, session.id)
+    assert loaded is not None
+    return CreatedSession(loaded, host_token, publish_token)
+
+
+async def get_session(db: AsyncSession, session_id: str) -> Session | None:
+    return await db.scalar(_session_query().where(Session.id == session_id))
+
+
+async def get_session_by_code(db: AsyncSession, code: str) -> Session | None:
+    return await db.scalar(_session_query().where(Session.join_code == normalise_join_code(code)))
+
+
+async def list_listed_sessions(db: AsyncSession, now: dt.datetime | None = None) -> list[Session]:
+    """Public sessions that are live or upcoming, soonest first (private ones are never listed)."""
+    now = now or utcnow()
+    rows = await db.scalars(
+        _session_query()
+        .where(Session.visibility == Visibility.PUBLIC)
+        .where(Session.ends_at > now - OVERRUN_GRACE)
+        .order_by(Session.starts_at, Session.id)
+    )
+    return [s for s in rows.all() if session_phase(s, now) != Phase.ENDED]
+
+
+async def end_session(db: AsyncSession, session_id: str, now: dt.datetime | None = None) -> None:
+    session = await db.get(Session, session_id)
+    if session is None:
+        raise CatalogError(f"unknown session {session_id!r}")
+    if session.ended_at is None:
+        session.ended_at = now or utcnow()
+
+
+def may_view(session: Session, bearer: str | None) -> bool:
+    """Public sessions are open to all; private ones need the join code (or a session token)."""
+    if session.visibility == Visibility.PUBLIC:
+        return True
+    if bearer is None:
+        return False
+    if hmac.compare_digest(normalise_join_code(bearer), session.join_code):
+        return True
+    return secret_matches(bearer, session.host_token_hash)
+
+
+def may_publish(session: Session, bearer: str | None) -> bool:
+    return secret_matches(bearer, session.publish_token_hash) or secret_matches(
+        bearer, session.host_token_hash
+    )

@@ -1,0 +1,257 @@
+"""The ``kohtaamo`` command line: serve, db upgrade, demo, sessions, areas."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import logging
+import ssl
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from stream_server.catalog import service as catalog
+from stream_server.config import ConfigError, Settings, load_settings
+from stream_server.db.engine import Database, upgrade_database
+from stream_server.db.models import Area
+
+logger = logging.getLogger("kohtaamo")
+
+DEMO_TOKENS_FILE = Path("var/demo-tokens.json")
+
+
+def _run(coro: Awaitable[Any]) -> Any:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[Any]]) -> Any:
+    database = Database(settings.database_url)
+    try:
+        return await work(database)
+    finally:
+        await database.close()
+
+
+def created_session_json(created: catalog.CreatedSession, base_url: str = "") -> dict[str, Any]:
+    data = catalog.session_to_json(created.session)
+    data.update(
+        join_code=created.session.join_code,
+        host_token=created.host_token,
+        publish_token=created.publish_token,
+        whip_url=f"{base_url}/whip/{created.session.id}",
+        whep_url=f"{base_url}/whep/{created.session.id}",
+        join_url=f"{base_url}/j/{created.session.join_code}",
+        host_url=f"{base_url}/host/{created.session.id}?token={created.host_token}",
+    )
+    return data
+
+
+# -- commands -----------------------------------------------------------------------------------
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from stream_server.app import create_app
+
+    settings = settings.replace(
+        host=args.host or settings.host, port=args.port or settings.port
+    )
+    ssl_context = None
+    if settings.tls_cert and settings.tls_key:
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    scheme = "https" if ssl_context else "http"
+    print(f"Kohtaamo serving on {scheme}://{settings.host}:{settings.port}", flush=True)
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ssl_context=ssl_context,
+        print=None,
+        shutdown_timeout=10,
+    )
+    return 0
+
+
+def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    upgrade_database(settings.database_url)
+    print(f"database is at the newest schema ({settings.database_url})")
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from stream_server.catalog.demo import load_demo
+
+    async def work(database: Database) -> list[catalog.CreatedSession]:
+        async with database.session() as db:
+            await catalog.sync_reference_data(db)
+            return await load_demo(db, catalog.utcnow())
+
+    created = _run(_with_db(settings, work))
+    base = f"http://{settings.host}:{settings.port}"
+    if created:
+        rows = [created_session_json(c, base) for c in created]
+        DEMO_TOKENS_FILE.parent.mkdir(parents=True, exist_ok=True)
+        DEMO_TOKENS_FILE.write_text(json.dumps(rows, indent=2, ensure_ascii=False))
+        DEMO_TOKENS_FILE.chmod(0o600)
+        print(f"demo: created {len(created)} sessions; links and tokens in {DEMO_TOKENS_FILE}")
+    else:
+        print(f"demo: data already loaded; links and tokens in {DEMO_TOKENS_FILE}")
+    if DEMO_TOKENS_FILE.exists():
+        now = catalog.utcnow()
+        for row in json.loads(DEMO_TOKENS_FILE.read_text()):
+            starts = dt.datetime.fromisoformat(row["starts_at"])
+            if starts.astimezone(dt.UTC) < now - dt.timedelta(hours=2):
+                continue
+            if row.get("live") or starts.astimezone(dt.UTC) < now + dt.timedelta(hours=3):
+                print(
+                    f"  {row['title']} ({row['mode']}, {row['visibility']}, {row['venue']})\n"
+                    f"    watch: {row['join_url']}   WHIP: {row['whip_url']}"
+                    f"   publish token: {row['publish_token']}"
+                )
+    return 0
+
+
+def cmd_sessions_create(settings: Settings, args: argparse.Namespace) -> int:
+    starts = None
+    if args.starts:
+        try:
+            starts = dt.datetime.fromisoformat(args.starts)
+        except ValueError:
+            print(f"error: --starts is not an ISO date-time: {args.starts}", file=sys.stderr)
+            return 2
+    receivers = [r for r in (args.receivers or "").split(",") if r.strip()]
+
+    async def work(database: Database) -> catalog.CreatedSession:
+        async with database.session() as db:
+            await catalog.sync_reference_data(db)
+            return await catalog.create_session(
+                db,
+                title=args.title,
+                mode=args.mode,
+                venue=args.venue,
+                receivers=receivers,
+                private=args.private,
+                starts_at=starts,
+                minutes=args.minutes,
+                category=args.category,
+                organiser=args.organiser,
+            )
+
+    try:
+        created = _run(_with_db(settings, work))
+    except catalog.CatalogError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    data = created_session_json(created)
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        for key in ("id", "title", "starts_at", "join_code", "publish_token", "host_url"):
+            print(f"{key:14} {data[key]}")
+    return 0
+
+
+def cmd_sessions_list(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(database: Database) -> list[dict[str, Any]]:
+        async with database.session() as db:
+            return [catalog.session_to_json(s) for s in await catalog.list_listed_sessions(db)]
+
+    rows = _run(_with_db(settings, work))
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        for row in rows:
+            print(f"{row['id']}  {row['starts_at'][:16]}  {row['venue']:12} {row['title']}")
+    return 0
+
+
+def cmd_areas(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(database: Database) -> list[Area]:
+        async with database.session() as db:
+            await catalog.sync_reference_data(db)
+            if args.areas_command == "set-population":
+                area = await db.scalar(select(Area).where(Area.slug == args.slug))
+                if area is None:
+                    raise catalog.CatalogError(f"unknown area {args.slug!r}")
+                area.population = args.population
+            return list((await db.scalars(select(Area).order_by(Area.id))).all())
+
+    try:
+        areas = _run(_with_db(settings, work))
+    except catalog.CatalogError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for area in areas:
+        print(f"{area.slug:8} {area.population:>8}  {area.name_en}")
+    return 0
+
+
+# -- parser -------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kohtaamo", description=__doc__)
+    parser.add_argument("--config", help="TOML configuration file (or KOHTAAMO_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply Alembic migrations").set_defaults(func=cmd_db_upgrade)
+
+    sub.add_parser("demo", help="load a week of demo sessions").set_defaults(func=cmd_demo)
+
+    sessions = sub.add_parser("sessions", help="create and list sessions")
+    s_sub = sessions.add_subparsers(dest="sessions_command", required=True)
+    create = s_sub.add_parser("create", help="create a session and print its tokens")
+    create.add_argument("--title", required=True)
+    create.add_argument("--mode", choices=["broadcast", "group"], required=True)
+    create.add_argument("--venue", default="kantti", help="venue slug, or venue/room")
+    create.add_argument("--receivers", help="comma-separated venue slugs showing the session")
+    create.add_argument("--private", action="store_true", help="unlisted; joining needs the code")
+    create.add_argument("--starts", help="ISO date-time (Europe/Helsinki if no offset); now")
+    create.add_argument("--minutes", type=int, default=60)
+    create.add_argument("--category", default="other")
+    create.add_argument("--organiser", help="organiser slug")
+    create.add_argument("--json", action="store_true", help="print JSON")
+    create.set_defaults(func=cmd_sessions_create)
+    listing = s_sub.add_parser("list", help="list public live and upcoming sessions")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_sessions_list)
+
+    areas = sub.add_parser("areas", help="areas and their resident populations")
+    a_sub = areas.add_subparsers(dest="areas_command", required=True)
+    a_sub.add_parser("list").set_defaults(func=cmd_areas)
+    setpop = a_sub.add_parser("set-population")
+    setpop.add_argument("slug")
+    setpop.add_argument("population", type=int)
+    setpop.set_defaults(func=cmd_areas)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("aioice").setLevel(logging.WARNING)
+    logging.getLogger("aiortc").setLevel(logging.WARNING)
+    result: int = args.func(settings, args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

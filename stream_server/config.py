@@ -1,0 +1,223 @@
+"""One configuration object, declared in one table.
+
+Every tunable is listed in :data:`SETTINGS` with its default and a one-line description.
+Values come from (later wins): the defaults, an optional TOML file (``KOHTAAMO_CONFIG`` or
+``kohtaamo --config FILE``), ``KOHTAAMO_*`` environment variables, command-line flags.
+A test checks that every setting is documented in the README.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "KOHTAAMO_"
+
+
+class ConfigError(ValueError):
+    """A configuration value is malformed; the message names the setting."""
+
+
+@dataclasses.dataclass(frozen=True)
+class IceServer:
+    """A STUN or TURN server handed to the server's and the clients' peer connections."""
+
+    urls: str
+    username: str | None = None
+    credential: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        data = {"urls": self.urls}
+        if self.username is not None:
+            data["username"] = self.username
+        if self.credential is not None:
+            data["credential"] = self.credential
+        return data
+
+
+def _parse_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v).strip() for v in value if str(v).strip())
+    return tuple(part.strip() for part in str(value).split(",") if part.strip())
+
+
+def _parse_ice_servers(value: Any) -> tuple[IceServer, ...]:
+    """Accept a TOML list of tables, a JSON list, or comma-separated ``stun:`` URLs."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return ()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"ice_servers: invalid JSON: {exc}") from exc
+        else:
+            value = [{"urls": url} for url in _parse_list(text)]
+    servers = []
+    for item in value:
+        if isinstance(item, str):
+            item = {"urls": item}
+        if not isinstance(item, Mapping) or "urls" not in item:
+            raise ConfigError("ice_servers: each entry needs 'urls'")
+        urls = item["urls"]
+        if not str(urls).startswith(("stun:", "stuns:", "turn:", "turns:")):
+            raise ConfigError(f"ice_servers: {urls!r} is not a stun:/turn: URL")
+        servers.append(IceServer(str(urls), item.get("username"), item.get("credential")))
+    return tuple(servers)
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"not a boolean: {value!r}")
+
+
+def _parse_codec(value: Any) -> str:
+    codec = str(value).strip().upper()
+    if codec not in {"H264", "VP8"}:
+        raise ConfigError(f"video_codec must be H264 or VP8, not {value!r}")
+    return codec
+
+
+def _parse_optional_path(value: Any) -> Path | None:
+    text = str(value).strip() if value is not None else ""
+    return Path(text) if text else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One row of the settings table."""
+
+    name: str
+    default: Any
+    parse: Callable[[Any], Any]
+    description: str
+
+    @property
+    def env_var(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "127.0.0.1", str, "Address the HTTP server listens on."),
+    Setting("port", 8080, int, "Port the HTTP server listens on."),
+    Setting(
+        "database_url",
+        "sqlite+aiosqlite:///var/kohtaamo.sqlite3",
+        str,
+        "SQLAlchemy async URL of the database (embedded SQLite file by default).",
+    ),
+    Setting("recordings_dir", "recordings", Path, "Folder where recorded sessions are written."),
+    Setting(
+        "ice_servers",
+        (),
+        _parse_ice_servers,
+        "STUN/TURN servers for server and clients (JSON list or comma-separated URLs); "
+        "none by default.",
+    ),
+    Setting(
+        "ice_host_addresses",
+        (),
+        _parse_list,
+        "Comma-separated addresses the server gathers ICE host candidates from; "
+        "empty means every interface.",
+    ),
+    Setting("tls_cert", None, _parse_optional_path, "PEM certificate: serve https directly."),
+    Setting("tls_key", None, _parse_optional_path, "PEM private key for tls_cert."),
+    Setting(
+        "video_codec",
+        "H264",
+        _parse_codec,
+        "Video codec every publisher sends and every viewer receives (H264 or VP8).",
+    ),
+    Setting("max_sdp_bytes", 65536, int, "Largest SDP offer accepted, in bytes."),
+    Setting(
+        "group_max_participants",
+        16,
+        int,
+        "Most participants in one interactive group session.",
+    ),
+    Setting(
+        "attendance_heartbeat_seconds",
+        10.0,
+        float,
+        "How often open attendance intervals are marked as still alive in the database.",
+    ),
+    Setting("log_level", "INFO", str, "Python logging level."),
+)
+
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The server's configuration; build with :func:`load_settings` or directly in tests."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database_url: str = "sqlite+aiosqlite:///var/kohtaamo.sqlite3"
+    recordings_dir: Path = Path("recordings")
+    ice_servers: tuple[IceServer, ...] = ()
+    ice_host_addresses: tuple[str, ...] = ()
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    video_codec: str = "H264"
+    max_sdp_bytes: int = 65536
+    group_max_participants: int = 16
+    attendance_heartbeat_seconds: float = 10.0
+    log_level: str = "INFO"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build :class:`Settings` from defaults, a TOML file, the environment and overrides."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    path = config_file or environ.get(ENV_PREFIX + "CONFIG")
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+        table = data.get("kohtaamo", data)
+        for key, value in table.items():
+            if key not in SETTINGS_BY_NAME:
+                raise ConfigError(f"unknown setting {key!r} in {path}")
+            values[key] = value
+    for setting in SETTINGS:
+        if setting.env_var in environ:
+            values[setting.name] = environ[setting.env_var]
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = value
+    parsed: dict[str, Any] = {}
+    for setting in SETTINGS:
+        value = values[setting.name]
+        try:
+            parsed[setting.name] = value if value is None else setting.parse(value)
+        except ConfigError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{setting.name}: invalid value {value!r}: {exc}") from exc
+    if (parsed["tls_cert"] is None) != (parsed["tls_key"] is None):
+        raise ConfigError("tls_cert and tls_key must be set together")
+    return Settings(**parsed)

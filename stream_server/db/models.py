@@ -1,0 +1,223 @@
+"""The database schema (SQLAlchemy 2 declarative models).
+
+Times are stored in UTC; the city's local time (Europe/Helsinki) is a presentation concern.
+Attendance holds counts and intervals only: no names, no addresses, no device fingerprints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware datetimes in, aware UTC datetimes out (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class SessionMode(enum.StrEnum):
+    BROADCAST = "broadcast"
+    GROUP = "group"
+
+
+class Visibility(enum.StrEnum):
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+class OrganiserKind(enum.StrEnum):
+    CITY = "city"
+    ASSOCIATION = "association"
+    PARTNER = "partner"
+
+
+class Area(Base):
+    """A part of the city whose residents' participation is reported together."""
+
+    __tablename__ = "areas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name_fi: Mapped[str] = mapped_column(String(120))
+    name_en: Mapped[str] = mapped_column(String(120))
+    population: Mapped[int] = mapped_column(Integer)
+
+    venues: Mapped[list[Venue]] = relationship(back_populates="area")
+
+
+class Venue(Base):
+    """A library (or other activity space)."""
+
+    __tablename__ = "venues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"))
+
+    area: Mapped[Area] = relationship(back_populates="venues")
+    rooms: Mapped[list[Room]] = relationship(back_populates="venue", order_by="Room.id")
+
+
+class Room(Base):
+    """A space inside a venue: where a session is held or where a screen shows it."""
+
+    __tablename__ = "rooms"
+    __table_args__ = (UniqueConstraint("venue_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id"))
+    slug: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(120))
+
+    venue: Mapped[Venue] = relationship(back_populates="rooms")
+
+
+class Organiser(Base):
+    """Who runs an activity: a city service, an association or a partner organisation."""
+
+    __tablename__ = "organisers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(160))
+    kind: Mapped[OrganiserKind] = mapped_column(
+        Enum(OrganiserKind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    )
+
+
+class Session(Base):
+    """One scheduled activity that people can take part in, in person or remotely."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(40), default="other")
+    description: Mapped[str] = mapped_column(Text, default="")
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"))
+    organiser_id: Mapped[int | None] = mapped_column(ForeignKey("organisers.id"))
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    mode: Mapped[SessionMode] = mapped_column(
+        Enum(SessionMode, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    )
+    visibility: Mapped[Visibility] = mapped_column(
+        Enum(Visibility, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    )
+    join_code: Mapped[str] = mapped_column(String(16), unique=True)
+    # Only SHA-256 digests of the bearer tokens are kept; the tokens are shown once.
+    host_token_hash: Mapped[str] = mapped_column(String(64))
+    publish_token_hash: Mapped[str] = mapped_column(String(64))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    room: Mapped[Room] = relationship()
+    organiser: Mapped[Organiser | None] = relationship()
+    receivers: Mapped[list[SessionReceiver]] = relationship(
+        back_populates="session", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (Index("ix_sessions_starts_at", "starts_at"),)
+
+
+class SessionReceiver(Base):
+    """A room at another venue where a screen shows the session to an audience."""
+
+    __tablename__ = "session_receivers"
+    __table_args__ = (UniqueConstraint("session_id", "room_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"))
+
+    session: Mapped[Session] = relationship(back_populates="receivers")
+    room: Mapped[Room] = relationship()
+
+
+class Participant(Base):
+    """One person's device (or one room device) in one session; never a name.
+
+    ``attendee_key_hash`` lets a reconnecting page continue the same participant, so a
+    Wi-Fi blip does not count a person twice. It is a digest of a random key the page made
+    for this session only.
+    """
+
+    __tablename__ = "participants"
+    __table_args__ = (UniqueConstraint("session_id", "attendee_key_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    role: Mapped[str] = mapped_column(String(20), default="viewer")
+    is_device: Mapped[bool] = mapped_column(Boolean, default=False)
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id"), nullable=True)
+    attendee_key_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    first_joined_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    intervals: Mapped[list[AttendanceInterval]] = relationship(
+        back_populates="participant", order_by="AttendanceInterval.id"
+    )
+
+
+class AttendanceInterval(Base):
+    """One connected stretch of a participant; ``left_at`` is NULL while connected.
+
+    ``last_seen_at`` is refreshed while the connection lives, so an interval left open by a
+    crash is closed at the last moment the server knew it alive, not at the restart.
+    """
+
+    __tablename__ = "attendance_intervals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    joined_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    left_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    close_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+    participant: Mapped[Participant] = relationship(back_populates="intervals")

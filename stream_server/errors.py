@@ -1,0 +1,69 @@
+"""The error taxonomy shared by services and the web layer.
+
+Services raise these; the web layer turns them into a 4xx with a JSON body
+``{"error": {"code": ..., "message": ...}}``. Codes are stable (tests and UIs key on them);
+messages are for people.
+"""
+
+from __future__ import annotations
+
+
+class KohtaamoError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class BadRequest(KohtaamoError):
+    status = 400
+    code = "bad_request"
+
+
+class Unauthorized(KohtaamoError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(KohtaamoError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(KohtaamoError):
+    status = 404
+    code = "not_found"
+
+
+class NotAcceptable(KohtaamoError):
+    status = 406
+    code = "not_acceptable"
+
+
+class Conflict(KohtaamoError):
+    status = 409
+    code = "conflict"
+
+
+class Gone(KohtaamoError):
+    status = 410
+    code = "gone"
+
+
+class PayloadTooLarge(KohtaamoError):
+    status = 413
+    code = "too_large"
+
+
+class UnsupportedMediaType(KohtaamoError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class Unavailable(KohtaamoError):
+    status = 503
+    code = "unavailable"

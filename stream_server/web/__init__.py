@@ -1,0 +1,1 @@
+"""HTTP handlers: WHIP/WHEP, the JSON API and the pages (the only layer that imports aiohttp)."""

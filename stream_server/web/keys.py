@@ -1,0 +1,15 @@
+"""Typed application state (aiohttp ``AppKey``s) shared by the handlers."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from stream_server.attendance.ledger import AttendanceLedger
+from stream_server.config import Settings
+from stream_server.db.engine import Database
+from stream_server.services.live import LiveService
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", Database)
+LEDGER = web.AppKey("ledger", AttendanceLedger)
+LIVE = web.AppKey("live", LiveService)

@@ -1,0 +1,121 @@
+"""WHIP ingest (RFC 9725) and WHEP playback endpoints."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from stream_server.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from stream_server.web.keys import LIVE, SETTINGS
+
+routes = web.RouteTableDef()
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, DELETE, PATCH, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
+    "Access-Control-Expose-Headers": "Location, Link, ETag",
+}
+
+
+def bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def read_sdp(request: web.Request) -> str:
+    if request.content_type != "application/sdp":
+        raise UnsupportedMediaType(
+            f"Content-Type must be application/sdp, not {request.content_type or 'missing'}",
+            code="wrong_content_type",
+        )
+    limit = request.app[SETTINGS].max_sdp_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"SDP is larger than {limit} bytes", code="sdp_too_large")
+    body = await request.content.read(limit + 1)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"SDP is larger than {limit} bytes", code="sdp_too_large")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("SDP is not valid UTF-8", code="invalid_sdp") from None
+
+
+def ice_server_links(request: web.Request) -> list[str]:
+    """RFC 9725 section 4.6: tell the client which STUN/TURN servers to use."""
+    links = []
+    for server in request.app[SETTINGS].ice_servers:
+        link = f'<{server.urls}>; rel="ice-server"'
+        if server.username:
+            link += f'; username="{server.username}"; credential="{server.credential or ""}"'
+            link += '; credential-type="password"'
+        links.append(link)
+    return links
+
+
+def created(request: web.Request, kind: str, session_id: str, resource_id: str, sdp: str) -> web.Response:
+    response = web.Response(status=201, text=sdp, content_type="application/sdp")
+    response.headers["Location"] = f"/{kind}/{session_id}/{resource_id}"
+    response.headers["ETag"] = f'"{resource_id}"'
+    for link in ice_server_links(request):
+        response.headers.add("Link", link)
+    response.headers.update(CORS_HEADERS)
+    return response
+
+
+@routes.post("/whip/{session_id}")
+async def whip_publish(request: web.Request) -> web.Response:
+    session_id = request.match_info["session_id"]
+    sdp = await read_sdp(request)
+    answer = await request.app[LIVE].publish(session_id, bearer_token(request), sdp)
+    return created(request, "whip", session_id, answer.resource_id, answer.sdp)
+
+
+@routes.post("/whep/{session_id}")
+async def whep_play(request: web.Request) -> web.Response:
+    session_id = request.match_info["session_id"]
+    sdp = await read_sdp(request)
+    answer = await request.app[LIVE].play(session_id, bearer_token(request), sdp)
+    return created(request, "whep", session_id, answer.resource_id, answer.sdp)
+
+
+async def _delete(request: web.Request, kind: str) -> web.Response:
+    await request.app[LIVE].delete(
+        kind, request.match_info["session_id"], request.match_info["resource_id"]
+    )
+    return web.Response(status=200, headers=CORS_HEADERS)
+
+
+@routes.delete("/whip/{session_id}/{resource_id}")
+async def whip_delete(request: web.Request) -> web.Response:
+    return await _delete(request, "whip")
+
+
+@routes.delete("/whep/{session_id}/{resource_id}")
+async def whep_delete(request: web.Request) -> web.Response:
+    return await _delete(request, "whep")
+
+
+@routes.patch("/whip/{session_id}/{resource_id}")
+@routes.patch("/whep/{session_id}/{resource_id}")
+async def trickle(request: web.Request) -> web.Response:
+    """Trickle ICE is not supported: the answer already carries every candidate."""
+    return web.json_response(
+        {"error": {"code": "trickle_not_supported", "message": "send a complete offer instead"}},
+        status=405,
+        headers={"Allow": "DELETE, OPTIONS", **CORS_HEADERS},
+    )
+
+
+@routes.options("/whip/{session_id}")
+@routes.options("/whep/{session_id}")
+@routes.options("/whip/{session_id}/{resource_id}")
+@routes.options("/whep/{session_id}/{resource_id}")
+async def preflight(request: web.Request) -> web.Response:
+    response = web.Response(status=204, headers=CORS_HEADERS)
+    response.headers["Accept-Post"] = "application/sdp"
+    for link in ice_server_links(request):
+        response.headers.add("Link", link)
+    return response
