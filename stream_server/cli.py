@@ -57,9 +57,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from stream_server.app import create_app
 
-    settings = settings.replace(
-        host=args.host or settings.host, port=args.port or settings.port
-    )
+    settings = settings.replace(host=args.host or settings.host, port=args.port or settings.port)
     ssl_context = None
     if settings.tls_cert and settings.tls_key:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -124,7 +122,7 @@ def cmd_sessions_create(settings: Settings, args: argparse.Namespace) -> int:
         except ValueError:
             print(f"error: --starts is not an ISO date-time: {args.starts}", file=sys.stderr)
             return 2
-    receivers = [r for r in (args.receivers or "").split(",") if r.strip()]
+    receivers = [r.strip() for r in (args.receivers or "").split(",") if r.strip()]
 
     async def work(database: Database) -> catalog.CreatedSession:
         async with database.session() as db:

@@ -185,4 +185,3 @@ class AttendanceLedger:
             "devices_now": devices_now,
             "by_channel": by_channel,
         }
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import datetime as dt
 import hashlib
 import hmac
@@ -121,9 +122,7 @@ def session_to_json(session: Session, now: dt.datetime | None = None) -> dict[st
         "area": room.venue.area.slug,
         "room": room.slug,
         "room_name": room.name,
-        "receivers": [
-            {"venue": r.room.venue.slug, "room": r.room.slug} for r in session.receivers
-        ],
+        "receivers": [{"venue": r.room.venue.slug, "room": r.room.slug} for r in session.receivers],
         "organiser": session.organiser.name if session.organiser else None,
         "starts_at": session.starts_at.astimezone(CITY_TZ).isoformat(),
         "ends_at": session.ends_at.astimezone(CITY_TZ).isoformat(),
@@ -136,11 +135,16 @@ def session_to_json(session: Session, now: dt.datetime | None = None) -> dict[st
 def _session_query() -> Any:
     return select(Session).options(
         selectinload(Session.room).selectinload(Room.venue).selectinload(Venue.area),
-        selectinload(Session.receivers)
-        .selectinload(SessionReceiver.room)
-        .selectinload(Room.venue),
+        selectinload(Session.receivers).selectinload(SessionReceiver.room).selectinload(Room.venue),
         selectinload(Session.organiser),
     )
+
+
+@functools.cache
+def _read_reference(path: Path) -> dict[str, Any]:
+    """A small file shipped with the package; read once per process."""
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
 
 
 async def sync_reference_data(db: AsyncSession, path: Path = REFERENCE_FILE) -> None:
@@ -148,7 +152,7 @@ async def sync_reference_data(db: AsyncSession, path: Path = REFERENCE_FILE) -> 
 
     Existing rows are left alone, so populations set by staff are not overwritten.
     """
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    data = _read_reference(path)
     areas = {a.slug: a for a in (await db.scalars(select(Area))).all()}
     for item in data["areas"]:
         if item["slug"] not in areas:
@@ -172,7 +176,9 @@ async def sync_reference_data(db: AsyncSession, path: Path = REFERENCE_FILE) -> 
     organisers = set((await db.scalars(select(Organiser.slug))).all())
     for item in data["organisers"]:
         if item["slug"] not in organisers:
-            db.add(Organiser(slug=item["slug"], name=item["name"], kind=OrganiserKind(item["kind"])))
+            db.add(
+                Organiser(slug=item["slug"], name=item["name"], kind=OrganiserKind(item["kind"]))
+            )
     await db.flush()
 
 
@@ -224,7 +230,11 @@ async def create_session(
     if starts_at.tzinfo is None:
         starts_at = starts_at.replace(tzinfo=CITY_TZ)
     room = await find_room(db, venue)
-    receiver_rooms = [await find_room(db, ref) for ref in receivers]
+    receiver_rooms: list[Room] = []
+    for ref in receivers:
+        receiver = await find_room(db, ref)
+        if all(r.id != receiver.id for r in receiver_rooms):  # a room listed twice is one room
+            receiver_rooms.append(receiver)
     if any(r.venue_id == room.venue_id for r in receiver_rooms):
         raise CatalogError("a receiving room must be at another venue than the host room")
     organiser_row = None
@@ -244,8 +254,9 @@ async def create_session(
         description=description,
         room=room,
         organiser=organiser_row,
+        # Duration in elapsed time: wall-clock arithmetic would be off by an hour across DST.
         starts_at=starts_at.astimezone(dt.UTC),
-        ends_at=(starts_at + dt.timedelta(minutes=minutes)).astimezone(dt.UTC),
+        ends_at=starts_at.astimezone(dt.UTC) + dt.timedelta(minutes=minutes),
         mode=mode,
         visibility=Visibility.PRIVATE if private else Visibility.PUBLIC,
         join_code=join_code,
@@ -295,7 +306,9 @@ def may_view(session: Session, bearer: str | None) -> bool:
         return True
     if bearer is None:
         return False
-    if hmac.compare_digest(normalise_join_code(bearer), session.join_code):
+    # Bytes, not str: compare_digest raises TypeError on non-ASCII strings (e.g. "ä" typed).
+    code = normalise_join_code(bearer).encode("utf-8")
+    if hmac.compare_digest(code, session.join_code.encode("utf-8")):
         return True
     return secret_matches(bearer, session.host_token_hash)
 

@@ -124,7 +124,12 @@ class Organiser(Base):
     slug: Mapped[str] = mapped_column(String(60), unique=True)
     name: Mapped[str] = mapped_column(String(160))
     kind: Mapped[OrganiserKind] = mapped_column(
-        Enum(OrganiserKind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+        Enum(
+            OrganiserKind,
+            native_enum=False,
+            length=20,
+            values_callable=lambda e: [m.value for m in e],
+        )
     )
 
 
@@ -142,10 +147,17 @@ class Session(Base):
     starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     mode: Mapped[SessionMode] = mapped_column(
-        Enum(SessionMode, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+        Enum(
+            SessionMode,
+            native_enum=False,
+            length=20,
+            values_callable=lambda e: [m.value for m in e],
+        )
     )
     visibility: Mapped[Visibility] = mapped_column(
-        Enum(Visibility, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+        Enum(
+            Visibility, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
+        )
     )
     join_code: Mapped[str] = mapped_column(String(16), unique=True)
     # Only SHA-256 digests of the bearer tokens are kept; the tokens are shown once.
@@ -189,7 +201,9 @@ class Participant(Base):
     __table_args__ = (UniqueConstraint("session_id", "attendee_key_hash"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
     channel: Mapped[str] = mapped_column(String(20))
     role: Mapped[str] = mapped_column(String(20), default="viewer")
     is_device: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -30,7 +30,9 @@ def prefer_codec(transceiver: RTCRtpTransceiver, kind: str, codec_name: str) -> 
     Returns False when the local side does not know the codec at all.
     """
     capabilities = RTCRtpSender.getCapabilities(kind)
-    wanted = [c for c in capabilities.codecs if c.mimeType.lower() == f"{kind}/{codec_name}".lower()]
+    wanted = [
+        c for c in capabilities.codecs if c.mimeType.lower() == f"{kind}/{codec_name}".lower()
+    ]
     if not wanted:
         return False
     # RTX rides along so lost video packets can be retransmitted.

@@ -39,7 +39,7 @@ from stream_server.media.forwarding import (
     tap_receiver,
 )
 from stream_server.media.peers import close_peer, prefer_codec, rtc_configuration
-from stream_server.media.sdp import SdpError, parse_offer, require_codecs
+from stream_server.media.sdp import OfferSummary, SdpError, parse_offer, require_codecs
 from stream_server.rooms import LiveRoom, Member
 
 logger = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ class LiveService:
             self._media[session_id] = media
         return media
 
-    def _check_offer(self, sdp: str) -> None:
+    def _check_offer(self, sdp: str) -> OfferSummary:
         try:
             summary = parse_offer(sdp, self._settings.max_sdp_bytes)
         except SdpError as exc:
@@ -150,6 +150,29 @@ class LiveService:
             require_codecs(summary, self._settings.video_codec)
         except SdpError as exc:
             raise NotAcceptable(str(exc), code="codec_not_offered") from exc
+        return summary
+
+    def _codec(self, kind: str) -> str:
+        return self._settings.video_codec if kind == "video" else "opus"
+
+    async def _negotiate(
+        self, resource: Resource, room: LiveRoom, sdp: str, prepare: Callable[[], None]
+    ) -> None:
+        """Answer an offer; any failure closes the half-made peer and becomes a 400.
+
+        aiortc raises ValueError, AssertionError, KeyError and more on odd SDP, so the
+        catch is deliberately broad here, at the boundary.
+        """
+        try:
+            prepare()
+            await resource.pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+            await resource.pc.setLocalDescription(await resource.pc.createAnswer())
+        except Exception as exc:
+            room.remove(resource.member)
+            await resource.close("rejected")
+            logger.info("%s: offer rejected: %r", resource.label, exc)
+            message = str(exc) or type(exc).__name__
+            raise BadRequest(f"SDP offer rejected: {message}", code="invalid_sdp") from exc
 
     def _new_peer(self) -> RTCPeerConnection:
         return RTCPeerConnection(
@@ -164,27 +187,22 @@ class LiveService:
             raise Unauthorized("publishing needs the session's publish token", code="token_missing")
         if not catalog.may_publish(session, bearer):
             raise Forbidden("wrong publish token", code="token_invalid")
-        self._check_offer(sdp)
+        summary = self._check_offer(sdp)
         room = self._room(session)
         member = room.admit("publisher", "whip")
         resource = Resource("whip", session_id, self._new_peer(), member, self._resource_closed)
         media = self.media(session_id)
-        try:
-            await resource.pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
-            for transceiver in resource.pc.getTransceivers():
-                kind = transceiver.kind
-                codec = self._settings.video_codec if kind == "video" else "opus"
+
+        def prepare() -> None:
+            for kind in dict.fromkeys(summary.kinds()):  # one of each kind is forwarded
+                transceiver = resource.pc.addTransceiver(kind, direction="recvonly")
+                codec = self._codec(kind)
                 prefer_codec(transceiver, kind, codec)
                 source = MediaSource(kind, codec.upper(), label=f"{resource.label}/{kind}")
                 tap_receiver(transceiver.receiver, source)
                 resource.sources.append(source)
-            answer = await resource.pc.createAnswer()
-            await resource.pc.setLocalDescription(answer)
-        except Exception as exc:
-            room.remove(member)
-            await resource.close("rejected")
-            logger.info("%s: offer rejected: %r", resource.label, exc)
-            raise BadRequest(f"SDP offer rejected: {exc or type(exc).__name__}", code="invalid_sdp") from exc
+
+        await self._negotiate(resource, room, sdp, prepare)
         previous = self._publishers.get(session_id)
         self._publishers[session_id] = resource
         for source in resource.sources:
@@ -205,31 +223,21 @@ class LiveService:
                     code="join_code_missing",
                 )
             raise Forbidden("wrong join code", code="join_code_invalid")
-        self._check_offer(sdp)
+        summary = self._check_offer(sdp)
         room = self._room(session)
         member = room.admit("viewer", "whep")
         resource = Resource("whep", session_id, self._new_peer(), member, self._resource_closed)
         media = self.media(session_id)
-        try:
-            await resource.pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
-            for transceiver in resource.pc.getTransceivers():
-                if transceiver.sender.track is not None:
-                    continue
-                kind = transceiver.kind
-                codec = self._settings.video_codec if kind == "video" else "opus"
-                prefer_codec(transceiver, kind, codec)
+
+        def prepare() -> None:
+            for kind in dict.fromkeys(summary.kinds()):
                 track = media.slot_for(kind).subscribe()
                 resource.tracks.append(track)
-                transceiver.sender.replaceTrack(track)
-                transceiver.direction = "sendonly"
+                transceiver = resource.pc.addTransceiver(track, direction="sendonly")
+                prefer_codec(transceiver, kind, self._codec(kind))
                 attach_forwarded_track(transceiver.sender, track)
-            answer = await resource.pc.createAnswer()
-            await resource.pc.setLocalDescription(answer)
-        except Exception as exc:
-            room.remove(member)
-            await resource.close("rejected")
-            logger.info("%s: offer rejected: %r", resource.label, exc)
-            raise BadRequest(f"SDP offer rejected: {exc or type(exc).__name__}", code="invalid_sdp") from exc
+
+        await self._negotiate(resource, room, sdp, prepare)
         return await self._register(resource, session_id)
 
     # -- shared lifecycle -------------------------------------------------------------------------

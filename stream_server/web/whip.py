@@ -55,7 +55,9 @@ def ice_server_links(request: web.Request) -> list[str]:
     return links
 
 
-def created(request: web.Request, kind: str, session_id: str, resource_id: str, sdp: str) -> web.Response:
+def created(
+    request: web.Request, kind: str, session_id: str, resource_id: str, sdp: str
+) -> web.Response:
     response = web.Response(status=201, text=sdp, content_type="application/sdp")
     response.headers["Location"] = f"/{kind}/{session_id}/{resource_id}"
     response.headers["ETag"] = f'"{resource_id}"'

@@ -1,0 +1,450 @@
+"""A week of realistic demo sessions (``kohtaamo demo``).
+
+The programme is modelled on the City of Kuopio's resident activity (asukastoiminta) in its
+libraries: lectures broadcast from KANTTI to screens in rural libraries, guided chair
+exercise for home-care clients, sing-alongs, memory cafés and digital help. The content is
+fixed; only the dates follow ``now`` (seven days starting today, Europe/Helsinki time), and
+the ids, join codes and tokens are made by :func:`create_session`.
+
+Two sessions titled ``Demo: ...`` start a few minutes before ``now`` and last three hours,
+so that someone trying the server sees a live public broadcast and a live private group
+straight away.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stream_server.catalog.service import (
+    CITY_TZ,
+    CreatedSession,
+    create_session,
+    sync_reference_data,
+)
+from stream_server.db.models import Session, SessionMode
+
+BROADCAST = SessionMode.BROADCAST
+GROUP = SessionMode.GROUP
+
+LIBRARY = "kuopion-kaupunginkirjasto"
+SPORTS = "liikuntapalvelut"
+HOME_CARE = "kotihoito"
+PENSIONERS = "elakeliitto"
+MEMORY = "muistiyhdistys"
+
+#: How long the two ``Demo: ...`` sessions last, and how long ago they started.
+LIVE_DEMO_LENGTH = dt.timedelta(hours=3)
+LIVE_DEMO_STARTED_AGO = dt.timedelta(minutes=5)
+DEMO_DAYS = 7
+
+
+@dataclasses.dataclass(frozen=True)
+class Planned:
+    """One session of the demo week; ``day`` 0 is today."""
+
+    day: int
+    start: str  # HH:MM, Europe/Helsinki
+    minutes: int
+    title: str
+    mode: SessionMode
+    venue: str
+    category: str
+    organiser: str
+    description: str
+    receivers: tuple[str, ...] = ()
+    private: bool = False
+
+
+TUOLIJUMPPA = (
+    "Liikunnanohjaajan vetämä tuolijumppa kotihoidon asiakkaille. Osallistujat liittyvät "
+    "kotoaan kotihoidon tabletilla; ohjaaja näkee ja kuulee ryhmän. Liittymiskoodi "
+    "saadaan kotihoidon hoitajalta."
+)
+
+WEEK: tuple[Planned, ...] = (
+    # -- day 0 (today) ---------------------------------------------------------------------------
+    Planned(
+        0,
+        "10:00",
+        45,
+        "Tuolijumppa kotihoidon asiakkaille",
+        GROUP,
+        "kantti/pedagoginen-tila",
+        "exercise",
+        HOME_CARE,
+        TUOLIJUMPPA,
+        private=True,
+    ),
+    Planned(
+        0,
+        "13:00",
+        90,
+        "Digiapu: älypuhelimen perusteet",
+        GROUP,
+        "puijonlaakso",
+        "digital-help",
+        LIBRARY,
+        "Digiopastajat neuvovat puhelimen asetuksissa, sovellusten asentamisessa ja "
+        "viestien lähettämisessä. Oman puhelimen voi ottaa mukaan.",
+    ),
+    Planned(
+        0,
+        "17:30",
+        90,
+        "Luento: Kuopion historiaa 1900-luvulla",
+        BROADCAST,
+        "kantti/lava",
+        "lecture",
+        LIBRARY,
+        "Kaupunginkirjaston paikallishistorian luento: Kuopio sotien jälkeen, "
+        "Väinölänniemestä Puijon torniin. Luentoa voi seurata Nilsiän ja Juankosken "
+        "kirjastoissa tai kotoa.",
+        receivers=("nilsia", "juankoski"),
+    ),
+    # -- day 1 -----------------------------------------------------------------------------------
+    Planned(
+        1,
+        "09:30",
+        60,
+        "Muistikahvila",
+        GROUP,
+        "kantti/kohtaamo",
+        "discussion",
+        MEMORY,
+        "Keskustelua muistista ja arjen sujumisesta kahvikupin ääressä. Muistiyhdistyksen "
+        "vertaisohjaaja on paikalla; mukaan voi tulla myös läheisen kanssa.",
+    ),
+    Planned(
+        1,
+        "11:00",
+        45,
+        "Tuolijumppa kotihoidon asiakkaille",
+        GROUP,
+        "kantti/pedagoginen-tila",
+        "exercise",
+        HOME_CARE,
+        TUOLIJUMPPA,
+        private=True,
+    ),
+    Planned(
+        1,
+        "14:00",
+        60,
+        "Yhteislaulu: tuttuja iskelmiä",
+        BROADCAST,
+        "kantti/lava",
+        "music",
+        PENSIONERS,
+        "Laulamme yhdessä tuttuja iskelmiä säestäjän johdolla. Sanat näkyvät kankaalla "
+        "KANTISSA ja näytöillä Maaningan, Riistaveden ja Karttulan kirjastoissa.",
+        receivers=("maaninka", "riistavesi", "karttula"),
+    ),
+    Planned(
+        1,
+        "17:00",
+        120,
+        "Neulekahvila",
+        GROUP,
+        "neulamaki",
+        "crafts",
+        LIBRARY,
+        "Avoin neulonta- ja virkkausilta. Omat työt mukaan; aloittelijoita neuvotaan.",
+    ),
+    # -- day 2 -----------------------------------------------------------------------------------
+    Planned(
+        2,
+        "10:00",
+        60,
+        "Digiapu: verkkopankki ja vahva tunnistautuminen",
+        GROUP,
+        "jynkka",
+        "digital-help",
+        LIBRARY,
+        "Miten kirjaudun Omakantaan ja Suomi.fi-palveluihin? Kirjaston digiopastaja "
+        "auttaa. Pankkitunnuksia ei kysytä eikä kirjoiteta muistiin.",
+    ),
+    Planned(
+        2,
+        "12:30",
+        60,
+        "Muistikahvila Nilsiässä",
+        GROUP,
+        "nilsia",
+        "discussion",
+        MEMORY,
+        "Muistiyhdistyksen vertaisryhmä Nilsiän kirjastossa. Ryhmään voi liittyä myös etänä.",
+    ),
+    Planned(
+        2,
+        "15:00",
+        45,
+        "Tuolijumppa kotihoidon asiakkaille",
+        GROUP,
+        "kantti/pedagoginen-tila",
+        "exercise",
+        HOME_CARE,
+        TUOLIJUMPPA,
+        private=True,
+    ),
+    Planned(
+        2,
+        "17:00",
+        90,
+        "Luento: Muisti ja aivoterveys",
+        BROADCAST,
+        "kantti/lava",
+        "lecture",
+        MEMORY,
+        "Muistihoitajan luento siitä, miten liikunta, uni ja seura pitävät aivot virkeinä. "
+        "Kysymyksiä voi esittää myös Vehmersalmen, Karttulan ja Riistaveden kirjastoista.",
+        receivers=("vehmersalmi", "karttula", "riistavesi"),
+    ),
+    # -- day 3 -----------------------------------------------------------------------------------
+    Planned(
+        3,
+        "10:00",
+        45,
+        "Tuolijumppa kotihoidon asiakkaille",
+        GROUP,
+        "kantti/pedagoginen-tila",
+        "exercise",
+        HOME_CARE,
+        TUOLIJUMPPA,
+        private=True,
+    ),
+    Planned(
+        3,
+        "13:00",
+        90,
+        "Kirjallisuuspiiri: Minna Canth",
+        GROUP,
+        "kantti/kohtaamo",
+        "culture",
+        LIBRARY,
+        "Luemme ja keskustelemme Minna Canthin näytelmästä Anna Liisa. Kirjaa on varattu "
+        "lainaan useampi kappale.",
+    ),
+    Planned(
+        3,
+        "16:00",
+        60,
+        "Digiapu: videopuhelu läheisten kanssa",
+        GROUP,
+        "pyoro",
+        "digital-help",
+        LIBRARY,
+        "Harjoittelemme videopuheluita tabletilla ja puhelimella, jotta yhteys "
+        "lastenlapsiin onnistuu.",
+    ),
+    Planned(
+        3,
+        "18:00",
+        60,
+        "Yhteislaulu: savolaisia lauluja",
+        BROADCAST,
+        "kantti/lava",
+        "music",
+        PENSIONERS,
+        "Kuopion seudun lauluja ja kansanlauluja. Juankosken ja Maaningan kirjastoissa "
+        "lauletaan mukana näytön äärellä.",
+        receivers=("juankoski", "maaninka"),
+    ),
+    # -- day 4 -----------------------------------------------------------------------------------
+    Planned(
+        4,
+        "09:30",
+        60,
+        "Lukupiiri Karttulassa",
+        GROUP,
+        "karttula",
+        "culture",
+        LIBRARY,
+        "Kuukauden kirjana Juhani Ahon Rautatie. Etäosallistujat kuulevat ja näkevät keskustelun.",
+    ),
+    Planned(
+        4,
+        "11:00",
+        45,
+        "Tuolijumppa kotihoidon asiakkaille",
+        GROUP,
+        "kantti/pedagoginen-tila",
+        "exercise",
+        HOME_CARE,
+        TUOLIJUMPPA,
+        private=True,
+    ),
+    Planned(
+        4,
+        "14:00",
+        120,
+        "Käsityökahvila: villasukat",
+        GROUP,
+        "kantti/paja",
+        "crafts",
+        PENSIONERS,
+        "Kantapään ja kärjen neulominen tutuksi. Lankoja ja puikkoja on lainattavissa.",
+    ),
+    Planned(
+        4,
+        "17:00",
+        90,
+        "Luento: Puijon luonto ja lähiretkeily",
+        BROADCAST,
+        "kantti/lava",
+        "lecture",
+        SPORTS,
+        "Liikuntapalvelujen luontoluento Puijon poluista ja esteettömistä retkikohteista. "
+        "Seurattavissa Nilsiän ja Vehmersalmen kirjastoissa.",
+        receivers=("nilsia", "vehmersalmi"),
+    ),
+    # -- day 5 -----------------------------------------------------------------------------------
+    Planned(
+        5,
+        "10:00",
+        45,
+        "Tuolijumppa kaikille",
+        BROADCAST,
+        "kantti/lava",
+        "exercise",
+        SPORTS,
+        "Avoin tuolijumppa, jota voi tehdä kotona tai Riistaveden ja Juankosken "
+        "kirjastoissa yhdessä muiden kanssa.",
+        receivers=("riistavesi", "juankoski"),
+    ),
+    Planned(
+        5,
+        "13:00",
+        60,
+        "Kirjailijavierailu: kotiseudun tarinat",
+        BROADCAST,
+        "kantti/lava",
+        "culture",
+        LIBRARY,
+        "Savolainen kirjailija kertoo uudesta romaanistaan ja lukee otteita. "
+        "Näytöt Maaningan ja Karttulan kirjastoissa.",
+        receivers=("maaninka", "karttula"),
+    ),
+    Planned(
+        5,
+        "15:00",
+        60,
+        "Muistikahvila Riistavedellä",
+        GROUP,
+        "riistavesi",
+        "discussion",
+        MEMORY,
+        "Vertaisryhmä muistisairaiden läheisille. Ryhmään voi osallistua myös kotoa.",
+    ),
+    # -- day 6 -----------------------------------------------------------------------------------
+    Planned(
+        6,
+        "11:00",
+        45,
+        "Tuolijumppa kotihoidon asiakkaille",
+        GROUP,
+        "kantti/pedagoginen-tila",
+        "exercise",
+        HOME_CARE,
+        TUOLIJUMPPA,
+        private=True,
+    ),
+    Planned(
+        6,
+        "13:00",
+        60,
+        "Yhteislaulu: kansanlauluja ja virsiä",
+        BROADCAST,
+        "kantti/lava",
+        "music",
+        PENSIONERS,
+        "Eläkeläisyhdistyksen kuoro johtaa laulua. Mukana näytöillä Nilsiä ja Vehmersalmi.",
+        receivers=("nilsia", "vehmersalmi"),
+    ),
+    Planned(
+        6,
+        "15:00",
+        90,
+        "Keskusteluryhmä: millainen on hyvä lähikirjasto?",
+        GROUP,
+        "kantti/kohtaamo",
+        "discussion",
+        LIBRARY,
+        "Asukkaiden keskustelu kirjastojen palveluista. Toiveet kirjataan ylös "
+        "kirjastopalveluiden suunnittelua varten.",
+    ),
+)
+
+
+async def load_demo(db: AsyncSession, now: dt.datetime) -> list[CreatedSession]:
+    """Create the demo week unless the database already holds sessions (then return [])."""
+    if await db.scalar(select(func.count()).select_from(Session)):
+        return []
+    await sync_reference_data(db)
+    created: list[CreatedSession] = []
+    # The live ones first, so `kohtaamo demo` lists them first. They use rooms the planned
+    # week does not, so they never clash with a planned session whatever the time of day.
+    live_start = now.replace(second=0, microsecond=0) - LIVE_DEMO_STARTED_AGO
+    live_minutes = int(LIVE_DEMO_LENGTH.total_seconds() // 60)
+    created.append(
+        await create_session(
+            db,
+            title="Demo: Luento suorana KANTISTA",
+            mode=BROADCAST,
+            venue="kantti/kokoussali",
+            receivers=["nilsia", "juankoski"],
+            starts_at=live_start,
+            minutes=live_minutes,
+            category="lecture",
+            organiser=LIBRARY,
+            description=(
+                "Kokeilulähetys: julkinen luento KANTIN kokoussalista, näytöt Nilsiän ja "
+                "Juankosken kirjastoissa. Kuka tahansa voi katsoa."
+            ),
+            now=now,
+        )
+    )
+    created.append(
+        await create_session(
+            db,
+            title="Demo: Keskusteluryhmä",
+            mode=GROUP,
+            venue="kantti/hiljainen-ryhmatila",
+            private=True,
+            starts_at=live_start,
+            minutes=live_minutes,
+            category="discussion",
+            organiser=LIBRARY,
+            description=(
+                "Kokeiluryhmä: yksityinen keskusteluryhmä, johon liitytään "
+                "liittymiskoodilla. Kaikki osallistujat näkevät ja kuulevat toisensa."
+            ),
+            now=now,
+        )
+    )
+    today = now.astimezone(CITY_TZ).date()
+    for item in WEEK:
+        hour, minute = (int(part) for part in item.start.split(":"))
+        starts_at = dt.datetime.combine(
+            today + dt.timedelta(days=item.day), dt.time(hour, minute), tzinfo=CITY_TZ
+        )
+        created.append(
+            await create_session(
+                db,
+                title=item.title,
+                mode=item.mode,
+                venue=item.venue,
+                receivers=list(item.receivers),
+                private=item.private,
+                starts_at=starts_at,
+                minutes=item.minutes,
+                category=item.category,
+                organiser=item.organiser,
+                description=item.description,
+                now=now,
+            )
+        )
+    return created

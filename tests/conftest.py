@@ -1,0 +1,76 @@
+"""Shared fixtures: a migrated temporary database, a real server, real sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aioice.ice
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from stream_server.app import create_app
+from stream_server.catalog import service as catalog
+from stream_server.config import Settings
+from stream_server.db.engine import Database, upgrade_database
+from stream_server.web.keys import DATABASE
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    url = f"sqlite+aiosqlite:///{tmp_path}/kohtaamo.sqlite3"
+    upgrade_database(url)
+    return Settings(
+        database_url=url,
+        recordings_dir=tmp_path / "recordings",
+        ice_host_addresses=("127.0.0.1",),
+        video_codec="VP8",
+        attendance_heartbeat_seconds=0.5,
+    )
+
+
+@pytest.fixture
+def fast_consent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ICE consent freshness in ~1.5 s instead of ~30 s, so dead peers are noticed quickly."""
+    monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 0.5)
+    monkeypatch.setattr(aioice.ice, "CONSENT_FAILURES", 3)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> web.Application:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, app: web.Application) -> TestClient:
+    return await aiohttp_client(app)
+
+
+class Sessions:
+    """Creates sessions in the running app's database."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def create(self, **kwargs: Any) -> catalog.CreatedSession:
+        kwargs.setdefault("title", "Testiluento")
+        kwargs.setdefault("mode", "broadcast")
+        async with self._db.session() as db:
+            await catalog.sync_reference_data(db)
+            return await catalog.create_session(db, **kwargs)
+
+    async def end(self, session_id: str) -> None:
+        async with self._db.session() as db:
+            await catalog.end_session(db, session_id, catalog.utcnow() - dt.timedelta(seconds=1))
+
+
+@pytest.fixture
+async def sessions(client: TestClient) -> AsyncIterator[Sessions]:
+    yield Sessions(client.app[DATABASE])
+
+
+def base_url(client: TestClient) -> str:
+    return str(client.make_url("")).rstrip("/")
