@@ -200,7 +200,8 @@ class Viewer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(
-                    f"timed out: video={self.video_frames} audio={self.audio_frames} rgb={self.last_rgb}"
+                    f"timed out: video={self.video_frames} audio={self.audio_frames} "
+                    f"rgb={self.last_rgb}"
                 )
             self._frame_event.clear()
             with contextlib.suppress(TimeoutError):
