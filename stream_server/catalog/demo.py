@@ -59,47 +59,38 @@ class Planned:
     private: bool = False
 
 
-TUOLIJUMPPA = (
-    "Liikunnanohjaajan vetämä tuolijumppa kotihoidon asiakkaille. Osallistujat liittyvät "
-    "kotoaan kotihoidon tabletilla; ohjaaja näkee ja kuulee ryhmän. Liittymiskoodi "
-    "saadaan kotihoidon hoitajalta."
-)
-
-WEEK: tuple[Planned, ...] = (
-    # -- day 0 (today) ---------------------------------------------------------------------------
-    Planned(
-        0,
-        "10:00",
+def _tuolijumppa(day: int, start: str) -> Planned:
+    """The home-care clients' chair exercise: private, joined from home with a code."""
+    return Planned(
+        day,
+        start,
         45,
         "Tuolijumppa kotihoidon asiakkaille",
         GROUP,
         "kantti/pedagoginen-tila",
         "exercise",
         HOME_CARE,
-        TUOLIJUMPPA,
+        "Liikunnanohjaajan vetämä tuolijumppa kotihoidon asiakkaille. Osallistujat liittyvät "
+        "kotoaan kotihoidon tabletilla; ohjaaja näkee ja kuulee ryhmän. Liittymiskoodi "
+        "saadaan kotihoidon hoitajalta.",
         private=True,
-    ),
+    )
+
+
+# Columns: day, start, minutes, title, mode, venue[/room], category, organiser, description.
+# fmt: off
+WEEK: tuple[Planned, ...] = (
+    # -- day 0 (today) ---------------------------------------------------------------------------
+    _tuolijumppa(0, "10:00"),
     Planned(
-        0,
-        "13:00",
-        90,
-        "Digiapu: älypuhelimen perusteet",
-        GROUP,
-        "puijonlaakso",
-        "digital-help",
-        LIBRARY,
+        0, "13:00", 90, "Digiapu: älypuhelimen perusteet", GROUP, "puijonlaakso",
+        "digital-help", LIBRARY,
         "Digiopastajat neuvovat puhelimen asetuksissa, sovellusten asentamisessa ja "
         "viestien lähettämisessä. Oman puhelimen voi ottaa mukaan.",
     ),
     Planned(
-        0,
-        "17:30",
-        90,
-        "Luento: Kuopion historiaa 1900-luvulla",
-        BROADCAST,
-        "kantti/lava",
-        "lecture",
-        LIBRARY,
+        0, "17:30", 90, "Luento: Kuopion historiaa 1900-luvulla", BROADCAST, "kantti/lava",
+        "lecture", LIBRARY,
         "Kaupunginkirjaston paikallishistorian luento: Kuopio sotien jälkeen, "
         "Väinölänniemestä Puijon torniin. Luentoa voi seurata Nilsiän ja Juankosken "
         "kirjastoissa tai kotoa.",
@@ -107,147 +98,58 @@ WEEK: tuple[Planned, ...] = (
     ),
     # -- day 1 -----------------------------------------------------------------------------------
     Planned(
-        1,
-        "09:30",
-        60,
-        "Muistikahvila",
-        GROUP,
-        "kantti/kohtaamo",
-        "discussion",
-        MEMORY,
+        1, "09:30", 60, "Muistikahvila", GROUP, "kantti/kohtaamo", "discussion", MEMORY,
         "Keskustelua muistista ja arjen sujumisesta kahvikupin ääressä. Muistiyhdistyksen "
         "vertaisohjaaja on paikalla; mukaan voi tulla myös läheisen kanssa.",
     ),
+    _tuolijumppa(1, "11:00"),
     Planned(
-        1,
-        "11:00",
-        45,
-        "Tuolijumppa kotihoidon asiakkaille",
-        GROUP,
-        "kantti/pedagoginen-tila",
-        "exercise",
-        HOME_CARE,
-        TUOLIJUMPPA,
-        private=True,
-    ),
-    Planned(
-        1,
-        "14:00",
-        60,
-        "Yhteislaulu: tuttuja iskelmiä",
-        BROADCAST,
-        "kantti/lava",
-        "music",
+        1, "14:00", 60, "Yhteislaulu: tuttuja iskelmiä", BROADCAST, "kantti/lava", "music",
         PENSIONERS,
         "Laulamme yhdessä tuttuja iskelmiä säestäjän johdolla. Sanat näkyvät kankaalla "
         "KANTISSA ja näytöillä Maaningan, Riistaveden ja Karttulan kirjastoissa.",
         receivers=("maaninka", "riistavesi", "karttula"),
     ),
     Planned(
-        1,
-        "17:00",
-        120,
-        "Neulekahvila",
-        GROUP,
-        "neulamaki",
-        "crafts",
-        LIBRARY,
+        1, "17:00", 120, "Neulekahvila", GROUP, "neulamaki", "crafts", LIBRARY,
         "Avoin neulonta- ja virkkausilta. Omat työt mukaan; aloittelijoita neuvotaan.",
     ),
     # -- day 2 -----------------------------------------------------------------------------------
     Planned(
-        2,
-        "10:00",
-        60,
-        "Digiapu: verkkopankki ja vahva tunnistautuminen",
-        GROUP,
-        "jynkka",
-        "digital-help",
-        LIBRARY,
-        "Miten kirjaudun Omakantaan ja Suomi.fi-palveluihin? Kirjaston digiopastaja "
+        2, "10:00", 60, "Digiapu: verkkopankki ja vahva tunnistautuminen", GROUP, "jynkka",
+        "digital-help", LIBRARY,
+        "Miten kirjaudun OmaKantaan ja Suomi.fi-palveluihin? Kirjaston digiopastaja "
         "auttaa. Pankkitunnuksia ei kysytä eikä kirjoiteta muistiin.",
     ),
     Planned(
-        2,
-        "12:30",
-        60,
-        "Muistikahvila Nilsiässä",
-        GROUP,
-        "nilsia",
-        "discussion",
-        MEMORY,
-        "Muistiyhdistyksen vertaisryhmä Nilsiän kirjastossa. Ryhmään voi liittyä myös etänä.",
+        2, "12:30", 60, "Muistikahvila Nilsiässä", GROUP, "nilsia", "discussion", MEMORY,
+        "Muistiyhdistyksen vertaisryhmä Nilsiän kirjastossa. Ryhmään voi liittyä myös "
+        "etänä.",
     ),
+    _tuolijumppa(2, "15:00"),
     Planned(
-        2,
-        "15:00",
-        45,
-        "Tuolijumppa kotihoidon asiakkaille",
-        GROUP,
-        "kantti/pedagoginen-tila",
-        "exercise",
-        HOME_CARE,
-        TUOLIJUMPPA,
-        private=True,
-    ),
-    Planned(
-        2,
-        "17:00",
-        90,
-        "Luento: Muisti ja aivoterveys",
-        BROADCAST,
-        "kantti/lava",
-        "lecture",
+        2, "17:00", 90, "Luento: Muisti ja aivoterveys", BROADCAST, "kantti/lava", "lecture",
         MEMORY,
         "Muistihoitajan luento siitä, miten liikunta, uni ja seura pitävät aivot virkeinä. "
         "Kysymyksiä voi esittää myös Vehmersalmen, Karttulan ja Riistaveden kirjastoista.",
         receivers=("vehmersalmi", "karttula", "riistavesi"),
     ),
     # -- day 3 -----------------------------------------------------------------------------------
+    _tuolijumppa(3, "10:00"),
     Planned(
-        3,
-        "10:00",
-        45,
-        "Tuolijumppa kotihoidon asiakkaille",
-        GROUP,
-        "kantti/pedagoginen-tila",
-        "exercise",
-        HOME_CARE,
-        TUOLIJUMPPA,
-        private=True,
-    ),
-    Planned(
-        3,
-        "13:00",
-        90,
-        "Kirjallisuuspiiri: Minna Canth",
-        GROUP,
-        "kantti/kohtaamo",
-        "culture",
+        3, "13:00", 90, "Kirjallisuuspiiri: Minna Canth", GROUP, "kantti/kohtaamo", "culture",
         LIBRARY,
         "Luemme ja keskustelemme Minna Canthin näytelmästä Anna Liisa. Kirjaa on varattu "
         "lainaan useampi kappale.",
     ),
     Planned(
-        3,
-        "16:00",
-        60,
-        "Digiapu: videopuhelu läheisten kanssa",
-        GROUP,
-        "pyoro",
-        "digital-help",
-        LIBRARY,
+        3, "16:00", 60, "Digiapu: videopuhelu läheisten kanssa", GROUP, "pyoro",
+        "digital-help", LIBRARY,
         "Harjoittelemme videopuheluita tabletilla ja puhelimella, jotta yhteys "
         "lastenlapsiin onnistuu.",
     ),
     Planned(
-        3,
-        "18:00",
-        60,
-        "Yhteislaulu: savolaisia lauluja",
-        BROADCAST,
-        "kantti/lava",
-        "music",
+        3, "18:00", 60, "Yhteislaulu: savolaisia lauluja", BROADCAST, "kantti/lava", "music",
         PENSIONERS,
         "Kuopion seudun lauluja ja kansanlauluja. Juankosken ja Maaningan kirjastoissa "
         "lauletaan mukana näytön äärellä.",
@@ -255,128 +157,58 @@ WEEK: tuple[Planned, ...] = (
     ),
     # -- day 4 -----------------------------------------------------------------------------------
     Planned(
-        4,
-        "09:30",
-        60,
-        "Lukupiiri Karttulassa",
-        GROUP,
-        "karttula",
-        "culture",
-        LIBRARY,
-        "Kuukauden kirjana Juhani Ahon Rautatie. Etäosallistujat kuulevat ja näkevät keskustelun.",
+        4, "09:30", 60, "Lukupiiri Karttulassa", GROUP, "karttula", "culture", LIBRARY,
+        "Kuukauden kirjana Juhani Ahon Rautatie. Etäosallistujat kuulevat ja näkevät "
+        "keskustelun.",
     ),
+    _tuolijumppa(4, "11:00"),
     Planned(
-        4,
-        "11:00",
-        45,
-        "Tuolijumppa kotihoidon asiakkaille",
-        GROUP,
-        "kantti/pedagoginen-tila",
-        "exercise",
-        HOME_CARE,
-        TUOLIJUMPPA,
-        private=True,
-    ),
-    Planned(
-        4,
-        "14:00",
-        120,
-        "Käsityökahvila: villasukat",
-        GROUP,
-        "kantti/paja",
-        "crafts",
+        4, "14:00", 120, "Käsityökahvila: villasukat", GROUP, "kantti/paja", "crafts",
         PENSIONERS,
         "Kantapään ja kärjen neulominen tutuksi. Lankoja ja puikkoja on lainattavissa.",
     ),
     Planned(
-        4,
-        "17:00",
-        90,
-        "Luento: Puijon luonto ja lähiretkeily",
-        BROADCAST,
-        "kantti/lava",
-        "lecture",
-        SPORTS,
+        4, "17:00", 90, "Luento: Puijon luonto ja lähiretkeily", BROADCAST, "kantti/lava",
+        "lecture", SPORTS,
         "Liikuntapalvelujen luontoluento Puijon poluista ja esteettömistä retkikohteista. "
         "Seurattavissa Nilsiän ja Vehmersalmen kirjastoissa.",
         receivers=("nilsia", "vehmersalmi"),
     ),
     # -- day 5 -----------------------------------------------------------------------------------
     Planned(
-        5,
-        "10:00",
-        45,
-        "Tuolijumppa kaikille",
-        BROADCAST,
-        "kantti/lava",
-        "exercise",
-        SPORTS,
+        5, "10:00", 45, "Tuolijumppa kaikille", BROADCAST, "kantti/lava", "exercise", SPORTS,
         "Avoin tuolijumppa, jota voi tehdä kotona tai Riistaveden ja Juankosken "
         "kirjastoissa yhdessä muiden kanssa.",
         receivers=("riistavesi", "juankoski"),
     ),
     Planned(
-        5,
-        "13:00",
-        60,
-        "Kirjailijavierailu: kotiseudun tarinat",
-        BROADCAST,
-        "kantti/lava",
-        "culture",
-        LIBRARY,
+        5, "13:00", 60, "Kirjailijavierailu: kotiseudun tarinat", BROADCAST, "kantti/lava",
+        "culture", LIBRARY,
         "Savolainen kirjailija kertoo uudesta romaanistaan ja lukee otteita. "
         "Näytöt Maaningan ja Karttulan kirjastoissa.",
         receivers=("maaninka", "karttula"),
     ),
     Planned(
-        5,
-        "15:00",
-        60,
-        "Muistikahvila Riistavedellä",
-        GROUP,
-        "riistavesi",
-        "discussion",
+        5, "15:00", 60, "Muistikahvila Riistavedellä", GROUP, "riistavesi", "discussion",
         MEMORY,
         "Vertaisryhmä muistisairaiden läheisille. Ryhmään voi osallistua myös kotoa.",
     ),
     # -- day 6 -----------------------------------------------------------------------------------
+    _tuolijumppa(6, "11:00"),
     Planned(
-        6,
-        "11:00",
-        45,
-        "Tuolijumppa kotihoidon asiakkaille",
-        GROUP,
-        "kantti/pedagoginen-tila",
-        "exercise",
-        HOME_CARE,
-        TUOLIJUMPPA,
-        private=True,
-    ),
-    Planned(
-        6,
-        "13:00",
-        60,
-        "Yhteislaulu: kansanlauluja ja virsiä",
-        BROADCAST,
-        "kantti/lava",
-        "music",
-        PENSIONERS,
+        6, "13:00", 60, "Yhteislaulu: kansanlauluja ja virsiä", BROADCAST, "kantti/lava",
+        "music", PENSIONERS,
         "Eläkeläisyhdistyksen kuoro johtaa laulua. Mukana näytöillä Nilsiä ja Vehmersalmi.",
         receivers=("nilsia", "vehmersalmi"),
     ),
     Planned(
-        6,
-        "15:00",
-        90,
-        "Keskusteluryhmä: millainen on hyvä lähikirjasto?",
-        GROUP,
-        "kantti/kohtaamo",
-        "discussion",
-        LIBRARY,
+        6, "15:00", 90, "Keskusteluryhmä: millainen on hyvä lähikirjasto?", GROUP,
+        "kantti/kohtaamo", "discussion", LIBRARY,
         "Asukkaiden keskustelu kirjastojen palveluista. Toiveet kirjataan ylös "
         "kirjastopalveluiden suunnittelua varten.",
     ),
 )
+# fmt: on
 
 
 async def load_demo(db: AsyncSession, now: dt.datetime) -> list[CreatedSession]:

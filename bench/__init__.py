@@ -1,0 +1,1 @@
+"""Benchmarks that run real processes over loopback (see ``python -m bench.forwarding``)."""
