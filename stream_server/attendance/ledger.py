@@ -40,6 +40,7 @@ class Presence:
     interval_id: int
     session_id: str
     channel: str
+    resumed: bool = False
 
 
 class AttendanceLedger:
@@ -65,6 +66,7 @@ class AttendanceLedger:
         key_hash = hash_secret(f"{session_id}:{attendee_key}") if attendee_key else None
         async with self._db.session() as db:
             participant = None
+            resumed = False
             if key_hash is not None:
                 participant = await db.scalar(
                     select(Participant).where(
@@ -72,6 +74,7 @@ class AttendanceLedger:
                         Participant.attendee_key_hash == key_hash,
                     )
                 )
+            resumed = participant is not None
             if participant is None:
                 participant = Participant(
                     session_id=session_id,
@@ -89,7 +92,9 @@ class AttendanceLedger:
             )
             db.add(interval)
             await db.flush()
-            presence = Presence(participant.id, interval.id, session_id, participant.channel)
+            presence = Presence(
+                participant.id, interval.id, session_id, participant.channel, resumed
+            )
         logger.info(
             "session %s: %s joined (participant %d, interval %d)",
             session_id,

@@ -230,13 +230,16 @@ class Slot:
 
     def subscribe(self) -> ForwardedTrack:
         """A new track for one subscriber's sender; it starts on a key frame."""
-        track = ForwardedTrack(self)
+        track = ForwardedTrack(self.kind)
+        track.follow(self)
+        return track
+
+    def _attach(self, track: ForwardedTrack) -> None:
         self._tracks.add(track)
         if self.source is not None:
             self.source.request_keyframe()
-        return track
 
-    def _unsubscribe(self, track: ForwardedTrack) -> None:
+    def _detach(self, track: ForwardedTrack) -> None:
         self._tracks.discard(track)
 
     def deliver(self, frame: EncodedFrame) -> None:
@@ -255,23 +258,44 @@ class ForwardedTrack(MediaStreamTrack):
     so it can never slow the publisher or the other subscribers.
     """
 
-    def __init__(self, slot: Slot) -> None:
+    def __init__(self, kind: str) -> None:
         super().__init__()
-        self.kind = slot.kind
-        self._slot = slot
+        self.kind = kind
+        self._slot: Slot | None = None
         self._queue: collections.deque[EncodedFrame] = collections.deque()
         self._ready = asyncio.Event()
-        self._limit = VIDEO_QUEUE_FRAMES if slot.kind == "video" else AUDIO_QUEUE_PACKETS
-        self._waiting_for_keyframe = slot.kind == "video"
+        self._limit = VIDEO_QUEUE_FRAMES if kind == "video" else AUDIO_QUEUE_PACKETS
+        self._waiting_for_keyframe = kind == "video"
         self._offset = 0
         self._rebase = False
         self._last_out: int | None = None
         self._time_base = fractions.Fraction(
-            1, VIDEO_CLOCK_RATE if slot.kind == "video" else AUDIO_CLOCK_RATE
+            1, VIDEO_CLOCK_RATE if kind == "video" else AUDIO_CLOCK_RATE
         )
         self.frames_out = 0
         self.frames_dropped = 0
         self.skips = 0
+
+    @property
+    def slot(self) -> Slot | None:
+        return self._slot
+
+    def follow(self, slot: Slot | None) -> None:
+        """Forward what ``slot`` carries from now on (``None``: fall silent).
+
+        This is how a subscriber's existing transceiver is reused for another publisher
+        without renegotiating.
+        """
+        if slot is self._slot:
+            return
+        if slot is not None and slot.kind != self.kind:
+            raise ValueError(f"a {self.kind} track cannot follow a {slot.kind} slot")
+        if self._slot is not None:
+            self._slot._detach(self)
+        self._slot = slot
+        self._source_changed()
+        if slot is not None and self.readyState == "live":
+            slot._attach(self)
 
     # called by the slot -------------------------------------------------------------------
     def _offer(self, frame: EncodedFrame) -> None:
@@ -289,7 +313,7 @@ class ForwardedTrack(MediaStreamTrack):
                 self._queue.clear()
                 self.skips += 1
                 self._waiting_for_keyframe = True
-                self._slot.request_keyframe()
+                self.request_keyframe()
                 return
             self._queue.popleft()
             self.frames_dropped += 1
@@ -303,7 +327,8 @@ class ForwardedTrack(MediaStreamTrack):
 
     def request_keyframe(self) -> None:
         """The subscriber's decoder lost its way (PLI/FIR): resume on the next key frame."""
-        self._slot.request_keyframe()
+        if self._slot is not None:
+            self._slot.request_keyframe()
 
     # called by the sender -------------------------------------------------------------------
     async def recv(self) -> av.Packet:  # type: ignore[override]
@@ -325,8 +350,7 @@ class ForwardedTrack(MediaStreamTrack):
         return frame.packet(timestamp, self._time_base)
 
     def stop(self) -> None:
-        if self.readyState == "live":
-            self._slot._unsubscribe(self)
+        self.follow(None)
         super().stop()
         self._ready.set()
 

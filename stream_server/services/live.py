@@ -21,7 +21,7 @@ from stream_server.attendance.ledger import AttendanceLedger, Presence
 from stream_server.catalog import service as catalog
 from stream_server.config import Settings
 from stream_server.db.engine import Database
-from stream_server.db.models import Session
+from stream_server.db.models import Session, Visibility
 from stream_server.errors import (
     BadRequest,
     Forbidden,
@@ -34,13 +34,15 @@ from stream_server.errors import (
 from stream_server.media.forwarding import (
     ForwardedTrack,
     MediaSource,
-    Slot,
     attach_forwarded_track,
     tap_receiver,
 )
 from stream_server.media.peers import close_peer, prefer_codec, rtc_configuration
+from stream_server.media.router import SessionRouter
 from stream_server.media.sdp import OfferSummary, SdpError, parse_offer, require_codecs
 from stream_server.rooms import LiveRoom, Member
+from stream_server.services.conference import ConferenceService
+from stream_server.signaling.protocol import Join, ProtocolError
 
 logger = logging.getLogger(__name__)
 
@@ -51,18 +53,6 @@ class Answer:
 
     resource_id: str
     sdp: str
-
-
-class SessionMedia:
-    """The media of one live session: the broadcast "program" slots."""
-
-    def __init__(self, session_id: str) -> None:
-        self.session_id = session_id
-        self.camera = Slot("video", f"{session_id}/camera")
-        self.audio = Slot("audio", f"{session_id}/audio")
-
-    def slot_for(self, kind: str) -> Slot:
-        return self.camera if kind == "video" else self.audio
 
 
 class Resource:
@@ -105,15 +95,16 @@ class LiveService:
     """Owns every live session's media and connections."""
 
     def __init__(self, settings: Settings, database: Database, ledger: AttendanceLedger) -> None:
-        self._settings = settings
+        self.settings = settings
         self._db = database
-        self._ledger = ledger
+        self.ledger = ledger
         self._rooms: dict[str, LiveRoom] = {}
-        self._media: dict[str, SessionMedia] = {}
+        self._routers: dict[str, SessionRouter] = {}
         self._resources: dict[str, Resource] = {}
         self._publishers: dict[str, Resource] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
+        self.conference = ConferenceService(self)
 
     # -- lookups ------------------------------------------------------------------------------
     async def _load_session(self, session_id: str) -> Session:
@@ -125,35 +116,35 @@ class LiveService:
             raise Gone("this session has ended", code="session_ended")
         return session
 
-    def _room(self, session: Session) -> LiveRoom:
+    def room(self, session: Session) -> LiveRoom:
         room = self._rooms.get(session.id)
         if room is None:
-            room = LiveRoom(session.id, session.mode, self._settings.group_max_participants)
+            room = LiveRoom(session.id, session.mode, self.settings.group_max_participants)
             self._rooms[session.id] = room
         return room
 
-    def media(self, session_id: str) -> SessionMedia:
-        media = self._media.get(session_id)
-        if media is None:
-            media = SessionMedia(session_id)
-            self._media[session_id] = media
-        return media
+    def router(self, session_id: str) -> SessionRouter:
+        router = self._routers.get(session_id)
+        if router is None:
+            router = SessionRouter(session_id)
+            self._routers[session_id] = router
+        return router
 
     def _check_offer(self, sdp: str) -> OfferSummary:
         try:
-            summary = parse_offer(sdp, self._settings.max_sdp_bytes)
+            summary = parse_offer(sdp, self.settings.max_sdp_bytes)
         except SdpError as exc:
             if "larger than" in str(exc):
                 raise PayloadTooLarge(str(exc), code="sdp_too_large") from exc
             raise BadRequest(f"invalid SDP offer: {exc}", code="invalid_sdp") from exc
         try:
-            require_codecs(summary, self._settings.video_codec)
+            require_codecs(summary, self.settings.video_codec)
         except SdpError as exc:
             raise NotAcceptable(str(exc), code="codec_not_offered") from exc
         return summary
 
-    def _codec(self, kind: str) -> str:
-        return self._settings.video_codec if kind == "video" else "opus"
+    def codec(self, kind: str) -> str:
+        return self.settings.video_codec if kind == "video" else "opus"
 
     async def _negotiate(
         self, resource: Resource, room: LiveRoom, sdp: str, prepare: Callable[[], None]
@@ -174,9 +165,9 @@ class LiveService:
             message = str(exc) or type(exc).__name__
             raise BadRequest(f"SDP offer rejected: {message}", code="invalid_sdp") from exc
 
-    def _new_peer(self) -> RTCPeerConnection:
+    def new_peer(self) -> RTCPeerConnection:
         return RTCPeerConnection(
-            rtc_configuration([s.as_dict() for s in self._settings.ice_servers])
+            rtc_configuration([s.as_dict() for s in self.settings.ice_servers])
         )
 
     # -- WHIP -----------------------------------------------------------------------------------
@@ -188,15 +179,15 @@ class LiveService:
         if not catalog.may_publish(session, bearer):
             raise Forbidden("wrong publish token", code="token_invalid")
         summary = self._check_offer(sdp)
-        room = self._room(session)
+        room = self.room(session)
         member = room.admit("publisher", "whip")
-        resource = Resource("whip", session_id, self._new_peer(), member, self._resource_closed)
-        media = self.media(session_id)
+        resource = Resource("whip", session_id, self.new_peer(), member, self._resource_closed)
+        media = self.router(session_id)
 
         def prepare() -> None:
             for kind in dict.fromkeys(summary.kinds()):  # one of each kind is forwarded
                 transceiver = resource.pc.addTransceiver(kind, direction="recvonly")
-                codec = self._codec(kind)
+                codec = self.codec(kind)
                 prefer_codec(transceiver, kind, codec)
                 source = MediaSource(kind, codec.upper(), label=f"{resource.label}/{kind}")
                 tap_receiver(transceiver.receiver, source)
@@ -224,17 +215,17 @@ class LiveService:
                 )
             raise Forbidden("wrong join code", code="join_code_invalid")
         summary = self._check_offer(sdp)
-        room = self._room(session)
+        room = self.room(session)
         member = room.admit("viewer", "whep")
-        resource = Resource("whep", session_id, self._new_peer(), member, self._resource_closed)
-        media = self.media(session_id)
+        resource = Resource("whep", session_id, self.new_peer(), member, self._resource_closed)
+        media = self.router(session_id)
 
         def prepare() -> None:
             for kind in dict.fromkeys(summary.kinds()):
                 track = media.slot_for(kind).subscribe()
                 resource.tracks.append(track)
                 transceiver = resource.pc.addTransceiver(track, direction="sendonly")
-                prefer_codec(transceiver, kind, self._codec(kind))
+                prefer_codec(transceiver, kind, self.codec(kind))
                 attach_forwarded_track(transceiver.sender, track)
 
         await self._negotiate(resource, room, sdp, prepare)
@@ -243,7 +234,7 @@ class LiveService:
     # -- shared lifecycle -------------------------------------------------------------------------
     async def _register(self, resource: Resource, session_id: str) -> Answer:
         self._resources[resource.id] = resource
-        resource.presence = await self._ledger.join(
+        resource.presence = await self.ledger.join(
             session_id, resource.member.channel, role=resource.member.role
         )
 
@@ -262,15 +253,51 @@ class LiveService:
         self._resources.pop(resource.id, None)
         if self._publishers.get(resource.session_id) is resource:
             del self._publishers[resource.session_id]
-        room = self._rooms.get(resource.session_id)
-        if room is not None:
-            room.remove(resource.member)
-            if not len(room):
-                del self._rooms[resource.session_id]
-                self._media.pop(resource.session_id, None)
+        self.leave_room(resource.session_id, resource.member)
         if resource.presence is not None:
-            await self._ledger.leave(resource.presence, reason)
+            await self.ledger.leave(resource.presence, reason)
         logger.info("%s: closed (%s)", resource.label, reason)
+
+    def leave_room(self, session_id: str, member: Member) -> None:
+        """Remove a member; an empty room's media state is dropped with it."""
+        room = self._rooms.get(session_id)
+        if room is not None:
+            room.remove(member)
+            if not len(room):
+                del self._rooms[session_id]
+                self._routers.pop(session_id, None)
+
+    async def session_for_join(self, join: Join) -> Session:
+        """The session a signaling ``join`` names, if this person may enter it now."""
+        async with self._db.session() as db:
+            if join.code:
+                session = await catalog.get_session_by_code(db, join.code)
+                if session is None or (join.session and session.id != join.session):
+                    raise ProtocolError(
+                        "join_code_invalid", "no session has this join code", "join"
+                    )
+            else:
+                assert join.session is not None
+                session = await catalog.get_session(db, join.session)
+                if session is None:
+                    raise ProtocolError("unknown_session", "no such session", "join")
+                if session.visibility == Visibility.PRIVATE and join.role != "host":
+                    raise ProtocolError(
+                        "join_code_required",
+                        "this session is private: its join code is needed",
+                        "join",
+                    )
+        phase = catalog.session_phase(session, catalog.utcnow())
+        if phase == catalog.Phase.ENDED:
+            raise ProtocolError("session_ended", "this session has ended", "join")
+        if phase == catalog.Phase.UPCOMING and join.role != "host":
+            raise ProtocolError(
+                "not_started",
+                "this session has not started yet; it starts at "
+                + session.starts_at.astimezone(catalog.CITY_TZ).isoformat(),
+                "join",
+            )
+        return session
 
     async def delete(self, kind: str, session_id: str, resource_id: str) -> None:
         """WHIP/WHEP ``DELETE`` on the resource URL."""
@@ -283,10 +310,14 @@ class LiveService:
         return self._resources.get(resource_id)
 
     def open_interval_ids(self) -> list[int]:
-        return [r.presence.interval_id for r in self._resources.values() if r.presence]
+        ids = [r.presence.interval_id for r in self._resources.values() if r.presence]
+        return ids + self.conference.open_interval_ids()
 
     async def end_session(self, session_id: str) -> None:
-        """The host ended the session: everyone is disconnected."""
+        """The host ended the session: it is marked ended and everyone is disconnected."""
+        async with self._db.session() as db:
+            await catalog.end_session(db, session_id)
+        await self.conference.end_session(session_id)
         for resource in [r for r in self._resources.values() if r.session_id == session_id]:
             await resource.close("session-ended")
 
@@ -298,15 +329,16 @@ class LiveService:
     async def heartbeat(self) -> None:
         """Keep open intervals' ``last_seen_at`` fresh, so a crash loses at most one period."""
         while True:
-            await asyncio.sleep(self._settings.attendance_heartbeat_seconds)
+            await asyncio.sleep(self.settings.attendance_heartbeat_seconds)
             try:
-                await self._ledger.touch(self.open_interval_ids())
+                await self.ledger.touch(self.open_interval_ids())
             except Exception:
                 logger.exception("attendance heartbeat failed")
 
     async def close(self) -> None:
         """Server shutdown: close every connection and record everyone as left."""
         self._closing = True
+        await self.conference.close()
         await asyncio.gather(
             *(r.close("server-shutdown") for r in list(self._resources.values())),
             return_exceptions=True,

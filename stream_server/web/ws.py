@@ -1,7 +1,134 @@
-"""The signaling WebSocket (see docs/signaling.md)."""
+"""The signaling WebSocket (docs/signaling.md): transport, limits and dispatch.
+
+Validation lives in :mod:`stream_server.signaling.protocol`, behaviour in
+:mod:`stream_server.services.conference`; this module only moves messages.
+"""
 
 from __future__ import annotations
 
-from aiohttp import web
+import asyncio
+import logging
+from typing import Any
 
+from aiohttp import WSMsgType, web
+
+from stream_server.services.conference import ConferenceService, Participant
+from stream_server.signaling.protocol import (
+    HARD_FRAME_BYTES,
+    SILENCE_TIMEOUT,
+    Answer,
+    Join,
+    Mute,
+    ProtocolError,
+    Publish,
+    RateLimiter,
+    Simple,
+    Unpublish,
+    parse_message,
+)
+from stream_server.web.keys import LIVE
+
+logger = logging.getLogger(__name__)
 routes = web.RouteTableDef()
+
+#: After this many rate-limit errors in a row the client is not listening: close.
+MAX_STRIKES = 50
+
+
+class SocketChannel:
+    """Adapts an aiohttp WebSocket to the service's ``Channel`` protocol."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self._ws = ws
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if not self._ws.closed:
+            await self._ws.send_json(message)
+
+    async def close(self, code: int, reason: str) -> None:
+        if not self._ws.closed:
+            await self._ws.close(code=code, message=reason.encode())
+
+
+async def dispatch(conference: ConferenceService, participant: Participant, message: Any) -> bool:
+    """Act on one message from a joined participant; False when the connection should end."""
+    if isinstance(message, Answer):
+        await participant.accept_answer(message.sdp)
+    elif isinstance(message, Publish):
+        await conference.publish(participant, message.tracks)
+    elif isinstance(message, Unpublish):
+        await conference.unpublish(participant, message.tracks)
+    elif isinstance(message, Mute):
+        await conference.mute(participant, message.audio, message.video)
+    elif isinstance(message, Join):
+        raise ProtocolError("already_joined", "this connection has already joined", "join")
+    elif isinstance(message, Simple):
+        if message.type == "ping":
+            await participant.send({"type": "pong"})
+        elif message.type == "leave":
+            return False
+        elif message.type == "end":
+            await conference.end(participant)
+            return False
+    return True
+
+
+@routes.get("/ws")
+async def signaling(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(max_msg_size=HARD_FRAME_BYTES, heartbeat=None)
+    await ws.prepare(request)
+    channel = SocketChannel(ws)
+    conference = request.app[LIVE].conference
+    limiter = RateLimiter()
+    participant: Participant | None = None
+    strikes = 0
+    reason = "left"
+    try:
+        while True:
+            try:
+                msg = await ws.receive(timeout=SILENCE_TIMEOUT)
+            except TimeoutError:
+                reason = "silent"
+                await channel.send(ProtocolError("silent", "no message for 15 s").as_message())
+                break
+            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                reason = "closed"
+                break
+            if msg.type == WSMsgType.ERROR:
+                reason = "socket-error"
+                break
+            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                continue
+            if not limiter.allow():
+                strikes += 1
+                await channel.send(ProtocolError("rate_limited", "too many messages").as_message())
+                if strikes > MAX_STRIKES:
+                    reason = "rate-limited"
+                    break
+                continue
+            strikes = 0
+            try:
+                message = parse_message(msg.data)
+                if participant is None:
+                    if not isinstance(message, Join):
+                        raise ProtocolError("not_joined", "send 'join' first", None)
+                    participant = await conference.join(message, channel)
+                    continue
+                if participant.closed:
+                    reason = "replaced"
+                    break
+                if not await dispatch(conference, participant, message):
+                    break
+            except ProtocolError as exc:
+                logger.info("ws %s: %s: %s", request.remote, exc.code, exc.message)
+                await channel.send(exc.as_message())
+    except asyncio.CancelledError:
+        reason = "server-shutdown"
+        raise
+    finally:
+        if participant is not None:
+            # aiohttp cancels this handler when the client's TCP connection drops; the
+            # clean-up (attendance above all) must finish regardless, so it runs shielded.
+            await asyncio.shield(conference.close_participant(participant, reason))
+        await channel.close(1000, reason)
+    return ws

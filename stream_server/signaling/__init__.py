@@ -1,0 +1,1 @@
+"""The WebSocket signaling protocol: message validation and limits (no aiohttp, no aiortc)."""

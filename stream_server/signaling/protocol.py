@@ -1,0 +1,169 @@
+"""Validating signaling messages (docs/signaling.md is the specification).
+
+Every inbound message is checked here before anything acts on it; a bad one becomes a
+:class:`ProtocolError` with a stable code and a message naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import time
+from typing import Any
+
+MAX_MESSAGE_BYTES = 64 * 1024
+#: aiohttp closes the socket (1009) above this; between the two the client gets an error.
+HARD_FRAME_BYTES = 1024 * 1024
+RATE_PER_SECOND = 20.0
+RATE_BURST = 40
+SILENCE_TIMEOUT = 15.0
+
+CHANNELS = ("tablet", "browser", "kiosk", "room-link", "presenter")
+ROLES = ("participant", "host")
+TRACK_NAMES = ("audio", "video", "screen")
+ATTENDEE_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+class ProtocolError(Exception):
+    """A message that cannot be acted on; ``code`` is stable, ``message`` is for people."""
+
+    def __init__(self, code: str, message: str, ref: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.ref = ref
+
+    def as_message(self) -> dict[str, Any]:
+        message: dict[str, Any] = {"type": "error", "code": self.code, "message": self.message}
+        if self.ref:
+            message["ref"] = self.ref
+        return message
+
+
+@dataclasses.dataclass(frozen=True)
+class Join:
+    session: str | None
+    code: str | None
+    role: str
+    token: str | None
+    channel: str
+    attendee_key: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    sdp: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Publish:
+    tracks: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Unpublish:
+    tracks: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Mute:
+    audio: bool
+    video: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Simple:
+    """``leave``, ``end`` and ``ping``: a type and nothing else."""
+
+    type: str
+
+
+Message = Join | Answer | Publish | Unpublish | Mute | Simple
+
+
+def _field(data: dict[str, Any], name: str, kind: type, ref: str, required: bool = True) -> Any:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise ProtocolError("invalid_message", f"{ref}: '{name}' is required", ref)
+        return None
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ProtocolError("invalid_message", f"{ref}: '{name}' must be a {kind.__name__}", ref)
+    return value
+
+
+def _tracks(data: dict[str, Any], ref: str) -> tuple[str, ...]:
+    tracks = _field(data, "tracks", list, ref)
+    if not tracks or any(t not in TRACK_NAMES for t in tracks):
+        raise ProtocolError(
+            "invalid_message", f"{ref}: 'tracks' must list some of {', '.join(TRACK_NAMES)}", ref
+        )
+    return tuple(dict.fromkeys(tracks))
+
+
+def parse_message(raw: str | bytes) -> Message:
+    """Decode and validate one inbound message."""
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise ProtocolError("too_large", f"message is larger than {MAX_MESSAGE_BYTES} bytes")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ProtocolError("invalid_json", "message is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("invalid_message", "message must be a JSON object")
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError("invalid_message", "message has no 'type'")
+    if kind == "join":
+        session = _field(data, "session", str, kind, required=False)
+        code = _field(data, "code", str, kind, required=False)
+        if not session and not code:
+            raise ProtocolError("invalid_message", "join: give 'session' or 'code'", kind)
+        role = _field(data, "role", str, kind, required=False) or "participant"
+        if role not in ROLES:
+            raise ProtocolError("invalid_message", f"join: unknown role {role[:20]!r}", kind)
+        channel = _field(data, "channel", str, kind, required=False) or "browser"
+        if channel not in CHANNELS:
+            raise ProtocolError("invalid_message", f"join: unknown channel {channel[:20]!r}", kind)
+        key = _field(data, "attendee_key", str, kind)
+        if not ATTENDEE_KEY.match(key):
+            raise ProtocolError(
+                "invalid_message",
+                "join: 'attendee_key' must be 16-64 characters A-Z a-z 0-9 _ -",
+                kind,
+            )
+        token = _field(data, "token", str, kind, required=False)
+        return Join(session, code, role, token, channel, key)
+    if kind == "answer":
+        return Answer(_field(data, "sdp", str, kind))
+    if kind == "publish":
+        return Publish(_tracks(data, kind))
+    if kind == "unpublish":
+        return Unpublish(_tracks(data, kind))
+    if kind == "mute":
+        return Mute(
+            bool(_field(data, "audio", bool, kind)), bool(_field(data, "video", bool, kind))
+        )
+    if kind in ("leave", "end", "ping"):
+        return Simple(kind)
+    raise ProtocolError("unknown_type", f"unknown message type {kind[:30]!r}", kind[:30])
+
+
+class RateLimiter:
+    """A token bucket: ``RATE_PER_SECOND`` sustained, ``RATE_BURST`` at once."""
+
+    def __init__(self, rate: float = RATE_PER_SECOND, burst: int = RATE_BURST) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._stamp = time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+        self._stamp = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False

@@ -1,0 +1,204 @@
+"""The ``kohtaamo`` command line, run in-process against a temporary SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from stream_server.catalog import service as catalog
+from stream_server.cli import main
+from stream_server.db.engine import Database
+
+
+class Cli:
+    def __init__(self, capsys: pytest.CaptureFixture[str], database_url: str) -> None:
+        self._capsys = capsys
+        self.database_url = database_url
+
+    def __call__(self, *argv: str) -> tuple[int, str, str]:
+        self._capsys.readouterr()  # drop anything printed before
+        code = main(list(argv))
+        out, err = self._capsys.readouterr()
+        return code, out, err
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    for name in list(os.environ):
+        if name.startswith("KOHTAAMO_"):
+            monkeypatch.delenv(name)
+    url = f"sqlite+aiosqlite:///{tmp_path}/cli.sqlite3"
+    monkeypatch.setenv("KOHTAAMO_DATABASE_URL", url)
+    monkeypatch.chdir(tmp_path)  # `demo` writes var/demo-tokens.json here
+    return Cli(capsys, url)
+
+
+@pytest.fixture
+def upgraded(cli: Cli) -> Cli:
+    code, _, err = cli("db", "upgrade")
+    assert code == 0, err
+    return cli
+
+
+def test_db_upgrade_creates_the_database_and_can_run_again(cli: Cli, tmp_path: Path) -> None:
+    code, out, err = cli("db", "upgrade")
+    assert code == 0, err
+    assert "newest schema" in out
+    assert (tmp_path / "cli.sqlite3").exists()
+    assert cli("db", "upgrade")[0] == 0
+
+
+def test_sessions_create_prints_the_tokens_once_as_json(upgraded: Cli) -> None:
+    code, out, err = upgraded(
+        "sessions", "create", "--title", "T", "--mode", "broadcast", "--venue", "kantti",
+        "--receivers", "nilsia,juankoski", "--private", "--starts", "2026-12-01T18:00",
+        "--minutes", "90", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["title"] == "T"
+    assert data["mode"] == "broadcast"
+    assert data["visibility"] == "private"
+    assert data["venue"] == "kantti"
+    assert sorted(data["receivers"], key=lambda r: r["venue"]) == [
+        {"venue": "juankoski", "room": "lukusali"},
+        {"venue": "nilsia", "room": "lukusali"},
+    ]
+    assert data["starts_at"] == "2026-12-01T18:00:00+02:00"
+    assert data["ends_at"] == "2026-12-01T19:30:00+02:00"
+    assert len(data["id"]) == 10
+    assert len(data["join_code"]) == 8
+    assert set(data["join_code"]) <= set(catalog.JOIN_CODE_ALPHABET)
+    assert data["host_token"] and data["publish_token"]
+    assert data["host_token"] != data["publish_token"]
+    assert data["join_url"].endswith(f"/j/{data['join_code']}")
+    assert data["whip_url"].endswith(f"/whip/{data['id']}")
+
+    async def check() -> None:
+        database = Database(upgraded.database_url)
+        try:
+            async with database.session() as db:
+                session = await catalog.get_session(db, data["id"])
+                assert session is not None
+                assert session.host_token_hash != data["host_token"]
+                assert catalog.may_publish(session, data["publish_token"])
+                assert catalog.may_view(session, data["join_code"])
+                assert not catalog.may_view(session, None)
+        finally:
+            await database.close()
+
+    asyncio.run(check())
+
+
+def test_sessions_create_without_json_prints_the_essentials(upgraded: Cli) -> None:
+    code, out, _ = upgraded(
+        "sessions", "create", "--title", "Muistikahvila", "--mode", "group", "--venue", "nilsia"
+    )
+    assert code == 0
+    fields = dict(line.split(None, 1) for line in out.splitlines())
+    assert set(fields) == {"id", "title", "starts_at", "join_code", "publish_token", "host_url"}
+    assert fields["title"] == "Muistikahvila"
+    assert f"/host/{fields['id']}?token=" in fields["host_url"]
+
+
+def test_sessions_list_shows_public_sessions_only(upgraded: Cli) -> None:
+    common = ("--mode", "broadcast", "--starts", "2099-01-01T12:00", "--json")
+    code, out, _ = upgraded(
+        "sessions", "create", "--title", "Julkinen", "--receivers", "nilsia, juankoski", *common
+    )
+    assert code == 0
+    public = json.loads(out)
+    assert len(public["receivers"]) == 2  # spaces after commas are fine
+    code, out, _ = upgraded("sessions", "create", "--title", "Yksityinen", "--private", *common)
+    assert code == 0
+    code, out, _ = upgraded("sessions", "list", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert [(r["id"], r["title"]) for r in rows] == [(public["id"], "Julkinen")]
+    assert not {"join_code", "host_token", "publish_token"} & rows[0].keys()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--venue", "kuopio"), "error: unknown venue 'kuopio'"),
+        (("--receivers", "kantti"), "error: a receiving room must be at another venue"),
+        (("--starts", "huomenna"), "error: --starts is not an ISO date-time: huomenna"),
+        (("--minutes", "0"), "error: minutes must be positive"),
+        (("--organiser", "nobody"), "error: unknown organiser 'nobody'"),
+    ],
+)
+def test_sessions_create_errors_exit_2_with_a_message(
+    upgraded: Cli, args: tuple[str, ...], message: str
+) -> None:
+    code, out, err = upgraded("sessions", "create", "--title", "T", "--mode", "broadcast", *args)
+    assert code == 2
+    assert out == ""
+    assert err.startswith(message)
+    code, out, _ = upgraded("sessions", "list", "--json")
+    assert json.loads(out) == []
+
+
+def test_a_bad_setting_is_a_configuration_error(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KOHTAAMO_VIDEO_CODEC", "AV1")
+    code, out, err = cli("db", "upgrade")
+    assert code == 2
+    assert out == ""
+    assert "configuration error" in err and "video_codec" in err
+
+
+def test_areas_population_is_set_by_staff(upgraded: Cli) -> None:
+    code, out, _ = upgraded("areas", "list")
+    assert code == 0
+    populations = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()}
+    assert populations == {"urban": 103300, "north": 14300, "south": 7400}
+
+    code, out, _ = upgraded("areas", "set-population", "north", "15000")
+    assert code == 0
+    code, out, _ = upgraded("areas", "list")
+    lines = {line.split()[0]: line for line in out.splitlines()}
+    assert lines["north"].split()[1] == "15000"
+    assert "Northern rural area" in lines["north"]
+    assert lines["urban"].split()[1] == "103300"
+
+
+def test_setting_the_population_of_an_unknown_area_fails(upgraded: Cli) -> None:
+    code, out, err = upgraded("areas", "set-population", "tahko", "100")
+    assert code == 2
+    assert out == ""
+    assert "unknown area 'tahko'" in err
+
+
+def test_demo_loads_once_and_keeps_its_tokens(upgraded: Cli, tmp_path: Path) -> None:
+    code, out, err = upgraded("demo")
+    assert code == 0, err
+    assert out.startswith("demo: created ")
+    tokens_file = tmp_path / "var" / "demo-tokens.json"
+    assert stat.S_IMODE(tokens_file.stat().st_mode) == 0o600
+    rows = json.loads(tokens_file.read_text())
+    assert f"demo: created {len(rows)} sessions" in out
+    titles = {r["title"] for r in rows}
+    assert {"Demo: Luento suorana KANTISTA", "Demo: Keskusteluryhmä"} <= titles
+    live = [r for r in rows if r["live"]]
+    assert {r["visibility"] for r in live} == {"public", "private"}
+    for row in rows:
+        assert row["publish_token"] and row["join_code"]
+    # The live ones are shown with how to watch and how to publish.
+    assert "Demo: Luento suorana KANTISTA" in out
+    for row in live:
+        assert row["join_url"] in out and row["publish_token"] in out
+
+    before = tokens_file.read_text()
+    code, out, _ = upgraded("demo")
+    assert code == 0
+    assert out.startswith("demo: data already loaded")
+    assert tokens_file.read_text() == before
+    code, out, _ = upgraded("sessions", "list", "--json")
+    assert len(json.loads(out)) == len(
+        [r for r in rows if r["visibility"] == "public" and r["phase"] != "ended"]
+    )
