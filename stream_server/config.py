@@ -91,6 +91,15 @@ def _parse_codec(value: Any) -> str:
     return codec
 
 
+def _parse_log_level(value: Any) -> str:
+    level = str(value).strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ConfigError(
+            f"log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {value!r}"
+        )
+    return level
+
+
 def _parse_optional_path(value: Any) -> Path | None:
     text = str(value).strip() if value is not None else ""
     return Path(text) if text else None
@@ -155,7 +164,7 @@ SETTINGS: tuple[Setting, ...] = (
         float,
         "How often open attendance intervals are marked as still alive in the database.",
     ),
-    Setting("log_level", "INFO", str, "Python logging level."),
+    Setting("log_level", "INFO", _parse_log_level, "Python logging level."),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import itertools
 from collections.abc import Iterator
 
@@ -28,10 +29,18 @@ class Member:
 class LiveRoom:
     """The live state of one session: its members and its limits."""
 
-    def __init__(self, session_id: str, mode: SessionMode, max_participants: int) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        mode: SessionMode,
+        max_participants: int,
+        closes_at: dt.datetime | None = None,
+    ) -> None:
         self.session_id = session_id
         self.mode = mode
         self.max_participants = max_participants
+        #: When the session ends by itself if its host has not ended it.
+        self.closes_at = closes_at
         self._members: dict[int, Member] = {}
 
     def admit(self, role: str, channel: str) -> Member:

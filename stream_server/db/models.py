@@ -169,7 +169,7 @@ class Session(Base):
     room: Mapped[Room] = relationship()
     organiser: Mapped[Organiser | None] = relationship()
     receivers: Mapped[list[SessionReceiver]] = relationship(
-        back_populates="session", cascade="all, delete-orphan"
+        back_populates="session", cascade="all, delete-orphan", order_by="SessionReceiver.id"
     )
 
     __table_args__ = (Index("ix_sessions_starts_at", "starts_at"),)

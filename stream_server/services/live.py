@@ -119,7 +119,12 @@ class LiveService:
     def room(self, session: Session) -> LiveRoom:
         room = self._rooms.get(session.id)
         if room is None:
-            room = LiveRoom(session.id, session.mode, self.settings.group_max_participants)
+            room = LiveRoom(
+                session.id,
+                session.mode,
+                self.settings.group_max_participants,
+                closes_at=session.ends_at + catalog.OVERRUN_GRACE,
+            )
             self._rooms[session.id] = room
         return room
 
@@ -332,6 +337,11 @@ class LiveService:
             await asyncio.sleep(self.settings.attendance_heartbeat_seconds)
             try:
                 await self.ledger.touch(self.open_interval_ids())
+                now = catalog.utcnow()
+                for room in list(self._rooms.values()):
+                    if room.closes_at is not None and now >= room.closes_at:
+                        logger.info("session %s: passed its end; closing", room.session_id)
+                        await self.end_session(room.session_id)
             except Exception:
                 logger.exception("attendance heartbeat failed")
 

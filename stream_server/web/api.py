@@ -22,9 +22,10 @@ async def list_sessions(request: web.Request) -> web.Response:
 
 @routes.get("/api/sessions/{session_id}")
 async def get_session(request: web.Request) -> web.Response:
+    """A private session is described only to whoever gives its join code (``?code=``)."""
     async with request.app[DATABASE].session() as db:
         session = await catalog.get_session(db, request.match_info["session_id"])
-        if session is None:
+        if session is None or not catalog.may_view(session, request.query.get("code")):
             raise NotFound("no such session", code="unknown_session")
         return web.json_response(catalog.session_to_json(session))
 
