@@ -16,7 +16,7 @@ from stream_server.attendance.ledger import AttendanceError, AttendanceLedger
 from stream_server.catalog import service as catalog
 from stream_server.db.engine import Database
 from stream_server.db.models import AttendanceInterval
-from tests.peers import Publisher, Viewer, wait_until
+from tests.peers import Viewer, wait_until
 from tests.ws_peer import WsParticipant
 
 
