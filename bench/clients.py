@@ -25,11 +25,11 @@ from typing import Any
 import av
 import numpy as np
 from aiohttp import ClientSession, ClientTimeout
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from bench.common import DEFAULT_KBPS, loopback_only, new_peer, pin_vp8_bitrate
 from stream_server.media.forwarding import MediaSource, tap_receiver
-from stream_server.media.ice import restrict_host_addresses
 from stream_server.media.peers import close_peer, prefer_codec
 
 VIDEO_RATE = 90000
@@ -44,11 +44,6 @@ CONNECT_TIMEOUT = 30.0
 logger = logging.getLogger("bench.clients")
 
 
-def new_peer() -> RTCPeerConnection:
-    """An explicit empty server list: otherwise aiortc would ask a public STUN server."""
-    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
-
-
 def reply(message: dict[str, Any]) -> None:
     """One JSON line to the driver."""
     sys.stdout.write(json.dumps(message) + "\n")
@@ -59,7 +54,7 @@ def synthetic_frames(count: int = LOOP_FRAMES, seed: int = 7) -> list[av.VideoFr
     """Frames with texture, motion and temporal noise, built once and then cycled.
 
     A flat colour compresses to almost nothing; this keeps VP8 at a realistic bitrate
-    (its rate control then holds ~0.5-1.5 Mbps) without generating pixels per frame.
+    (its rate control then holds the pinned rate) without generating pixels per frame.
     """
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
@@ -278,9 +273,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--base", required=True, help="server URL, e.g. http://127.0.0.1:8080")
     parser.add_argument("--session", required=True)
     parser.add_argument("--token", default=None)
+    parser.add_argument("--kbps", type=int, default=DEFAULT_KBPS, help="publisher's VP8 bitrate")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format=f"{args.role}: %(levelname)s %(message)s")
-    restrict_host_addresses(["127.0.0.1"])
+    loopback_only()
+    pin_vp8_bitrate(args.kbps)
     runner = run_publisher if args.role == "publisher" else run_viewers
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(runner(args.base, args.session, args.token))

@@ -1,9 +1,267 @@
-"""HTML pages: the join page, the presenter page (filled in by the pages work)."""
+"""HTML pages: the session list, the join page and the presenter page.
+
+The pages are thin: they decide which view a person should see (join UI, "not started
+yet", "ended", not found, no access) and hand the session to the page scripts in
+``web/static``, which speak the WebSocket protocol of docs/signaling.md.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp_jinja2
+import jinja2
 from aiohttp import web
+
+from stream_server import i18n
+from stream_server.catalog import service as catalog
+from stream_server.config import PROJECT_ROOT
+from stream_server.db.models import Session, SessionMode
+from stream_server.web.keys import DATABASE
+
+TEMPLATES = PROJECT_ROOT / "web" / "templates"
+routes = web.RouteTableDef()
+
+#: The page scripts' channel for a person's device; ``?channel=`` may pick another.
+PARTICIPANT_CHANNELS = ("tablet", "browser", "kiosk", "room-link")
+
+#: Only our own scripts and styles; media and WebSocket to this origin.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self' blob: mediastream:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
 
 
 def setup(app: web.Application) -> None:
     """Register templates and page routes on ``app``."""
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+    )
+    app.add_routes(routes)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def _language(request: web.Request) -> str:
+    return i18n.negotiate_language(
+        request.query.get("lang"), request.headers.get("Accept-Language")
+    )
+
+
+def _switch_url(request: web.Request, lang: str) -> str:
+    """The same page in the other language, keeping ``?token=`` and ``?channel=``."""
+    query = [(k, v) for k, v in request.query.items() if k != "lang"]
+    query.append(("lang", "en" if lang == "fi" else "fi"))
+    return f"{request.path}?{urlencode(query)}"
+
+
+def _link(request: web.Request, path: str) -> str:
+    """An internal link that keeps a language the person picked with ``?lang=``."""
+    if request.query.get("lang") in i18n.LANGUAGES:
+        return f"{path}?{urlencode({'lang': request.query['lang']})}"
+    return path
+
+
+def _render(
+    request: web.Request, template: str, context: dict[str, Any], status: int = 200
+) -> web.Response:
+    lang = _language(request)
+    base = {
+        "lang": lang,
+        "other_lang": "en" if lang == "fi" else "fi",
+        "_": i18n.Translator(lang),
+        "switch_url": _switch_url(request, lang),
+        "home_url": _link(request, "/"),
+        "page_scripts": [],
+        "config": None,
+        "title": None,
+    }
+    base.update(context)
+    response = aiohttp_jinja2.render_template(template, request, base, status=status)
+    # Join codes and host tokens live in URLs: never leak them in a Referer.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Vary"] = "Accept-Language"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _session_view(session: Session, lang: str, now: dt.datetime) -> dict[str, Any]:
+    """What the templates show about a session, times already in Kuopio's local time."""
+    data = catalog.session_to_json(session, now)
+    data["starts_local"] = i18n.format_datetime(session.starts_at, lang, now)
+    data["ends_local"] = i18n.format_time(session.ends_at, lang)
+    data["starts_iso"] = session.starts_at.astimezone(catalog.CITY_TZ).isoformat()
+    data["mode_label"] = i18n.translate(f"mode.{session.mode.value}", lang)
+    return data
+
+
+def _notice(
+    request: web.Request, heading: str, body: str, status: int, **extra: Any
+) -> web.Response:
+    lang = _language(request)
+    context = {"title": i18n.translate(heading, lang), "heading": heading, "body": body}
+    context.update(extra)
+    return _render(request, "notice.html", context, status=status)
+
+
+def _not_found(request: web.Request, by_code: bool) -> web.Response:
+    body = "notfound.code_body" if by_code else "notfound.session_body"
+    return _notice(request, "notfound.title", body, status=404, kind="not-found")
+
+
+def _phase_page(request: web.Request, session: Session, now: dt.datetime) -> web.Response | None:
+    """The "not started yet" or "ended" page, or None when doors are open."""
+    lang = _language(request)
+    phase = catalog.session_phase(session, now)
+    view = _session_view(session, lang, now)
+    if phase == catalog.Phase.UPCOMING:
+        opens_in = (session.starts_at - catalog.DOORS_OPEN_BEFORE - now).total_seconds()
+        return _notice(
+            request,
+            "upcoming.heading",
+            "upcoming.body",
+            status=200,
+            kind="upcoming",
+            session=view,
+            body_params={"when": view["starts_local"]},
+            # The page reloads itself when doors open (a script timer; no meta refresh).
+            reload_in=max(1, math.ceil(opens_in) + 1),
+        )
+    if phase == catalog.Phase.ENDED:
+        return _notice(
+            request, "ended.heading", "ended.body", status=200, kind="ended", session=view
+        )
+    return None
+
+
+def _participant_channel(request: web.Request) -> str | None:
+    """A ``?channel=`` override (kiosks, room links); otherwise the script decides."""
+    channel = request.query.get("channel")
+    return channel if channel in PARTICIPANT_CHANNELS else None
+
+
+def _join_page(
+    request: web.Request, session: Session, now: dt.datetime, join: dict[str, str]
+) -> web.Response:
+    lang = _language(request)
+    phase_page = _phase_page(request, session, now)
+    if phase_page is not None:
+        return phase_page
+    view = _session_view(session, lang, now)
+    config = {
+        "lang": lang,
+        "role": "participant",
+        "join": join,
+        "session_id": session.id,
+        "mode": session.mode.value,
+        "channel": _participant_channel(request),
+        "messages": i18n.messages_for(lang),
+    }
+    return _render(
+        request,
+        "join.html",
+        {
+            "title": session.title,
+            "session": view,
+            "config": config,
+            "page_scripts": ["js/join.js"],
+            "is_group": session.mode == SessionMode.GROUP,
+        },
+    )
+
+
+# -- routes -----------------------------------------------------------------------------------
+@routes.get("/", name="index")
+async def index(request: web.Request) -> web.Response:
+    """Public sessions that are live or upcoming; private ones are never listed."""
+    lang = _language(request)
+    now = catalog.utcnow()
+    async with request.app[DATABASE].session() as db:
+        listed = await catalog.list_listed_sessions(db, now)
+        views = [_session_view(s, lang, now) for s in listed]
+    for view in views:
+        view["url"] = _link(request, f"/sessions/{view['id']}")
+    return _render(
+        request,
+        "index.html",
+        {"title": i18n.translate("index.title", lang), "sessions": views},
+    )
+
+
+@routes.get("/j", name="join_code_form")
+async def join_code_form(request: web.Request) -> web.Response:
+    """The code form on the front page submits here; redirect to the code's page."""
+    code = catalog.normalise_join_code(request.query.get("code", ""))
+    if not code:
+        raise web.HTTPFound(_link(request, "/"))
+    raise web.HTTPFound(_link(request, f"/j/{code}"))
+
+
+@routes.get("/j/{code}", name="join_by_code")
+async def join_by_code(request: web.Request) -> web.Response:
+    """A join code opens any session, private ones included (it is what people are given)."""
+    code = catalog.normalise_join_code(request.match_info["code"])
+    now = catalog.utcnow()
+    async with request.app[DATABASE].session() as db:
+        session = await catalog.get_session_by_code(db, code) if code else None
+        if session is None:
+            return _not_found(request, by_code=True)
+        return _join_page(request, session, now, {"code": code})
+
+
+@routes.get("/sessions/{session_id}", name="session")
+async def session_page(request: web.Request) -> web.Response:
+    """Public sessions by id; a private one looks exactly like a missing one."""
+    now = catalog.utcnow()
+    async with request.app[DATABASE].session() as db:
+        session = await catalog.get_session(db, request.match_info["session_id"])
+        if session is None or not catalog.may_view(session, None):
+            return _not_found(request, by_code=False)
+        return _join_page(request, session, now, {"session": session.id})
+
+
+@routes.get("/host/{session_id}", name="host")
+async def host_page(request: web.Request) -> web.Response:
+    """The presenter's page; only the host token (from the organiser's link) opens it."""
+    lang = _language(request)
+    now = catalog.utcnow()
+    token = request.query.get("token")
+    async with request.app[DATABASE].session() as db:
+        session = await catalog.get_session(db, request.match_info["session_id"])
+        if session is None:
+            return _not_found(request, by_code=False)
+        if not catalog.secret_matches(token, session.host_token_hash):
+            return _notice(
+                request, "forbidden.title", "forbidden.host_body", status=403, kind="forbidden"
+            )
+        phase_page = _phase_page(request, session, now)
+        if phase_page is not None:
+            return phase_page
+        view = _session_view(session, lang, now)
+    config = {
+        "lang": lang,
+        "role": "host",
+        "join": {"session": session.id},
+        "session_id": session.id,
+        "mode": session.mode.value,
+        "channel": "presenter",
+        "messages": i18n.messages_for(lang),
+    }
+    return _render(
+        request,
+        "host.html",
+        {
+            "title": f"{i18n.translate('host.title', lang)}: {session.title}",
+            "session": view,
+            "config": config,
+            "page_scripts": ["js/host.js"],
+        },
+    )
