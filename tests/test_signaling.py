@@ -236,3 +236,33 @@ async def test_host_ends_the_session_for_everyone(client, sessions):
     late = WsParticipant(client.session, base)
     assert (await late.join(session=sid))["code"] == "session_ended"
     await asyncio.gather(*(p.close() for p in (host, viewer, wrong, late)))
+
+
+async def test_repeated_joins_and_leaves_leak_nothing(client, sessions):
+    """Join, receive, leave, many times: descriptors and live state return to the baseline."""
+    import os
+
+    from stream_server.web.keys import LIVE
+
+    created = await sessions.create(mode="group")
+    sid, base = created.session.id, base_url(client)
+    host = WsParticipant(client.session, base)
+    await host.join(session=sid)
+    await host.publish(COLOURS[0])
+
+    async def cycle() -> None:
+        person = WsParticipant(client.session, base)
+        await person.join(session=sid)
+        await person.wait_for(lambda: colour_close(person.colour_from(host.id), COLOURS[0]))
+        await person.send({"type": "leave"})
+        await person.close()
+
+    await cycle()
+    await wait_until(lambda: _is(online_now(client, sid), 1))
+    baseline = len(os.listdir("/proc/self/fd"))
+    for _ in range(8):
+        await cycle()
+    await wait_until(lambda: _is(online_now(client, sid), 1))
+    await wait_until(lambda: len(os.listdir("/proc/self/fd")) <= baseline + 8, timeout=10)
+    assert len(client.app[LIVE].conference.participants(sid)) == 1
+    await host.close()
