@@ -171,10 +171,10 @@ class CountingSource(MediaSource):
 class CountingViewer:
     """A WHEP viewer that counts what arrives instead of decoding it."""
 
-    def __init__(self) -> None:
+    def __init__(self, audio: bool = True) -> None:
         self.pc = new_peer()
         self.sources: dict[str, CountingSource] = {}
-        for kind, codec in (("video", "VP8"), ("audio", "opus")):
+        for kind, codec in (("video", "VP8"), ("audio", "opus"))[: 2 if audio else 1]:
             transceiver = self.pc.addTransceiver(kind, direction="recvonly")
             prefer_codec(transceiver, kind, codec)
             source = CountingSource(kind)
@@ -193,12 +193,13 @@ async def stdin_reader() -> asyncio.StreamReader:
     return reader
 
 
-async def run_publisher(base: str, session_id: str, token: str | None) -> None:
+async def run_publisher(base: str, session_id: str, token: str | None, audio: bool) -> None:
     """Publish, say ``ready`` once connected, then answer ``snap`` with frames produced."""
     pc = new_peer()
-    video, audio = LoopVideoTrack(), LoopToneTrack()
+    video = LoopVideoTrack()
     prefer_codec(pc.addTransceiver(video, direction="sendonly"), "video", "VP8")
-    prefer_codec(pc.addTransceiver(audio, direction="sendonly"), "audio", "opus")
+    if audio:
+        prefer_codec(pc.addTransceiver(LoopToneTrack(), direction="sendonly"), "audio", "opus")
     commands = await stdin_reader()
     async with ClientSession(timeout=ClientTimeout(total=CONNECT_TIMEOUT)) as http:
         try:
@@ -225,7 +226,7 @@ async def run_publisher(base: str, session_id: str, token: str | None) -> None:
             await close_peer(pc, "publisher")
 
 
-async def run_viewers(base: str, session_id: str, token: str | None) -> None:
+async def run_viewers(base: str, session_id: str, token: str | None, audio: bool) -> None:
     """Hold a growing batch of viewers: ``add K`` connects K more, ``snap`` reports counters."""
     viewers: list[CountingViewer] = []
     commands = await stdin_reader()
@@ -233,7 +234,7 @@ async def run_viewers(base: str, session_id: str, token: str | None) -> None:
     url = f"{base}/whep/{session_id}"
 
     async def connect(http: ClientSession) -> CountingViewer | None:
-        viewer = CountingViewer()
+        viewer = CountingViewer(audio)
         try:
             async with gate:
                 await viewer.play(http, url, token)
@@ -260,7 +261,9 @@ async def run_viewers(base: str, session_id: str, token: str | None) -> None:
                             "t": time.monotonic(),
                             "video": [s.frames_in for s in video],
                             "bytes": [s.bytes_in for s in video],
-                            "audio": [v.sources["audio"].frames_in for v in viewers],
+                            "audio": [
+                                v.sources["audio"].frames_in if audio else 0 for v in viewers
+                            ],
                         }
                     )
         finally:
@@ -274,13 +277,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--session", required=True)
     parser.add_argument("--token", default=None)
     parser.add_argument("--kbps", type=int, default=DEFAULT_KBPS, help="publisher's VP8 bitrate")
+    parser.add_argument("--no-audio", dest="audio", action="store_false", help="video only")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format=f"{args.role}: %(levelname)s %(message)s")
     loopback_only()
     pin_vp8_bitrate(args.kbps)
     runner = run_publisher if args.role == "publisher" else run_viewers
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(runner(args.base, args.session, args.token))
+        asyncio.run(runner(args.base, args.session, args.token, args.audio))
 
 
 if __name__ == "__main__":
