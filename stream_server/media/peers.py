@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 from collections.abc import Sequence
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpTransceiver
@@ -39,6 +41,30 @@ def prefer_codec(transceiver: RTCRtpTransceiver, kind: str, codec_name: str) -> 
     rtx = [c for c in capabilities.codecs if c.mimeType.lower() == f"{kind}/rtx"]
     transceiver.setCodecPreferences(wanted + rtx)
     return True
+
+
+#: A publisher's socket must not overflow while the loop is busy fanning out to viewers.
+PUBLISHER_RECEIVE_BUFFER = 4 * 1024 * 1024
+
+
+def enlarge_receive_buffers(pc: RTCPeerConnection, size: int = PUBLISHER_RECEIVE_BUFFER) -> int:
+    """Give a publisher's ICE sockets a large receive buffer; returns how many were set.
+
+    With many viewers the event loop spends most of each frame sending; a small kernel
+    buffer then drops the publisher's packets (and ICE consent checks) before they are
+    read. Call after ICE gathering (``setLocalDescription``). The kernel caps the size at
+    ``net.core.rmem_max`` (raise it for large audiences).
+    """
+    count = 0
+    for transceiver in pc.getTransceivers():
+        connection = transceiver.receiver.transport.transport._connection
+        for protocol in getattr(connection, "_protocols", []):
+            sock = protocol.transport.get_extra_info("socket") if protocol.transport else None
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+                    count += 1
+    return count
 
 
 async def close_peer(pc: RTCPeerConnection, label: str = "") -> None:

@@ -28,7 +28,7 @@ from stream_server.media.forwarding import (
     attach_forwarded_track,
     tap_receiver,
 )
-from stream_server.media.peers import close_peer, prefer_codec
+from stream_server.media.peers import close_peer, enlarge_receive_buffers, prefer_codec
 from stream_server.media.router import TRACK_KINDS, SessionRouter
 from stream_server.media.sdp import SdpError, parse_offer
 from stream_server.rooms import Member, RoomFull
@@ -116,6 +116,8 @@ class Participant:
             self._negotiating = True
             self._pending = False
             await self.pc.setLocalDescription(await self.pc.createOffer())
+            if self.upstream:
+                enlarge_receive_buffers(self.pc)
             await self.send(
                 {"type": "offer", "sdp": self.pc.localDescription.sdp, "tracks": self.track_map()}
             )

@@ -37,7 +37,12 @@ from stream_server.media.forwarding import (
     attach_forwarded_track,
     tap_receiver,
 )
-from stream_server.media.peers import close_peer, prefer_codec, rtc_configuration
+from stream_server.media.peers import (
+    close_peer,
+    enlarge_receive_buffers,
+    prefer_codec,
+    rtc_configuration,
+)
 from stream_server.media.router import SessionRouter
 from stream_server.media.sdp import OfferSummary, SdpError, parse_offer, require_codecs
 from stream_server.rooms import LiveRoom, Member
@@ -199,6 +204,7 @@ class LiveService:
                 resource.sources.append(source)
 
         await self._negotiate(resource, room, sdp, prepare)
+        enlarge_receive_buffers(resource.pc)
         previous = self._publishers.get(session_id)
         self._publishers[session_id] = resource
         for source in resource.sources:
