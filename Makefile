@@ -24,7 +24,9 @@ run: setup
 # The tests run inside a fresh network namespace that holds only `lo`, so no packet can
 # leave loopback (unshare -rn works unprivileged; as root plain -n would do too).
 test: setup
-	$(BIN)/ruff check stream_server kiosk_client tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m pytest $(PYTEST_ARGS)'
 
 lint: setup

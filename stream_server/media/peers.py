@@ -8,7 +8,13 @@ import logging
 import socket
 from collections.abc import Sequence
 
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpTransceiver
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+)
 from aiortc.rtcrtpsender import RTCRtpSender
 
 logger = logging.getLogger(__name__)
@@ -17,12 +23,17 @@ CLOSE_TIMEOUT = 5.0
 
 
 def rtc_configuration(ice_servers: Sequence[dict[str, str]]) -> RTCConfiguration:
-    """Always an explicit list: with none, aiortc would contact a public STUN server."""
+    """Always an explicit list: with none, aiortc would contact a public STUN server.
+
+    max-bundle: with aiortc's default (balanced) policy a transceiver added in a later
+    offer can be left on a transport that bundling already shut down, and gets no media.
+    """
     return RTCConfiguration(
+        bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
         iceServers=[
             RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
             for s in ice_servers
-        ]
+        ],
     )
 
 

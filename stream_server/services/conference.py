@@ -213,8 +213,11 @@ class Participant:
             self.close_upstream(name)
         for down in self.downstream:
             down.track.stop()
-        await close_peer(self.pc, self.label)
-        await self.conference._participant_closed(self, reason)
+        try:
+            await close_peer(self.pc, self.label)
+        finally:
+            # Attendance is closed even if this task is being cancelled.
+            await self.conference._participant_closed(self, reason)
 
 
 class ConferenceService:
@@ -439,12 +442,19 @@ class ConferenceService:
         """A host's ``end``: the session ends for everyone, WHIP and WHEP included."""
         if participant.member.role != "publisher":
             raise ProtocolError("not_allowed", "only the host can end the session", "end")
-        await self._live.end_session(participant.session_id)
+        # Ending closes the host's own socket, which cancels its handler: run the ending in
+        # a task of its own so that cancellation cannot cut it short.
+        await asyncio.shield(self._spawn(self._live.end_session(participant.session_id)))
 
     async def end_session(self, session_id: str) -> None:
-        for participant in self.participants(session_id):
+        """Tell everyone, close everyone (hosts last), and close their sockets."""
+        people = sorted(self.participants(session_id), key=lambda p: p.member.role == "publisher")
+        for participant in people:
             await participant.send({"type": "ended"})
-            await participant.close("session-ended")
+        await asyncio.gather(
+            *(self.close_participant(p, "session-ended") for p in people), return_exceptions=True
+        )
+        for participant in people:
             await participant.channel.close(1000, "session ended")
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:

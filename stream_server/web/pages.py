@@ -72,7 +72,7 @@ def _render(
     request: web.Request, template: str, context: dict[str, Any], status: int = 200
 ) -> web.Response:
     lang = _language(request)
-    base = {
+    base: dict[str, Any] = {
         "lang": lang,
         "other_lang": "en" if lang == "fi" else "fi",
         "_": i18n.Translator(lang),

@@ -1,0 +1,442 @@
+// The signaling client and the one RTCPeerConnection of a page (docs/signaling.md).
+//
+// The server is always the offerer: this module answers offers, puts local tracks on the
+// transceivers the server marks "send", and tells the page which remote track belongs to
+// which participant. The page modules (join.js, host.js) only draw and handle buttons.
+
+const PING_INTERVAL_MS = 5000;
+const ICE_GATHERING_CAP_MS = 3000;
+const BACKOFF_MS = [1000, 2000, 4000, 8000, 10000];
+
+// Errors after which reconnecting cannot help: show the message and stop.
+const FATAL_ERRORS = new Set([
+  "unknown_session",
+  "join_code_required",
+  "join_code_invalid",
+  "token_invalid",
+  "session_full",
+  "session_ended",
+  "not_started",
+  "replaced",
+]);
+
+// docs/signaling.md names the camera slot "camera"; publish/unpublish name it "video".
+export function slotName(slot) {
+  return slot === "video" ? "camera" : slot;
+}
+
+const PUBLISH_NAME = { audio: "audio", camera: "video", screen: "screen" };
+// Video first: aiortc (balanced bundling) strands a second transceiver of one kind that is
+// created in the same negotiation as the first after another kind; video-first avoids it.
+const SLOT_ORDER = ["camera", "screen", "audio"];
+
+export function readConfig() {
+  const element = document.getElementById("kohtaamo-config");
+  return JSON.parse(element.textContent);
+}
+
+export function translator(messages) {
+  return (id, params = {}) => {
+    const text = messages[id] ?? messages["error.generic"] ?? id;
+    return text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+  };
+}
+
+// 24 random bytes are 32 base64url characters; the key is for this session only.
+export function attendeeKey(sessionId) {
+  const storageKey = `kohtaamo:attendee:${sessionId}`;
+  let key = null;
+  try {
+    key = sessionStorage.getItem(storageKey);
+  } catch (error) {
+    key = null; // storage disabled: a key per page load is still correct, just less sticky
+  }
+  if (!key || !/^[A-Za-z0-9_-]{16,64}$/.test(key)) {
+    const bytes = crypto.getRandomValues(new Uint8Array(24));
+    key = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    try {
+      sessionStorage.setItem(storageKey, key);
+    } catch (error) {
+      /* see above */
+    }
+  }
+  return key;
+}
+
+export function deviceChannel(override) {
+  const allowed = ["tablet", "browser", "kiosk", "room-link"]; // "presenter" is the host page's
+  const fromUrl = new URLSearchParams(location.search).get("channel");
+  if (fromUrl && allowed.includes(fromUrl)) return fromUrl;
+  if (override && allowed.includes(override)) return override;
+  const touch = navigator.maxTouchPoints > 0 || matchMedia("(pointer: coarse)").matches;
+  return touch ? "tablet" : "browser";
+}
+
+// All DTLS fingerprints of an SDP (aiortc lists sha-256, -384 and -512).
+function fingerprints(sdp) {
+  return new Set([...(sdp || "").matchAll(/^a=fingerprint:(.+?)\s*$/gm)].map((m) => m[1].toLowerCase()));
+}
+
+function waitForIceGathering(pc, capMs) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      pc.removeEventListener("icegatheringstatechange", onChange);
+      resolve();
+    };
+    const onChange = () => {
+      if (pc.iceGatheringState === "complete") done();
+    };
+    const timer = setTimeout(done, capMs);
+    pc.addEventListener("icegatheringstatechange", onChange);
+  });
+}
+
+/**
+ * Events (CustomEvent, detail in parentheses):
+ *  status ({key, params}) – something to announce in the live region
+ *  joined (the joined message) · remotes ({remotes}) · participants (the roster message)
+ *  ended () · failed ({code}) – a fatal error · left ()
+ */
+export class Call extends EventTarget {
+  constructor({ join, role = "participant", token = null, channel, sessionId }) {
+    super();
+    this.join = join;
+    this.role = role;
+    this.token = token;
+    this.channel = channel;
+    this.sessionId = sessionId;
+    this.attendeeKey = attendeeKey(sessionId);
+    this.ws = null;
+    this.pc = null;
+    this.iceServers = [];
+    this.joinedInfo = null;
+    this.trackMap = [];
+    this.roster = null;
+    this.local = { audio: null, camera: null, screen: null };
+    this.muted = { audio: false, video: false };
+    this.stopped = false;
+    this.attempt = 0;
+    this.reconnecting = false;
+    this.pingTimer = null;
+    this.reconnectTimer = null;
+    this.offerChain = Promise.resolve();
+    this.watchedTracks = new WeakSet();
+    this.remoteFingerprints = new Set();
+  }
+
+  emit(type, detail = {}) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  status(key, params = {}) {
+    this.emit("status", { key, params });
+  }
+
+  // -- the WebSocket ---------------------------------------------------------------------
+  start() {
+    this.stopped = false;
+    this.attempt = 0;
+    this.status("status.connecting");
+    this.connect();
+  }
+
+  connect() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${scheme}//${location.host}/ws`);
+    this.ws = ws;
+    ws.addEventListener("open", () => {
+      if (this.ws !== ws) return;
+      const message = { type: "join", channel: this.channel, attendee_key: this.attendeeKey };
+      Object.assign(message, this.join);
+      if (this.role !== "participant") message.role = this.role;
+      if (this.token) message.token = this.token;
+      this.send(message);
+      this.pingTimer = setInterval(() => this.send({ type: "ping" }), PING_INTERVAL_MS);
+    });
+    ws.addEventListener("message", (event) => {
+      if (this.ws !== ws) return;
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch (error) {
+        return;
+      }
+      this.handle(message);
+    });
+    ws.addEventListener("close", () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      clearInterval(this.pingTimer);
+      this.pingTimer = null;
+      if (!this.stopped) this.scheduleReconnect();
+    });
+  }
+
+  send(message) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify(message));
+      return true;
+    }
+    return false;
+  }
+
+  scheduleReconnect() {
+    const delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
+    this.attempt += 1;
+    this.reconnecting = true;
+    this.status("status.reconnecting");
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => {
+      if (!this.stopped) this.connect();
+    }, delay);
+  }
+
+  handle(message) {
+    switch (message.type) {
+      case "joined":
+        this.onJoined(message);
+        break;
+      case "offer":
+        // One negotiation at a time, in order: the server queues them the same way.
+        this.offerChain = this.offerChain
+          .then(() => this.onOffer(message))
+          .catch((error) => console.error("kohtaamo: offer failed", error));
+        break;
+      case "tracks":
+        // In the chain: a map sent after an offer must not be overwritten by that offer's.
+        this.offerChain = this.offerChain.then(() => {
+          this.trackMap = message.tracks || [];
+          this.emitRemotes();
+        });
+        break;
+      case "participants":
+        this.roster = message;
+        this.emit("participants", message);
+        this.emitRemotes();
+        break;
+      case "error":
+        this.onError(message);
+        break;
+      case "ended":
+        this.finish("ended");
+        break;
+      default:
+        break; // "pong" and anything newer than this page
+    }
+  }
+
+  onJoined(message) {
+    this.joinedInfo = message;
+    this.iceServers = message.ice_servers || [];
+    this.attempt = 0;
+    this.status(this.reconnecting ? "status.reconnected" : "status.connected");
+    this.reconnecting = false;
+    this.emit("joined", message);
+    // A new connection starts with nothing published: ask again for what this page sends.
+    if (this.publishing().length) {
+      this.send({ type: "publish", tracks: this.publishing() });
+      if (this.muted.audio || this.muted.video) this.send({ type: "mute", ...this.muted });
+    }
+  }
+
+  onError(message) {
+    const code = message.code || "generic";
+    console.warn("kohtaamo: server error", code, message.message);
+    if (FATAL_ERRORS.has(code)) {
+      if (code === "session_ended") {
+        this.finish("ended");
+      } else {
+        this.stop();
+        this.emit("failed", { code });
+      }
+      return;
+    }
+    this.status(`error.${code}`);
+  }
+
+  // -- the peer connection -----------------------------------------------------------------
+  newPeerConnection() {
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    pc.addEventListener("track", () => this.emitRemotes());
+    return pc;
+  }
+
+  async onOffer(message) {
+    // The server makes a new peer connection for each WebSocket; a new DTLS certificate
+    // tells us so. Renegotiations of the same one keep ours. (Compare with the offers as
+    // sent: Chrome rewrites pc.remoteDescription and may keep another fingerprint.)
+    const offered = fingerprints(message.sdp);
+    if (this.pc && ![...offered].some((f) => this.remoteFingerprints.has(f))) {
+      this.pc.close();
+      this.pc = null;
+    }
+    if (!this.pc) this.pc = this.newPeerConnection();
+    this.remoteFingerprints = offered;
+    const pc = this.pc;
+    await pc.setRemoteDescription({ type: "offer", sdp: message.sdp });
+    this.trackMap = message.tracks || [];
+    const byMid = new Map(pc.getTransceivers().map((t) => [t.mid, t]));
+    for (const entry of this.trackMap) {
+      const transceiver = byMid.get(entry.mid);
+      if (!transceiver) continue;
+      if (entry.direction === "send") {
+        transceiver.direction = "sendonly";
+        await transceiver.sender.replaceTrack(this.local[slotName(entry.slot)] || null);
+      } else {
+        transceiver.direction = "recvonly";
+      }
+    }
+    await pc.setLocalDescription(await pc.createAnswer());
+    await waitForIceGathering(pc, ICE_GATHERING_CAP_MS);
+    if (this.pc !== pc) return;
+    this.send({ type: "answer", sdp: pc.localDescription.sdp });
+    this.emitRemotes();
+  }
+
+  // Remote media grouped per participant, for the page to lay out.
+  emitRemotes() {
+    if (!this.pc) {
+      this.emit("remotes", { remotes: [] });
+      return;
+    }
+    const byMid = new Map(this.pc.getTransceivers().map((t) => [t.mid, t]));
+    const publishingOf = new Map();
+    for (const person of this.roster?.participants || []) {
+      publishingOf.set(person.id, new Set((person.publishing || []).map(slotName)));
+    }
+    const remotes = [];
+    for (const entry of this.trackMap) {
+      if (entry.direction !== "recv") continue;
+      const transceiver = byMid.get(entry.mid);
+      const track = transceiver?.receiver?.track;
+      if (!track) continue;
+      if (!this.watchedTracks.has(track)) {
+        // A remote track is muted until packets flow: redraw when that changes.
+        this.watchedTracks.add(track);
+        track.addEventListener("unmute", () => this.emitRemotes());
+        track.addEventListener("mute", () => this.emitRemotes());
+      }
+      const slot = slotName(entry.slot) || (entry.kind === "audio" ? "audio" : "camera");
+      // In a group, no participant means an idle transceiver; in a broadcast it means the
+      // program (a WHIP encoder has no roster entry).
+      let announced;
+      if (entry.participant == null) announced = !this.isGroup();
+      else if (!publishingOf.has(entry.participant)) announced = true;
+      else announced = publishingOf.get(entry.participant).has(slot);
+      remotes.push({
+        mid: entry.mid,
+        kind: entry.kind,
+        slot,
+        participant: entry.participant,
+        track,
+        active: announced && !track.muted,
+      });
+    }
+    this.emit("remotes", { remotes });
+  }
+
+  isGroup() {
+    return this.joinedInfo?.session?.mode === "group";
+  }
+
+  // -- local media --------------------------------------------------------------------------
+  publishing() {
+    return SLOT_ORDER.filter((slot) => this.local[slot]).map((slot) => PUBLISH_NAME[slot]);
+  }
+
+  senderFor(slot) {
+    if (!this.pc) return null;
+    const byMid = new Map(this.pc.getTransceivers().map((t) => [t.mid, t]));
+    for (const entry of this.trackMap) {
+      if (entry.direction === "send" && slotName(entry.slot) === slot) {
+        return byMid.get(entry.mid)?.sender || null;
+      }
+    }
+    return null;
+  }
+
+  /** Start sending these local tracks ({audio, camera, screen}); the server then offers. */
+  addLocal(tracks) {
+    const names = [];
+    for (const slot of SLOT_ORDER) {
+      const track = tracks[slot];
+      if (!track) continue;
+      const old = this.local[slot];
+      this.local[slot] = track;
+      if (old && old !== track) old.stop();
+      const sender = this.senderFor(slot);
+      if (sender) sender.replaceTrack(track).catch(() => {});
+      names.push(PUBLISH_NAME[slot]);
+    }
+    if (names.length) this.send({ type: "publish", tracks: names });
+  }
+
+  /** Stop sending and release the device (the camera light goes off). */
+  removeLocal(slots) {
+    const names = [];
+    for (const slot of slots) {
+      const track = this.local[slot];
+      if (!track) continue;
+      this.local[slot] = null;
+      track.stop();
+      const sender = this.senderFor(slot);
+      if (sender) sender.replaceTrack(null).catch(() => {});
+      names.push(PUBLISH_NAME[slot]);
+    }
+    if (names.length) this.send({ type: "unpublish", tracks: names });
+  }
+
+  setMuted(kind, muted) {
+    this.muted[kind] = muted;
+    const track = kind === "audio" ? this.local.audio : this.local.camera;
+    if (track) track.enabled = !muted;
+    this.send({ type: "mute", audio: this.muted.audio, video: this.muted.video });
+  }
+
+  // -- the end ----------------------------------------------------------------------------
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.pingTimer);
+    this.pingTimer = null;
+    if (this.ws) {
+      const ws = this.ws;
+      this.ws = null;
+      try {
+        ws.close(1000, "bye");
+      } catch (error) {
+        /* already closing */
+      }
+    }
+    if (this.pc) {
+      this.pc.close();
+      this.pc = null;
+    }
+    for (const slot of Object.keys(this.local)) {
+      if (this.local[slot]) this.local[slot].stop();
+      this.local[slot] = null;
+    }
+    this.trackMap = [];
+    this.roster = null;
+  }
+
+  /** Say goodbye (attendance closes at once), then close everything. */
+  leave() {
+    if (this.stopped) return;
+    this.send({ type: "leave" });
+    this.stop();
+    this.emit("left");
+  }
+
+  endSession() {
+    this.send({ type: "end" });
+  }
+
+  finish(reason) {
+    if (this.stopped && reason !== "ended") return;
+    this.stop();
+    this.emit(reason);
+  }
+}

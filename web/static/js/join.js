@@ -1,0 +1,152 @@
+// The join page: one big button, then the stream, with large microphone, camera and leave
+// buttons. Camera and microphone stay off until the person turns them on.
+
+import { Call, deviceChannel, readConfig, translator } from "./call.js";
+import { Stage } from "./stage.js";
+import { announcer, setToggle, showView } from "./ui.js";
+
+const config = readConfig();
+const t = translator(config.messages);
+const $ = (id) => document.getElementById(id);
+
+const views = ["lobby", "call", "left", "ended", "failed"].map($).filter(Boolean);
+const statusRegion = $("status");
+const micButton = $("mic-button");
+const cameraButton = $("camera-button");
+const selfView = $("self-view");
+
+const call = new Call({
+  join: config.join,
+  role: "participant",
+  channel: deviceChannel(config.channel),
+  sessionId: config.session_id,
+});
+window.kohtaamoCall = call; // for debugging from the console, and for the browser tests
+
+const participantNumbers = new Map();
+function labelFor(participant) {
+  const person = call.roster?.participants?.find((p) => p.id === participant);
+  if (participant == null || person?.role === "host") return t("call.presenter");
+  if (!participantNumbers.has(participant)) participantNumbers.set(participant, participantNumbers.size + 1);
+  return t("call.participant", { n: participantNumbers.get(participant) });
+}
+
+const stage = new Stage({
+  stage: $("stage"),
+  waiting: $("waiting"),
+  soundButton: $("sound-button"),
+  t,
+  labelFor,
+});
+
+function show(id, focusId) {
+  showView(views, id, focusId ? $(focusId) : null);
+}
+
+const announce = announcer(statusRegion, t);
+
+function setButton(button, on, onKey, offKey) {
+  setToggle(button, on, t, onKey, offKey);
+}
+
+function resetControls() {
+  setButton(micButton, false, "call.mic_on", "call.mic_off");
+  setButton(cameraButton, false, "call.camera_on", "call.camera_off");
+  micButton.hidden = cameraButton.hidden = true;
+  selfView.hidden = true;
+  selfView.srcObject = null;
+}
+
+call.addEventListener("status", (event) => announce(event.detail.key, event.detail.params));
+call.addEventListener("joined", (event) => {
+  const mayPublish = Boolean(event.detail.may_publish);
+  micButton.hidden = cameraButton.hidden = !mayPublish;
+});
+call.addEventListener("remotes", (event) => stage.update(event.detail.remotes, call.roster));
+call.addEventListener("ended", () => {
+  stage.clear();
+  resetControls();
+  announce("status.ended");
+  show("ended", "ended-heading");
+});
+call.addEventListener("failed", (event) => {
+  stage.clear();
+  resetControls();
+  const key = `error.${event.detail.code}`;
+  $("failed-heading").textContent = t(key);
+  announce(key);
+  show("failed", "failed-heading");
+});
+
+function join() {
+  show("call", "call-heading");
+  call.start();
+}
+
+$("join-button").addEventListener("click", join);
+$("rejoin-button").addEventListener("click", join);
+
+$("leave-button").addEventListener("click", () => {
+  call.leave();
+  stage.clear();
+  resetControls();
+  announce("status.left");
+  show("left", "left-heading");
+});
+
+micButton.addEventListener("click", async () => {
+  const on = micButton.dataset.on === "true";
+  if (on) {
+    call.setMuted("audio", true);
+    setButton(micButton, false, "call.mic_on", "call.mic_off");
+    announce("status.mic_off");
+    return;
+  }
+  if (!call.local.audio) {
+    micButton.disabled = true;
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+      call.addLocal({ audio: stream.getAudioTracks()[0] });
+    } catch (error) {
+      announce("status.media_denied");
+      return;
+    } finally {
+      micButton.disabled = false;
+    }
+  }
+  call.setMuted("audio", false);
+  setButton(micButton, true, "call.mic_on", "call.mic_off");
+  announce("status.mic_on");
+});
+
+cameraButton.addEventListener("click", async () => {
+  const on = cameraButton.dataset.on === "true";
+  if (on) {
+    // Off means off: the device is released and the camera light goes out.
+    call.removeLocal(["camera"]);
+    selfView.srcObject = null;
+    selfView.hidden = true;
+    setButton(cameraButton, false, "call.camera_on", "call.camera_off");
+    announce("status.camera_off");
+    return;
+  }
+  cameraButton.disabled = true;
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({
+      video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 24 } },
+    });
+    const track = stream.getVideoTracks()[0];
+    call.addLocal({ camera: track });
+    selfView.srcObject = new MediaStream([track]);
+    selfView.hidden = false;
+    setButton(cameraButton, true, "call.camera_on", "call.camera_off");
+    announce("status.camera_on");
+  } catch (error) {
+    announce("status.media_denied");
+  } finally {
+    cameraButton.disabled = false;
+  }
+});
+
+// Closing the tab or navigating away: say goodbye so attendance closes at once.
+window.addEventListener("pagehide", () => call.leave());
