@@ -152,3 +152,15 @@ async def test_closing_the_source_silences_subscribers_until_a_new_one_comes():
     assert bytes(await asyncio.wait_for(waiter, 1)) == b"\x05"
     track.stop()
     assert slot.subscriber_count == 0
+
+
+async def test_subscribers_of_one_source_share_one_packet_per_frame():
+    """Per frame and subscriber only packetization should remain: no per-viewer copies."""
+    source = MediaSource("video", "VP8", send_pli=lambda: None)
+    slot = Slot("video")
+    slot.set_source(source)
+    tracks = [slot.subscribe() for _ in range(3)]
+    source.push(VP8_KEY, 90_000)
+    packets = [await track.recv() for track in tracks]
+    assert packets[0] is packets[1] is packets[2]
+    source.close()

@@ -338,12 +338,11 @@ class ForwardedTrack(MediaStreamTrack):
             self._ready.clear()
             await self._ready.wait()
         frame = self._queue.popleft()
-        if self._rebase or self._last_out is None:
+        if self._rebase and self._last_out is not None:
             # Keep the subscriber's timestamps continuous across a change of source.
             step = 3000 if self.kind == "video" else 960
-            target = 0 if self._last_out is None else self._last_out + step
-            self._offset = target - frame.timestamp
-            self._rebase = False
+            self._offset = self._last_out + step - frame.timestamp
+        self._rebase = False
         timestamp = frame.timestamp + self._offset
         self._last_out = timestamp
         self.frames_out += 1
