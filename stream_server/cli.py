@@ -56,6 +56,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from stream_server.app import create_app
+    from stream_server.web.access_log import AccessLogger
 
     settings = settings.replace(host=args.host or settings.host, port=args.port or settings.port)
     ssl_context = None
@@ -71,6 +72,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         ssl_context=ssl_context,
         print=None,
         shutdown_timeout=10,
+        access_log_class=AccessLogger,
     )
     return 0
 
