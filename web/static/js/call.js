@@ -20,14 +20,14 @@ const FATAL_ERRORS = new Set([
   "replaced",
 ]);
 
-// docs/signaling.md names the camera slot "camera"; publish/unpublish name it "video".
+// The protocol calls the camera slot "video"; the page calls it "camera" to tell it from the
+// screen share, which is video too.
 export function slotName(slot) {
   return slot === "video" ? "camera" : slot;
 }
 
 const PUBLISH_NAME = { audio: "audio", camera: "video", screen: "screen" };
-// Video first: aiortc (balanced bundling) strands a second transceiver of one kind that is
-// created in the same negotiation as the first after another kind; video-first avoids it.
+// Publishing order (the server bundles everything on one transport, so order is cosmetic).
 const SLOT_ORDER = ["camera", "screen", "audio"];
 
 export function readConfig() {
