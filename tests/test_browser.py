@@ -242,3 +242,38 @@ async def test_reconnects_with_the_same_attendee_key(
         await poll(lambda: attendance(client, sid), lambda a: a["online_now"] == 0, timeout=10)
     finally:
         await publisher.close()
+
+
+async def test_default_h264_works_from_browser_presenter_to_browser_viewer(
+    aiohttp_client: Any, settings: Any, chromium: Browser
+) -> None:
+    """The server's default codec is H.264 (for OBS): Chromium publishes it (OpenH264) and
+    another Chromium plays it, forwarded without transcoding."""
+    from stream_server.app import create_app
+    from stream_server.web.keys import DATABASE
+
+    app = create_app(settings.replace(video_codec="H264"))
+    client = await aiohttp_client(app)
+    created = await Sessions(app[DATABASE]).create(title="Luento H.264")
+    sid, base = created.session.id, base_url(client)
+    host = await start_presenter(chromium, base, sid, created.host_token)
+    viewer = await open_page(chromium, f"{base}/sessions/{sid}")
+    await viewer.get_by_role("button", name="Liity").click()
+    await wait_playing(viewer, CAMERA)
+    await wait_colour(viewer, CAMERA, CAMERA_RGB)
+    codec = await viewer.evaluate(
+        """async () => {
+            const pc = window.kohtaamoCall.pc;
+            if (!pc) return null;
+            const stats = await pc.getStats();
+            for (const report of stats.values()) {
+                if (report.type === "codec" && report.mimeType.startsWith("video/")) {
+                    return report.mimeType;
+                }
+            }
+            return null;
+        }"""
+    )
+    assert codec == "video/H264", codec
+    assert_no_page_errors(viewer)
+    assert_no_page_errors(host)

@@ -21,6 +21,8 @@ const call = new Call({
   channel: deviceChannel(config.channel),
   sessionId: config.session_id,
 });
+window.kohtaamoCall = call; // for the browser tests and for support staff debugging
+
 window.kohtaamoCall = call; // for debugging from the console, and for the browser tests
 
 const participantNumbers = new Map();
