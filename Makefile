@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 run: setup
 	$(BIN)/kohtaamo db upgrade
 	$(BIN)/kohtaamo demo
-	$(BIN)/kohtaamo serve
+	KOHTAAMO_DEMO_FEED=1 $(BIN)/kohtaamo serve
 
 # The tests run inside a fresh network namespace that holds only `lo`, so no packet can
 # leave loopback (unshare -rn works unprivileged; as root plain -n would do too).

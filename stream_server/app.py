@@ -36,6 +36,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[DATABASE] = database
     app[LEDGER] = ledger
     app[LIVE] = live
+    if settings.demo_feed:
+        await live.start_test_cards()
     heartbeat = asyncio.create_task(live.heartbeat())
     try:
         yield

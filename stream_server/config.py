@@ -165,6 +165,12 @@ SETTINGS: tuple[Setting, ...] = (
         "How often open attendance intervals are marked as still alive in the database.",
     ),
     Setting("log_level", "INFO", _parse_log_level, "Python logging level."),
+    Setting(
+        "demo_feed",
+        False,
+        _parse_bool,
+        "Feed a test card into live public broadcasts while they have no publisher (demo).",
+    ),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -187,6 +193,7 @@ class Settings:
     group_max_participants: int = 16
     attendance_heartbeat_seconds: float = 10.0
     log_level: str = "INFO"
+    demo_feed: bool = False
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -177,6 +177,10 @@ class MediaSource:
                 continue
 
     # -- wiring --------------------------------------------------------------------------
+    @property
+    def has_subscribers(self) -> bool:
+        return any(slot.subscriber_count for slot in self._slots)
+
     def _add_slot(self, slot: Slot) -> None:
         self._slots.add(slot)
 
@@ -205,6 +209,8 @@ class Slot:
         self.kind = kind
         self.label = label
         self.source: MediaSource | None = None
+        #: Fed when no publisher is (the demo's test card); a publisher always wins.
+        self.fallback: MediaSource | None = None
         self._tracks: set[ForwardedTrack] = set()
 
     @property
@@ -212,6 +218,8 @@ class Slot:
         return len(self._tracks)
 
     def set_source(self, source: MediaSource | None) -> None:
+        if source is None and self.fallback is not None and not self.fallback.closed:
+            source = self.fallback
         if source is self.source:
             return
         if self.source is not None:

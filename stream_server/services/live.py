@@ -21,7 +21,7 @@ from stream_server.attendance.ledger import AttendanceLedger, Presence
 from stream_server.catalog import service as catalog
 from stream_server.config import Settings
 from stream_server.db.engine import Database
-from stream_server.db.models import Session, Visibility
+from stream_server.db.models import Session, SessionMode, Visibility
 from stream_server.errors import (
     BadRequest,
     Forbidden,
@@ -45,6 +45,7 @@ from stream_server.media.peers import (
 )
 from stream_server.media.router import SessionRouter
 from stream_server.media.sdp import OfferSummary, SdpError, parse_offer, require_codecs
+from stream_server.media.testcard import TestCard
 from stream_server.rooms import LiveRoom, Member
 from stream_server.services.conference import ConferenceService
 from stream_server.signaling.protocol import Join, ProtocolError
@@ -110,6 +111,7 @@ class LiveService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
         self.conference = ConferenceService(self)
+        self._test_cards: dict[str, TestCard] = {}
 
     # -- lookups ------------------------------------------------------------------------------
     async def _load_session(self, session_id: str) -> Session:
@@ -138,7 +140,24 @@ class LiveService:
         if router is None:
             router = SessionRouter(session_id)
             self._routers[session_id] = router
+            card = self._test_cards.get(session_id)
+            if card is not None:
+                router.camera.fallback, router.audio.fallback = card.video, card.audio
+                router.camera.set_source(None)
+                router.audio.set_source(None)
         return router
+
+    async def start_test_cards(self) -> None:
+        """The demo: live public broadcasts show a test card until a publisher arrives."""
+        now = catalog.utcnow()
+        async with self._db.session() as db:
+            sessions = await catalog.list_listed_sessions(db, now)
+        for session in sessions:
+            if session.mode == SessionMode.BROADCAST and catalog.is_live(session, now):
+                card = TestCard(self.settings.video_codec, label=f"testcard {session.id}")
+                self._test_cards[session.id] = card
+                card.start()
+                logger.info("session %s: test card on until a publisher arrives", session.id)
 
     def _check_offer(self, sdp: str) -> OfferSummary:
         try:
@@ -354,6 +373,8 @@ class LiveService:
     async def close(self) -> None:
         """Server shutdown: close every connection and record everyone as left."""
         self._closing = True
+        for card in self._test_cards.values():
+            await card.stop()
         await self.conference.close()
         await asyncio.gather(
             *(r.close("server-shutdown") for r in list(self._resources.values())),
