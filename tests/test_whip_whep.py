@@ -226,3 +226,20 @@ async def test_repeated_connections_leak_no_descriptors(client, live_session):
     await asyncio.sleep(0)
     await wait_until(lambda: len(os.listdir("/proc/self/fd")) <= baseline + 8, timeout=10)
     assert client.app[LIVE].open_interval_ids() == []
+
+
+async def test_a_full_group_refuses_more_whep_viewers_with_a_reason(aiohttp_client, settings):
+    from stream_server.app import create_app
+    from stream_server.web.keys import DATABASE
+    from tests.conftest import Sessions
+
+    app = create_app(settings.replace(group_max_participants=1))
+    client = await aiohttp_client(app)
+    created = await Sessions(app[DATABASE]).create(mode="group")
+    base, sid = base_url(client), created.session.id
+    first, second = Viewer(), Viewer()
+    assert (await first.play(client.session, base, sid)).status == 201
+    resp = await second.play(client.session, base, sid)
+    assert resp.status == 409 and error_code(resp) == "session_full"
+    await first.close()
+    await second.close()

@@ -15,6 +15,10 @@ class SdpError(ValueError):
     """The offer cannot be used; the message says what is wrong."""
 
 
+class SdpTooLarge(SdpError):
+    """The offer is over the size limit."""
+
+
 @dataclasses.dataclass(frozen=True)
 class MediaSection:
     kind: str
@@ -38,7 +42,7 @@ def parse_offer(text: str, max_bytes: int) -> OfferSummary:
     DTLS fingerprint for every section, and a known direction.
     """
     if len(text.encode("utf-8")) > max_bytes:
-        raise SdpError(f"SDP is larger than {max_bytes} bytes")
+        raise SdpTooLarge(f"SDP is larger than {max_bytes} bytes")
     lines = [line.rstrip("\r") for line in text.split("\n") if line.strip()]
     if not lines or lines[0] != "v=0":
         raise SdpError("SDP must start with v=0")

@@ -24,6 +24,7 @@ from stream_server.db.engine import Database
 from stream_server.db.models import Session, SessionMode, Visibility
 from stream_server.errors import (
     BadRequest,
+    Conflict,
     Forbidden,
     Gone,
     NotAcceptable,
@@ -44,9 +45,15 @@ from stream_server.media.peers import (
     rtc_configuration,
 )
 from stream_server.media.router import SessionRouter
-from stream_server.media.sdp import OfferSummary, SdpError, parse_offer, require_codecs
+from stream_server.media.sdp import (
+    OfferSummary,
+    SdpError,
+    SdpTooLarge,
+    parse_offer,
+    require_codecs,
+)
 from stream_server.media.testcard import TestCard
-from stream_server.rooms import LiveRoom, Member
+from stream_server.rooms import LiveRoom, Member, RoomFull
 from stream_server.services.conference import ConferenceService
 from stream_server.signaling.protocol import Join, ProtocolError
 
@@ -93,8 +100,11 @@ class Resource:
             source.close()
         for track in self.tracks:
             track.stop()
-        await close_peer(self.pc, self.label)
-        await self._on_closed(self, reason)
+        try:
+            await close_peer(self.pc, self.label)
+        finally:
+            # Attendance is closed even if this task is being cancelled.
+            await self._on_closed(self, reason)
 
 
 class LiveService:
@@ -109,7 +119,6 @@ class LiveService:
         self._resources: dict[str, Resource] = {}
         self._publishers: dict[str, Resource] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._closing = False
         self.conference = ConferenceService(self)
         self._test_cards: dict[str, TestCard] = {}
 
@@ -134,6 +143,12 @@ class LiveService:
             )
             self._rooms[session.id] = room
         return room
+
+    def _admit(self, session: Session, role: str, channel: str) -> Member:
+        try:
+            return self.room(session).admit(role, channel)
+        except RoomFull as exc:
+            raise Conflict(str(exc), code="session_full") from exc
 
     def router(self, session_id: str) -> SessionRouter:
         router = self._routers.get(session_id)
@@ -162,9 +177,9 @@ class LiveService:
     def _check_offer(self, sdp: str) -> OfferSummary:
         try:
             summary = parse_offer(sdp, self.settings.max_sdp_bytes)
+        except SdpTooLarge as exc:
+            raise PayloadTooLarge(str(exc), code="sdp_too_large") from exc
         except SdpError as exc:
-            if "larger than" in str(exc):
-                raise PayloadTooLarge(str(exc), code="sdp_too_large") from exc
             raise BadRequest(f"invalid SDP offer: {exc}", code="invalid_sdp") from exc
         try:
             require_codecs(summary, self.settings.video_codec)
@@ -175,9 +190,7 @@ class LiveService:
     def codec(self, kind: str) -> str:
         return self.settings.video_codec if kind == "video" else "opus"
 
-    async def _negotiate(
-        self, resource: Resource, room: LiveRoom, sdp: str, prepare: Callable[[], None]
-    ) -> None:
+    async def _negotiate(self, resource: Resource, sdp: str, prepare: Callable[[], None]) -> None:
         """Answer an offer; any failure closes the half-made peer and becomes a 400.
 
         aiortc raises ValueError, AssertionError, KeyError and more on odd SDP, so the
@@ -188,7 +201,6 @@ class LiveService:
             await resource.pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
             await resource.pc.setLocalDescription(await resource.pc.createAnswer())
         except Exception as exc:
-            room.remove(resource.member)
             await resource.close("rejected")
             logger.info("%s: offer rejected: %r", resource.label, exc)
             message = str(exc) or type(exc).__name__
@@ -208,10 +220,9 @@ class LiveService:
         if not catalog.may_publish(session, bearer):
             raise Forbidden("wrong publish token", code="token_invalid")
         summary = self._check_offer(sdp)
-        room = self.room(session)
-        member = room.admit("publisher", "whip")
+        member = self._admit(session, "publisher", "whip")
         resource = Resource("whip", session_id, self.new_peer(), member, self._resource_closed)
-        media = self.router(session_id)
+        router = self.router(session_id)
 
         def prepare() -> None:
             for kind in dict.fromkeys(summary.kinds()):  # one of each kind is forwarded
@@ -222,12 +233,12 @@ class LiveService:
                 tap_receiver(transceiver.receiver, source)
                 resource.sources.append(source)
 
-        await self._negotiate(resource, room, sdp, prepare)
+        await self._negotiate(resource, sdp, prepare)
         enlarge_receive_buffers(resource.pc)
         previous = self._publishers.get(session_id)
         self._publishers[session_id] = resource
         for source in resource.sources:
-            media.slot_for(source.kind).set_source(source)
+            router.slot_for(source.kind).set_source(source)
         if previous is not None:
             logger.info("%s: replaced by a new publisher", previous.label)
             self._spawn(previous.close("replaced"))
@@ -245,20 +256,19 @@ class LiveService:
                 )
             raise Forbidden("wrong join code", code="join_code_invalid")
         summary = self._check_offer(sdp)
-        room = self.room(session)
-        member = room.admit("viewer", "whep")
+        member = self._admit(session, "viewer", "whep")
         resource = Resource("whep", session_id, self.new_peer(), member, self._resource_closed)
-        media = self.router(session_id)
+        router = self.router(session_id)
 
         def prepare() -> None:
             for kind in dict.fromkeys(summary.kinds()):
-                track = media.slot_for(kind).subscribe()
+                track = router.slot_for(kind).subscribe()
                 resource.tracks.append(track)
                 transceiver = resource.pc.addTransceiver(track, direction="sendonly")
                 prefer_codec(transceiver, kind, self.codec(kind))
                 attach_forwarded_track(transceiver.sender, track)
 
-        await self._negotiate(resource, room, sdp, prepare)
+        await self._negotiate(resource, sdp, prepare)
         return await self._register(resource, session_id)
 
     # -- shared lifecycle -------------------------------------------------------------------------
@@ -372,7 +382,6 @@ class LiveService:
 
     async def close(self) -> None:
         """Server shutdown: close every connection and record everyone as left."""
-        self._closing = True
         for card in self._test_cards.values():
             await card.stop()
         await self.conference.close()
