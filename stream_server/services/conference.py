@@ -256,7 +256,7 @@ class ConferenceService:
             if other.attendee_key == join.attendee_key:
                 # The same page reconnected before we noticed the old socket die.
                 await other.send(
-                    {"type": "error", "code": "replaced", "message": "joined elsewhere"}
+                    ProtocolError("replaced", "joined on another connection").as_message()
                 )
                 await other.close("replaced")
                 await other.channel.close(4000, "replaced")
@@ -303,6 +303,7 @@ class ConferenceService:
                 "resumed": participant.presence.resumed,
             }
         )
+        participant.needs_offer = participant.tracks_dirty = False  # the first offer has it all
         await participant.renegotiate()
         await self.broadcast_roster(session.id)
         return participant
