@@ -148,6 +148,21 @@ def _participant_channel(request: web.Request) -> str | None:
     return channel if channel in PARTICIPANT_CHANNELS else None
 
 
+def _client_config(
+    lang: str, session: Session, role: str, join: dict[str, str], channel: str | None
+) -> dict[str, Any]:
+    """What the page's script needs to join (rendered as JSON into the page)."""
+    return {
+        "lang": lang,
+        "role": role,
+        "join": join,
+        "session_id": session.id,
+        "mode": session.mode.value,
+        "channel": channel,
+        "messages": i18n.messages_for(lang),
+    }
+
+
 def _join_page(
     request: web.Request, session: Session, now: dt.datetime, join: dict[str, str]
 ) -> web.Response:
@@ -156,15 +171,7 @@ def _join_page(
     if phase_page is not None:
         return phase_page
     view = _session_view(session, lang, now)
-    config = {
-        "lang": lang,
-        "role": "participant",
-        "join": join,
-        "session_id": session.id,
-        "mode": session.mode.value,
-        "channel": _participant_channel(request),
-        "messages": i18n.messages_for(lang),
-    }
+    config = _client_config(lang, session, "participant", join, _participant_channel(request))
     return _render(
         request,
         "join.html",
@@ -246,15 +253,7 @@ async def host_page(request: web.Request) -> web.Response:
         if phase_page is not None:
             return phase_page
         view = _session_view(session, lang, now)
-    config = {
-        "lang": lang,
-        "role": "host",
-        "join": {"session": session.id},
-        "session_id": session.id,
-        "mode": session.mode.value,
-        "channel": "presenter",
-        "messages": i18n.messages_for(lang),
-    }
+    config = _client_config(lang, session, "host", {"session": session.id}, "presenter")
     return _render(
         request,
         "host.html",
