@@ -277,3 +277,34 @@ async def test_default_h264_works_from_browser_presenter_to_browser_viewer(
     assert codec == "video/H264", codec
     assert_no_page_errors(viewer)
     assert_no_page_errors(host)
+
+
+async def test_join_and_leave_with_the_keyboard_alone(
+    client: TestClient, sessions: Sessions, chromium: Browser
+) -> None:
+    """Tab to the big button, Enter to join; focus follows to the call; Tab and Enter leave.
+    The status is announced through the polite live region."""
+    created = await sessions.create(title="Muistikahvila", mode="broadcast")
+    sid, base = created.session.id, base_url(client)
+    page = await open_page(chromium, f"{base}/sessions/{sid}")
+    await page.wait_for_selector("#join-button")
+    for _ in range(15):
+        if await page.evaluate("() => document.activeElement?.id") == "join-button":
+            break
+        await page.keyboard.press("Tab")
+    assert await page.evaluate("() => document.activeElement?.id") == "join-button"
+    await page.keyboard.press("Enter")
+    await page.wait_for_function(
+        "() => document.getElementById('status').textContent.includes('Olet mukana')",
+        timeout=20_000,
+    )
+    assert await page.evaluate("() => document.activeElement?.id") == "call-heading"
+    await poll(lambda: attendance(client, sid), lambda a: a["online_now"] == 1, timeout=20)
+    for _ in range(15):
+        if await page.evaluate("() => document.activeElement?.id") == "leave-button":
+            break
+        await page.keyboard.press("Tab")
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector("#left:not([hidden])", timeout=20_000)
+    await poll(lambda: attendance(client, sid), lambda a: a["online_now"] == 0, timeout=20)
+    assert_no_page_errors(page)
