@@ -1,2 +1,3 @@
-"""The kiosk device agent (joins the session scheduled for its room). Not built yet: see the
-kiosk issue. The package exists so the distribution's layout is final."""
+"""The room PC's agent (``kohtaamo-kiosk``): joins the sessions held in or shown in its room
+at their scheduled time, publishes (WHIP) or plays (WHEP), reconnects, reports heartbeats and
+headcounts. Self-contained: it never imports ``stream_server``, so room PCs install only this."""

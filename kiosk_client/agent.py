@@ -1,0 +1,500 @@
+"""The unattended agent of a room PC: follow the room's schedule, join at the right time,
+keep the connection up, report what it does.
+
+The loop: fetch ``/api/device/schedule``; if a session of this room is due (``lead_seconds``
+before its start until its end) attend it, else sleep on the clock until the next one is due
+or the schedule should be fetched again. Attending means publishing over WHIP in the host
+room, or playing over WHEP in a receiving room, and reconnecting (at once the first time,
+then with back-off and jitter) whenever the connection is lost, until the session ends.
+Heartbeats run beside it and also tell the agent when a lost server is reachable again, so a
+restarted server is rejoined without waiting for the back-off to expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from kiosk_client.api import ApiError, DeviceRefused, ServerApi, ServerUnavailable
+from kiosk_client.backoff import Backoff
+from kiosk_client.clock import Clock, SystemClock
+from kiosk_client.config import KioskConfig
+from kiosk_client.headcount import Headcounts, read_stdin, watch_file
+from kiosk_client.ice import rtc_configuration
+from kiosk_client.media import Connection, MediaInput, input_from_config, play, publish
+from kiosk_client.sinks import (
+    NullSink,
+    Sink,
+    WindowSink,
+    display_available,
+    file_sink,
+    find_player,
+)
+
+logger = logging.getLogger(__name__)
+
+# Placements the agent acts on; "venue" (a room-less device) and tablet placements are not
+# for a room PC.
+HOST_ROOM = "host-room"
+RECEIVING_ROOM = "receiving-room"
+SKEW_WARNING_SECONDS = 60.0
+# A connection that stayed up this long counts as a success: the next loss reconnects at once.
+STABLE_SECONDS = 30.0
+
+
+class State(enum.StrEnum):
+    IDLE = "idle"
+    WAITING = "waiting"
+    JOINING = "joining"
+    PLAYING = "playing"
+    PUBLISHING = "publishing"
+    ERROR = "error"
+
+
+def parse_time(value: str) -> dt.datetime:
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+class Stopped(Exception):
+    """The agent was asked to stop."""
+
+
+def default_sink(config: KioskConfig, session_id: str, now: dt.datetime) -> Sink:
+    """A window when a display and a player exist, else a file or nothing (``sink``)."""
+    kind = config.sink
+    command = list(config.player_command) or find_player()
+    if kind == "auto":
+        kind = "window" if display_available() and command else "null"
+    if kind == "window":
+        if not command:
+            logger.warning("sink: no player found (install mpv or ffplay); not showing")
+            return NullSink()
+        return WindowSink(command)
+    if kind == "file":
+        path = config.sink_file.format(session=session_id, time=now.strftime("%Y%m%dT%H%M%S"))
+        logger.info("sink: writing %s", path)
+        return file_sink(path)
+    return NullSink()
+
+
+class Agent:
+    """One room PC's agent. ``run()`` until ``stop()``."""
+
+    def __init__(
+        self,
+        config: KioskConfig,
+        clock: Clock | None = None,
+        headcounts: Headcounts | None = None,
+        sink_factory: Callable[[str], Sink] | None = None,
+        input_factory: Callable[[], MediaInput] | None = None,
+    ) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.headcounts = headcounts or Headcounts()
+        self._sink_factory = sink_factory or (
+            lambda sid: default_sink(config, sid, self.clock.now())
+        )
+        self._input_factory = input_factory or (lambda: input_from_config(config))
+        self._rtc = rtc_configuration(config.ice_servers)
+        self.state = State.IDLE
+        self.session_id: str | None = None
+        self.detail: str | None = None
+        self.device: dict[str, Any] | None = None
+        self.connection: Connection | None = None
+        self.sink: Sink | None = None
+        self.connections_made = 0
+        self.headcounts_posted: list[tuple[str, int]] = []
+        self._changed = asyncio.Condition()
+        self._state_event = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._server_back = asyncio.Event()
+        self._server_down = False
+        self._refused_backoff = Backoff(
+            config.backoff_base_seconds, config.refused_backoff_max_seconds
+        )
+        self._api: ServerApi | None = None
+        # Counts given before this version were for an earlier session (or the day before).
+        self._counted_version = self.headcounts.version
+
+    # -- state ------------------------------------------------------------------------------------
+    async def _set_state(
+        self, state: State, session_id: str | None = None, detail: str | None = None
+    ) -> None:
+        if (state, session_id, detail) == (self.state, self.session_id, self.detail):
+            return
+        if (state, session_id) != (self.state, self.session_id):
+            logger.info("state: %s%s", state, f" ({session_id})" if session_id else "")
+        self.state, self.session_id, self.detail = state, session_id, detail
+        self._state_event.set()  # the heartbeat reports changes at once
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_for(self, predicate: Callable[[Agent], bool], timeout: float = 30.0) -> None:
+        """Wait until ``predicate(agent)`` holds, woken by each state change (for tests)."""
+
+        async def wait() -> None:
+            async with self._changed:
+                await self._changed.wait_for(lambda: predicate(self))
+
+        await asyncio.wait_for(wait(), timeout)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def api(self) -> ServerApi:
+        assert self._api is not None, "run() first"
+        return self._api
+
+    # -- waiting ----------------------------------------------------------------------------------
+    async def _first(self, **waits: Awaitable[Any]) -> str:
+        """Run the awaitables; return the name of the first to finish, cancel the rest."""
+        tasks = {asyncio.ensure_future(w): name for name, w in waits.items()}
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        # Several may finish together; stop wins, then the order given.
+        names = [tasks[t] for t in done]
+        return "stop" if "stop" in names else next(n for n in waits if n in names)
+
+    async def _sleep_until(self, when: dt.datetime, server_back: bool = False) -> str:
+        waits: dict[str, Awaitable[Any]] = {
+            "stop": self._stop.wait(),
+            "time": self.clock.sleep_until(when),
+        }
+        if server_back:
+            waits["server-back"] = self._server_back.wait()
+        return await self._first(**waits)
+
+    async def _sleep_for(self, seconds: float, server_back: bool = False) -> str:
+        return await self._sleep_until(
+            self.clock.now() + dt.timedelta(seconds=seconds), server_back
+        )
+
+    def _mark_down(self, why: str) -> None:
+        if not self._server_down:
+            logger.warning("server unreachable: %s", why)
+        self._server_down = True
+        self._server_back.clear()
+
+    def _mark_up(self) -> None:
+        if self._server_down:
+            logger.info("server reachable again")
+            self._server_down = False
+            self._server_back.set()
+
+    # -- main loop --------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Follow the schedule until ``stop()``; never raises for server or network trouble."""
+        timeout = aiohttp.ClientTimeout(total=self.config.http_timeout_seconds)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            self._api = ServerApi(
+                http, self.config.server, self.config.token, self.config.http_timeout_seconds
+            )
+            helpers = [asyncio.ensure_future(self._heartbeats())]
+            if self.config.headcount_file:
+                helpers.append(
+                    asyncio.ensure_future(
+                        watch_file(Path(self.config.headcount_file), self.headcounts)
+                    )
+                )
+            if self.config.headcount_stdin:
+                helpers.append(asyncio.ensure_future(read_stdin(self.headcounts)))
+            logger.info("agent: following the schedule of %s", self.config.server)
+            try:
+                await self._follow_schedule()
+            finally:
+                for task in helpers:
+                    task.cancel()
+                for task in helpers:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+                with contextlib.suppress(ApiError, ServerUnavailable):
+                    await self.api.heartbeat(State.IDLE, None, "stopped")
+                logger.info("agent: stopped")
+
+    async def _follow_schedule(self) -> None:
+        backoff = Backoff(self.config.backoff_base_seconds, self.config.backoff_max_seconds)
+        while not self._stop.is_set():
+            try:
+                schedule = await self.api.schedule(self.config.schedule_days)
+            except DeviceRefused as exc:
+                await self._refused(exc)
+                continue
+            except (ServerUnavailable, ApiError) as exc:
+                self._mark_down(str(exc))
+                delay = backoff.next_delay()
+                logger.info("schedule: retrying in %.1f s", delay)
+                await self._sleep_for(delay, server_back=True)
+                continue
+            self._mark_up()
+            backoff.reset()
+            self._refused_backoff.reset()
+            self._check_skew(schedule)
+            if self.device is None:
+                self.device = schedule.get("device")
+                logger.info("device: %s", _describe(self.device))
+            now = self.clock.now()
+            sessions = [s for s in schedule["sessions"] if self._wanted(s)]
+            due = [s for s in sessions if self._join_at(s) <= now < parse_time(s["ends_at"])]
+            if due:
+                try:
+                    await self._attend(due[0])
+                except DeviceRefused as exc:
+                    await self._refused(exc)
+                continue
+            upcoming = [s for s in sessions if self._join_at(s) > now]
+            refresh = now + dt.timedelta(seconds=self.config.schedule_refresh_seconds)
+            if upcoming:
+                nxt = min(upcoming, key=self._join_at)
+                await self._set_state(State.WAITING, nxt["id"], f"joins at {self._join_at(nxt)}")
+                await self._sleep_until(min(self._join_at(nxt), refresh))
+            else:
+                await self._set_state(State.IDLE)
+                await self._sleep_until(refresh)
+
+    def _wanted(self, session: dict[str, Any]) -> bool:
+        if session.get("placement") not in (HOST_ROOM, RECEIVING_ROOM):
+            return False
+        return session.get("phase") != "ended"
+
+    def _join_at(self, session: dict[str, Any]) -> dt.datetime:
+        return parse_time(session["starts_at"]) - dt.timedelta(seconds=self.config.lead_seconds)
+
+    def _check_skew(self, schedule: dict[str, Any]) -> None:
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            skew = (parse_time(schedule["now"]) - self.clock.now()).total_seconds()
+            if abs(skew) > SKEW_WARNING_SECONDS:
+                logger.warning("clock: this PC is %+.0f s off the server (set up NTP)", -skew)
+
+    async def _refused(self, exc: DeviceRefused) -> None:
+        """A refused token needs staff: say so loudly, keep trying slowly, never crash."""
+        delay = self._refused_backoff.next_delay()
+        logger.error(
+            "device token refused (%s: %s); staff must register or re-enable this device. "
+            "Retrying in %.0f s",
+            exc.code,
+            exc.message,
+            delay,
+        )
+        await self._set_state(State.ERROR, None, exc.code)
+        await self._sleep_for(delay)
+
+    # -- one session ------------------------------------------------------------------------------
+    async def _attend(self, session: dict[str, Any]) -> None:
+        sid = session["id"]
+        leave_at = parse_time(session["ends_at"])
+        placement = session["placement"]
+        sending = placement == HOST_ROOM
+        logger.info(
+            "session %s %r: %s until %s",
+            sid,
+            session.get("title"),
+            "publishing (host room)" if sending else "playing (receiving room)",
+            leave_at.isoformat(),
+        )
+        if sending and not session.get("may_publish"):
+            logger.warning("session %s: held in this room but publishing is not allowed", sid)
+            await self._set_state(State.WAITING, sid, "may not publish")
+            await self._sleep_until(leave_at)
+            return
+        counting = asyncio.ensure_future(self._post_headcounts(session))
+        backoff = Backoff(self.config.backoff_base_seconds, self.config.backoff_max_seconds)
+        retry = False
+        try:
+            while not self._stop.is_set() and self.clock.now() < leave_at:
+                if retry:
+                    delay = backoff.next_delay()
+                    logger.info("session %s: reconnecting in %.1f s", sid, delay)
+                    if (
+                        await self._sleep_until(
+                            min(self.clock.now() + dt.timedelta(seconds=delay), leave_at),
+                            server_back=True,
+                        )
+                        == "stop"
+                    ):
+                        return
+                    if self.clock.now() >= leave_at:
+                        return
+                retry = True
+                await self._set_state(State.JOINING, sid)
+                try:
+                    conn = await self._connect(session, sending)
+                except DeviceRefused:
+                    raise
+                except ApiError as exc:
+                    logger.warning("session %s: refused: %s", sid, exc)
+                    if exc.status in (404, 410):
+                        return  # deleted or ended: back to the schedule
+                    continue
+                except ServerUnavailable as exc:
+                    self._mark_down(str(exc))
+                    continue
+                except Exception:
+                    logger.exception("session %s: could not connect", sid)
+                    continue
+                self.connections_made += 1
+                self._server_back.clear()
+                await self._set_state(State.PUBLISHING if sending else State.PLAYING, sid)
+                started = asyncio.get_running_loop().time()
+                try:
+                    reason = await self._hold(conn, sid, leave_at)
+                finally:
+                    await conn.close()
+                    self.connection = None
+                if reason in ("ended", "stop", "removed"):
+                    logger.info("session %s: leaving (%s)", sid, reason)
+                    return
+                logger.warning("session %s: connection %s; reconnecting", sid, reason)
+                if reason == "server-back" or (
+                    asyncio.get_running_loop().time() - started >= STABLE_SECONDS
+                ):
+                    backoff.reset()
+                    retry = False
+        finally:
+            counting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await counting
+            self.sink = None
+
+    async def _connect(self, session: dict[str, Any], sending: bool) -> Connection:
+        sid = session["id"]
+        if sending:
+            media = self._input_factory()
+            conn = await publish(self.api, sid, media, self._rtc)
+        else:
+            sink = self._sink_factory(sid)
+            try:
+                conn = await play(self.api, sid, sink, self._rtc)
+            except BaseException:
+                await sink.close()
+                raise
+            self.sink = sink
+        self.connection = conn
+        logger.info("session %s: %s connected to %s", sid, conn.kind, conn.resource_url)
+        return conn
+
+    async def _hold(self, conn: Connection, sid: str, leave_at: dt.datetime) -> str:
+        """Wait while connected; say why it stopped: ended, stop, removed, lost, server-back."""
+        while True:
+            refresh = self.clock.now() + dt.timedelta(seconds=self.config.schedule_refresh_seconds)
+            why = await self._first(
+                stop=self._stop.wait(),
+                lost=conn.lost.wait(),
+                **{"server-back": self._server_back.wait()},
+                time=self.clock.sleep_until(min(leave_at, refresh)),
+            )
+            if why == "lost":
+                return "lost (peer connection " + conn.pc.connectionState + ")"
+            if why != "time":
+                return why
+            if self.clock.now() >= leave_at:
+                return "ended"
+            if not await self._still_scheduled(sid):
+                return "removed"
+
+    async def _still_scheduled(self, sid: str) -> bool:
+        """Staff may end or move a session early; a failed check keeps the session going."""
+        try:
+            schedule = await self.api.schedule(self.config.schedule_days)
+        except DeviceRefused:
+            raise
+        except (ServerUnavailable, ApiError) as exc:
+            logger.info("schedule check failed (%s); staying in %s", exc, sid)
+            return True
+        for session in schedule["sessions"]:
+            if session["id"] == sid:
+                if session.get("phase") == "ended" or self.clock.now() >= parse_time(
+                    session["ends_at"]
+                ):
+                    return False
+                return True
+        return False
+
+    # -- heartbeats and headcounts ---------------------------------------------------------------
+    async def _heartbeats(self) -> None:
+        while not self._stop.is_set():
+            self._state_event.clear()
+            try:
+                await self.api.heartbeat(self.state, self.session_id, self.detail)
+            except DeviceRefused as exc:
+                logger.debug("heartbeat refused: %s", exc)
+            except ServerUnavailable as exc:
+                self._mark_down(str(exc))
+            except ApiError as exc:
+                logger.warning("heartbeat rejected: %s", exc)
+            else:
+                self._mark_up()
+            await self._first(
+                stop=self._stop.wait(),
+                change=self._state_event.wait(),
+                time=self.clock.sleep_until(
+                    self.clock.now() + dt.timedelta(seconds=self.config.heartbeat_seconds)
+                ),
+            )
+
+    async def _post_headcounts(self, session: dict[str, Any]) -> None:
+        """Post the room's count at the start (if known) and on every change."""
+        sid, venue = session["id"], session.get("headcount_venue")
+        if not venue:
+            logger.debug("session %s: no headcount for this device", sid)
+            return
+        version = self.headcounts.version
+        fresh = version > self._counted_version  # set since the last session began
+        self._counted_version = version
+        if fresh and self.headcounts.value is not None:
+            await self._post_count(sid, venue, self.headcounts.value)
+        elif self.config.headcount is not None:
+            await self._post_count(sid, venue, self.config.headcount)
+        while True:
+            version = await self.headcounts.wait_change(version)
+            self._counted_version = version
+            if self.headcounts.value is not None:
+                await self._post_count(sid, venue, self.headcounts.value)
+
+    async def _post_count(self, sid: str, venue: str, count: int) -> None:
+        backoff = Backoff(self.config.backoff_base_seconds, self.config.backoff_max_seconds)
+        while True:
+            try:
+                result = await self.api.headcount(sid, venue, count)
+            except ServerUnavailable as exc:
+                delay = backoff.next_delay()
+                logger.info("headcount: %s; retrying in %.1f s", exc, delay)
+                if await self._sleep_for(delay) == "stop":
+                    return
+                continue
+            except ApiError as exc:
+                logger.error("headcount %d for %s refused: %s", count, sid, exc)
+                return
+            self.headcounts_posted.append((sid, count))
+            logger.info(
+                "headcount: %d in the room posted for %s (in person now %s)",
+                count,
+                sid,
+                result.get("in_person"),
+            )
+            return
+
+
+def _describe(device: dict[str, Any] | None) -> str:
+    if not device:
+        return "unknown"
+    where = device.get("room_name") or device.get("room") or "no room"
+    return (
+        f"{device.get('kind')} {device.get('name') or device.get('id')} at "
+        f"{device.get('venue_name') or device.get('venue')}, {where}"
+    )

@@ -1,0 +1,169 @@
+"""WHIP publishing and WHEP playing with aiortc: one peer connection per connection attempt.
+
+A ``Connection`` sets ``lost`` when its peer connection fails or closes (aiortc reports a
+vanished server as "closed" once ICE consent expires, not always "failed"), so the agent can
+reconnect; ``close()`` is idempotent and ends the server-side resource with DELETE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaPlayer
+from aiortc.mediastreams import MediaStreamTrack
+
+from kiosk_client.api import ServerApi
+from kiosk_client.config import KioskConfig
+from kiosk_client.sinks import Sink
+
+logger = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT = 5.0
+
+
+class MediaInput:
+    """What a host room sends: PyAV inputs (a file, or a camera plus a microphone)."""
+
+    def __init__(
+        self,
+        video: MediaStreamTrack | None,
+        audio: MediaStreamTrack | None,
+        unused: list[MediaStreamTrack] | None = None,
+    ) -> None:
+        if video is None and audio is None:
+            raise ValueError("the input has neither video nor audio")
+        self.video = video
+        self.audio = audio
+        self._unused = unused or []
+
+    def tracks(self) -> list[MediaStreamTrack]:
+        return [t for t in (self.video, self.audio) if t is not None]
+
+    def close(self) -> None:
+        """Stops the players' decoding threads (so a camera is released)."""
+        for track in [*self.tracks(), *self._unused]:
+            track.stop()
+
+
+def open_input(
+    source: str,
+    fmt: str = "",
+    options: dict[str, str] | None = None,
+    audio_source: str = "",
+    audio_fmt: str = "",
+    audio_options: dict[str, str] | None = None,
+    loop: bool = False,
+) -> MediaInput:
+    """Open PyAV inputs. ``loop`` repeats a file; devices (``fmt`` given) never loop.
+
+    With a separate ``audio_source`` (a microphone), the first input's own sound is not sent.
+    """
+    if not source:
+        raise ValueError("no input configured (input = a media file or a camera device)")
+    main = MediaPlayer(source, format=fmt or None, options=options or None, loop=loop and not fmt)
+    if not audio_source:
+        return MediaInput(main.video, main.audio)
+    try:
+        mic = MediaPlayer(audio_source, format=audio_fmt or None, options=audio_options or None)
+    except Exception:
+        MediaInput(main.video, main.audio).close()
+        raise
+    unused = [t for t in (main.audio, mic.video) if t is not None]
+    return MediaInput(main.video, mic.audio, unused)
+
+
+def input_from_config(config: KioskConfig) -> MediaInput:
+    return open_input(
+        config.input,
+        config.input_format,
+        dict(config.input_options),
+        config.audio_input,
+        config.audio_format,
+        dict(config.audio_options),
+        loop=config.loop_input,
+    )
+
+
+class Connection:
+    """One WHIP or WHEP peer connection and its server-side resource."""
+
+    def __init__(self, kind: str, session_id: str, api: ServerApi, rtc: RTCConfiguration) -> None:
+        self.kind = kind
+        self.session_id = session_id
+        self.api = api
+        self.pc = RTCPeerConnection(rtc)
+        self.resource_url: str | None = None
+        self.lost = asyncio.Event()
+        self.connected = asyncio.Event()
+        self.closed = False
+        self._on_close: list[Callable[[], Any]] = []
+        self.pc.on("connectionstatechange", self._on_state)
+
+    def _on_state(self) -> None:
+        state = self.pc.connectionState
+        logger.debug("%s %s: connection %s", self.kind, self.session_id, state)
+        if state == "connected":
+            self.connected.set()
+        elif state in ("failed", "closed") and not self.closed:
+            self.lost.set()
+
+    async def negotiate(self) -> None:
+        """Offer (aiortc gathers every candidate first: the server takes no trickle)."""
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        self.resource_url, answer = await self.api.offer(
+            self.kind, self.session_id, self.pc.localDescription.sdp
+        )
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+
+    async def close(self) -> None:
+        """Idempotent: DELETE the resource, close the peer connection, release media."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.resource_url is not None:
+            await self.api.delete(self.resource_url)
+        try:
+            await asyncio.wait_for(self.pc.close(), CLOSE_TIMEOUT)
+        except Exception as exc:  # aiortc's close itself has been seen to raise
+            logger.debug("%s %s: closing the peer raised %r", self.kind, self.session_id, exc)
+        for callback in self._on_close:
+            with contextlib.suppress(Exception):
+                result = callback()
+                if asyncio.iscoroutine(result):
+                    await result
+
+
+async def publish(
+    api: ServerApi, session_id: str, media: MediaInput, rtc: RTCConfiguration
+) -> Connection:
+    """WHIP: send ``media`` to the session. Closing the connection closes the input too."""
+    conn = Connection("whip", session_id, api, rtc)
+    conn._on_close.append(media.close)
+    try:
+        for track in media.tracks():
+            conn.pc.addTransceiver(track, direction="sendonly")
+        await conn.negotiate()
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+async def play(api: ServerApi, session_id: str, sink: Sink, rtc: RTCConfiguration) -> Connection:
+    """WHEP: receive the session into ``sink``. Receive-only: nothing is ever sent."""
+    conn = Connection("whep", session_id, api, rtc)
+    conn._on_close.append(sink.close)
+    conn.pc.addTransceiver("video", direction="recvonly")
+    conn.pc.addTransceiver("audio", direction="recvonly")
+    conn.pc.on("track", sink.add_track)
+    try:
+        await conn.negotiate()
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
