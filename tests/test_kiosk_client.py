@@ -5,21 +5,34 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import fractions
+import json
 import math
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
+import aioice.ice
 import av
 import numpy as np
 import pytest
 
+from kiosk_client.agent import Agent, State
+from kiosk_client.api import ApiError, DeviceRefused, ServerApi
 from kiosk_client.backoff import Backoff
 from kiosk_client.cli import publish_file, watch_session
 from kiosk_client.clock import ManualClock, SystemClock
-from kiosk_client.config import ConfigError, KioskConfig, load_config
+from kiosk_client.config import FIELDS, ConfigError, KioskConfig, load_config
 from kiosk_client.headcount import Headcounts, parse_line
+from kiosk_client.media import MediaInput, open_input
+from stream_server.catalog import service as catalog
+from stream_server.db.engine import Database
 from tests.conftest import base_url
-from tests.peers import Publisher, Viewer, colour_close
+from tests.peers import Publisher, Viewer, colour_close, wait_until
 
 RED = (200, 40, 40)
 
@@ -81,7 +94,7 @@ def test_config_file_then_environment_then_flags(tmp_path: Path):
         'input = "/dev/video0"\n'
         'input_format = "v4l2"\n'
         'input_options = { video_size = "1280x720", framerate = 30 }\n'
-        'ice_servers = [{ urls = "turn:turn.example.org:3478", username = "u", credential = "c" }]\n'
+        'ice_servers = [{ urls = "turn:t.example.org", username = "u", credential = "c" }]\n'
         'log_level = "debug"\n'
     )
     env = {"KOHTAAMO_KIOSK_TOKEN": "kd_secret", "KOHTAAMO_KIOSK_LEAD_SECONDS": "60"}
@@ -91,7 +104,7 @@ def test_config_file_then_environment_then_flags(tmp_path: Path):
     assert config.lead_seconds == 60.0  # environment beats the file
     assert config.sink == "null"  # a flag beats both
     assert config.input_options == {"video_size": "1280x720", "framerate": "30"}
-    assert config.ice_servers[0]["urls"] == "turn:turn.example.org:3478"
+    assert config.ice_servers[0]["urls"] == "turn:t.example.org"
     assert config.log_level == "DEBUG"
     assert load_config(None, environ={}).ice_servers == ()  # never aiortc's public STUN
     env = {"KOHTAAMO_KIOSK_ICE_HOST_ADDRESSES": "127.0.0.1", "KOHTAAMO_KIOSK_CONFIG": str(path)}
@@ -195,3 +208,279 @@ async def test_watch_records_a_playable_file(client, sessions, tmp_path):
     assert colour_close(tuple(float(c) for c in rgb), (40, 80, 200), tol=30), rgb
     duration = float(frames[-1].pts * frames[-1].time_base)
     assert 1.0 <= duration <= 6.0, duration
+
+
+def test_every_kiosk_setting_is_in_the_readme():
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Room PCs: the kiosk client", 1)[1].split("\n## ", 1)[0]
+    missing = [name for name in FIELDS if f"| `{name}` |" not in section]
+    assert not missing, f"README's kiosk section does not document {', '.join(missing)}"
+
+
+# -- the agent against a real server with the device API ---------------------------------------
+async def cli(settings, *args: str) -> str:
+    """Run ``kohtaamo ...`` (the IT staff's commands) against the test database."""
+    env = {**os.environ, "KOHTAAMO_DATABASE_URL": settings.database_url}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "stream_server",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
+
+
+async def add_device(settings, venue: str, room: str | None, kind: str = "kiosk") -> dict:
+    args = ["devices", "add", "--venue", venue, "--kind", kind, "--json"]
+    if room:
+        args += ["--room", room]
+    return json.loads(await cli(settings, *args))
+
+
+def agent_config(server: str, token: str, **changes) -> KioskConfig:
+    return KioskConfig(
+        server=server,
+        token=token,
+        lead_seconds=120,
+        # The test moves the clock straight to the join time instead of through refreshes.
+        schedule_refresh_seconds=3600,
+        sink="null",
+        ice_servers=(),
+    ).replace(**changes)
+
+
+def clip_input(clip: Path) -> Callable[[], MediaInput]:
+    return lambda: open_input(str(clip), loop=True)
+
+
+async def attendance(http: aiohttp.ClientSession, base: str, sid: str) -> dict:
+    async with http.get(f"{base}/api/sessions/{sid}/attendance") as resp:
+        assert resp.status == 200
+        return await resp.json()
+
+
+def channel_now(data: dict, channel: str) -> int:
+    return data["by_channel"].get(channel, {}).get("now", 0)
+
+
+async def stop_agent(agent: Agent, task: asyncio.Task) -> None:
+    agent.stop()
+    await asyncio.wait_for(task, 20)
+
+
+async def test_agent_joins_at_the_scheduled_time_publishes_and_leaves_at_the_end(
+    client, sessions, settings, tmp_path
+):
+    starts = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(minutes=20)
+    created = await sessions.create(venue="kantti/lava", starts_at=starts, minutes=30)
+    sid = created.session.id
+    device = await add_device(settings, "kantti", "lava", "kiosk")
+    base = base_url(client)
+    clock = ManualClock(dt.datetime.now(dt.UTC))
+    agent = Agent(
+        agent_config(base, device["token"]),
+        clock=clock,
+        input_factory=clip_input(make_clip(tmp_path / "clip.mkv")),
+    )
+    task = asyncio.ensure_future(agent.run())
+    viewer = Viewer()
+    try:
+        join_at = starts - dt.timedelta(seconds=120)
+        # The agent waits on its clock for exactly the join time, and has not joined.
+        await clock.wait_for_sleeper(lambda when: when == join_at)
+        assert agent.state == State.WAITING and agent.session_id == sid
+        assert agent.connections_made == 0
+        async with aiohttp.ClientSession() as http:
+            assert channel_now(await attendance(http, base, sid), "kiosk") == 0
+            assert (await viewer.play(http, base, sid)).status == 201
+            await clock.set(join_at)
+            await agent.wait_for(lambda a: a.state == State.PUBLISHING)
+            await viewer.wait_for(lambda: viewer.video_frames >= 10, timeout=30)
+            assert colour_close(viewer.last_rgb, RED, tol=30), viewer.last_rgb
+            assert channel_now(await attendance(http, base, sid), "kiosk") == 1
+            # At the end it leaves (DELETE) and the server closes its connection.
+            await clock.set(starts + dt.timedelta(minutes=30))
+            await agent.wait_for(lambda a: a.state in (State.IDLE, State.WAITING))
+            await wait_until(lambda: _kiosk_gone(http, base, sid), timeout=15, interval=0.2)
+    finally:
+        await viewer.close()
+        await stop_agent(agent, task)
+
+
+async def _kiosk_gone(http: aiohttp.ClientSession, base: str, sid: str) -> bool:
+    return channel_now(await attendance(http, base, sid), "kiosk") == 0
+
+
+async def test_receiving_room_plays_without_sending_and_posts_headcounts(
+    client, sessions, settings, tmp_path
+):
+    created = await sessions.create(venue="kantti/lava", receivers=["nilsia"], minutes=60)
+    sid = created.session.id
+    device = await add_device(settings, "nilsia", "lukusali", "room-link")
+    base = base_url(client)
+    count_file = tmp_path / "headcount"
+    count_file.write_text("99\n")  # yesterday's number: must not be posted
+    publisher = Publisher(rgb=(40, 80, 200))
+    clock = ManualClock(dt.datetime.now(dt.UTC))
+    agent = Agent(
+        agent_config(base, device["token"], headcount=17, headcount_file=str(count_file)),
+        clock=clock,
+    )
+    task = asyncio.ensure_future(agent.run())
+    try:
+        async with aiohttp.ClientSession() as http:
+            assert (await publisher.publish(http, base, sid, created.publish_token)).status == 201
+            await agent.wait_for(lambda a: a.state == State.PLAYING, timeout=30)
+            assert agent.sink is not None
+            sink = agent.sink
+            await wait_until(lambda: sink.counter.video >= 10 and sink.counter.audio >= 10, 30)
+            # It only receives: the session's one publisher is still the only sender.
+            pcs = agent.connection
+            assert pcs is not None and pcs.kind == "whep"
+            assert all(t.direction == "recvonly" for t in pcs.pc.getTransceivers())
+            # The fixed count is posted at the start, the file's old number is not.
+            await wait_until(lambda: (sid, 17) in agent.headcounts_posted, 15)
+            data = await attendance(http, base, sid)
+            assert data.get("in_person", data.get("headcount")) == 17, data
+            count_file.write_text("23\n")
+            await wait_until(lambda: (sid, 23) in agent.headcounts_posted, 15)
+            data = await attendance(http, base, sid)
+            assert data.get("in_person", data.get("headcount")) == 23, data
+            assert (sid, 99) not in agent.headcounts_posted
+    finally:
+        await publisher.close()
+        await stop_agent(agent, task)
+
+
+async def test_a_revoked_token_is_refused_logged_and_retried_with_backoff(client, settings, caplog):
+    device = await add_device(settings, "kantti", "lava", "kiosk")
+    await cli(settings, "devices", "revoke", str(device["id"]))
+    clock = ManualClock(dt.datetime.now(dt.UTC))
+    # Heartbeats an hour apart, so the only short sleep on the clock is the back-off.
+    config = agent_config(base_url(client), device["token"], heartbeat_seconds=3600)
+    agent = Agent(config, clock=clock)
+    task = asyncio.ensure_future(agent.run())
+    try:
+        delays = []
+        for _ in range(4):
+            now = clock.now()
+            wake = await clock.wait_for_sleeper(
+                lambda when, now=now: now < when < now + dt.timedelta(seconds=3000)
+            )
+            assert agent.state == State.ERROR and agent.detail == "device_revoked"
+            assert not task.done()
+            delays.append((wake - now).total_seconds())
+            await clock.set(wake)
+        assert delays[0] < delays[3], delays  # backing off, not hammering
+        assert "device token refused (device_revoked" in caplog.text
+        assert device["token"] not in caplog.text  # never log the token
+    finally:
+        await stop_agent(agent, task)
+
+
+async def test_an_unknown_token_is_refused_and_another_venue_cannot_count(
+    client, sessions, settings
+):
+    created = await sessions.create(venue="kantti/lava", receivers=["nilsia"], minutes=60)
+    other = await add_device(settings, "juankoski", "lukusali", "room-link")
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(DeviceRefused) as refused:
+            await ServerApi(http, base_url(client), "kd_nonsense").schedule()
+        assert (refused.value.status, refused.value.code) == (401, "device_token_invalid")
+        api = ServerApi(http, base_url(client), other["token"])
+        with pytest.raises(ApiError) as wrong:
+            await api.headcount(created.session.id, "nilsia", 5)
+        assert (wrong.value.status, wrong.value.code) == (403, "headcount_wrong_venue")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def start_server(settings, port: int) -> asyncio.subprocess.Process:
+    env = {
+        **os.environ,
+        "KOHTAAMO_DATABASE_URL": settings.database_url,
+        "KOHTAAMO_ICE_HOST_ADDRESSES": "127.0.0.1",
+        "KOHTAAMO_VIDEO_CODEC": "VP8",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "stream_server",
+        "serve",
+        "--port",
+        str(port),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+    async def healthy() -> bool:
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                    return resp.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    await wait_until(healthy, timeout=30, interval=0.1)
+    return proc
+
+
+async def test_agent_survives_a_server_restart_and_rejoins_within_10_s(
+    settings, tmp_path, monkeypatch
+):
+    """SIGKILL the server while the kiosk publishes; after the restart it publishes again."""
+    config_defaults = KioskConfig()
+    # The client's own defaults for noticing a dead server (``run`` installs them).
+    monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", config_defaults.ice_consent_interval)
+    monkeypatch.setattr(aioice.ice, "CONSENT_FAILURES", config_defaults.ice_consent_failures)
+    database = Database(settings.database_url)
+    async with database.session() as db:
+        await catalog.sync_reference_data(db)
+        created = await catalog.create_session(
+            db, title="Luento", mode="broadcast", venue="kantti/lava", minutes=60
+        )
+    await database.close()
+    sid = created.session.id
+    device = await add_device(settings, "kantti", "lava", "kiosk")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = await start_server(settings, port)
+    agent = Agent(
+        agent_config(base, device["token"], schedule_refresh_seconds=60),
+        input_factory=clip_input(make_clip(tmp_path / "clip.mkv")),
+    )
+    task = asyncio.ensure_future(agent.run())
+    try:
+        await agent.wait_for(lambda a: a.state == State.PUBLISHING, timeout=30)
+        async with aiohttp.ClientSession() as http:
+            viewer = Viewer()
+            assert (await viewer.play(http, base, sid)).status == 201
+            await viewer.wait_for(lambda: viewer.video_frames >= 5, timeout=30)
+            await viewer.close()
+            proc.send_signal(signal.SIGKILL)
+            await proc.wait()
+            proc = await start_server(settings, port)
+            back = time.monotonic()
+            await agent.wait_for(
+                lambda a: a.connections_made >= 2 and a.state == State.PUBLISHING, timeout=30
+            )
+            rejoined = time.monotonic() - back
+            viewer = Viewer()
+            assert (await viewer.play(http, base, sid)).status == 201
+            await viewer.wait_for(lambda: viewer.video_frames >= 5, timeout=30)
+            await viewer.close()
+        assert rejoined <= 10.0, f"rejoined {rejoined:.1f} s after the server was back"
+    finally:
+        await stop_agent(agent, task)
+        proc.send_signal(signal.SIGTERM)
+        await proc.wait()
