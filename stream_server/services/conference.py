@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 
-from stream_server.attendance.ledger import DEVICE_CHANNELS, Presence
+from stream_server.attendance.ledger import Presence
 from stream_server.catalog import service as catalog
 from stream_server.db.models import Session, SessionMode
 from stream_server.errors import KohtaamoError
@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from stream_server.services.live import LiveService
 
 logger = logging.getLogger(__name__)
+
+#: Channels that are not counted as online participants, so only a device token may use them.
+ROOM_DEVICE_CHANNELS = frozenset({"kiosk", "room-link"})
 
 
 class Channel(Protocol):
@@ -321,7 +324,7 @@ class ConferenceService:
         so only a registered device token may join as one.
         """
         if join.device_token is None:
-            if join.channel in DEVICE_CHANNELS:
+            if join.channel in ROOM_DEVICE_CHANNELS:
                 raise ProtocolError(
                     "device_token_required",
                     f"only a registered device may join as {join.channel}",
