@@ -1,4 +1,4 @@
-"""The ``kohtaamo`` command line: serve, db upgrade, demo, sessions, areas."""
+"""The ``kohtaamo`` command line: serve, db upgrade, demo, sessions, areas, staff, devices."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from stream_server import admin_cli
 from stream_server.catalog import service as catalog
 from stream_server.config import ConfigError, Settings, load_settings
 from stream_server.db.engine import Database, upgrade_database
@@ -233,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     setpop.add_argument("slug")
     setpop.add_argument("population", type=int)
     setpop.set_defaults(func=cmd_areas)
+
+    admin_cli.add_commands(sub)
     return parser
 
 

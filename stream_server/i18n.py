@@ -38,6 +38,10 @@ PROTOCOL_ERROR_CODES = (
     "unexpected_answer",
     "replaced",
     "silent",
+    "device_token_required",
+    "device_token_invalid",
+    "device_revoked",
+    "device_not_allowed",
 )
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -184,6 +188,23 @@ MESSAGES: dict[str, dict[str, str]] = {
     "host.end_yes": {"fi": "Kyllä, päätä", "en": "Yes, end it"},
     "host.cancel": {"fi": "Peruuta", "en": "Cancel"},
     # -- protocol errors (docs/signaling.md) -------------------------------------------------
+    "error.device_token_required": {
+        "fi": "Vain rekisteröity laite voi liittyä tällä tavalla.",
+        "en": "Only a registered device can join this way.",
+    },
+    "error.device_token_invalid": {
+        "fi": "Laitteen tunnistetta ei tunneta. Pyydä henkilökuntaa rekisteröimään laite.",
+        "en": "This device is not recognised. Ask the staff to register it.",
+    },
+    "error.device_revoked": {
+        "fi": "Laitteen käyttöoikeus on peruttu. "
+        "Pyydä henkilökuntaa rekisteröimään laite uudelleen.",
+        "en": "This device has been revoked. Ask the staff to register it again.",
+    },
+    "error.device_not_allowed": {
+        "fi": "Tämä laite ei kuulu tähän tapahtumaan.",
+        "en": "This device has no part in this session.",
+    },
     "error.invalid_json": {
         "fi": "Sovelluksessa tapahtui virhe. Lataa sivu uudelleen.",
         "en": "Something went wrong in the app. Please reload the page.",
@@ -259,6 +280,21 @@ MESSAGES: dict[str, dict[str, str]] = {
     "error.silent": {
         "fi": "Yhteys katkesi hetkeksi. Yhdistetään uudelleen…",
         "en": "The connection was lost for a moment. Reconnecting…",
+    },
+    # -- staff ---------------------------------------------------------------------------------
+    "staff.login.title": {"fi": "Henkilökunnan kirjautuminen", "en": "Staff login"},
+    "staff.login.name": {"fi": "Käyttäjätunnus", "en": "User name"},
+    "staff.login.password": {"fi": "Salasana", "en": "Password"},
+    "staff.login.submit": {"fi": "Kirjaudu", "en": "Log in"},
+    "staff.login.failed": {
+        "fi": "Käyttäjätunnus tai salasana on väärin.",
+        "en": "The user name or password is wrong.",
+    },
+    "staff.login.hint": {
+        "fi": "Osallistujat eivät tarvitse tunnusta. "
+        "Tunnuksen luo ylläpito: kohtaamo staff add NIMI.",
+        "en": "Participants never need an account. "
+        "IT creates staff accounts: kohtaamo staff add NAME.",
     },
     "error.generic": {
         "fi": "Jokin meni vikaan. Yritä uudelleen.",

@@ -16,6 +16,8 @@ from stream_server.app import create_app
 from stream_server.catalog import service as catalog
 from stream_server.config import Settings
 from stream_server.db.engine import Database, upgrade_database
+from stream_server.devices import service as devices_service
+from stream_server.staff import service as staff_service
 from stream_server.web.keys import DATABASE
 
 
@@ -74,3 +76,59 @@ async def sessions(client: TestClient) -> AsyncIterator[Sessions]:
 
 def base_url(client: TestClient) -> str:
     return str(client.make_url("")).rstrip("/")
+
+
+class Staff:
+    """Staff accounts, logins and API tokens in the running app's database."""
+
+    PASSWORD = "correct horse battery"
+
+    def __init__(self, client: TestClient) -> None:
+        self._client = client
+
+    async def add(self, name: str = "anna") -> str:
+        async with self._client.app[DATABASE].session() as db:
+            await staff_service.add_staff(db, name, self.PASSWORD)
+        return name
+
+    async def login(self, name: str = "anna") -> str:
+        """Log the test client in (cookie jar) and return the login's CSRF token."""
+        await self.add(name)
+        response = await self._client.post(
+            "/staff/login",
+            data={"name": name, "password": self.PASSWORD, "next": "/api/staff/me"},
+        )
+        assert response.status == 200, await response.text()
+        return str((await response.json())["csrf_token"])
+
+    async def api_token(self, name: str = "anna") -> str:
+        async with self._client.app[DATABASE].session() as db:
+            _, token = await staff_service.issue_api_token(db, name)
+        return token
+
+
+@pytest.fixture
+async def staff(client: TestClient) -> Staff:
+    return Staff(client)
+
+
+class Devices:
+    """Registers devices in the running app's database and returns their tokens."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def add(self, venue: str, kind: str = "kiosk", room: str | None = None) -> str:
+        async with self._db.session() as db:
+            await catalog.sync_reference_data(db)
+            return (await devices_service.add_device(db, venue, kind, room)).token
+
+    async def revoke_all(self) -> None:
+        async with self._db.session() as db:
+            for device in await devices_service.list_devices(db):
+                await devices_service.revoke_device(db, device.id)
+
+
+@pytest.fixture
+async def devices(client: TestClient) -> Devices:
+    return Devices(client.app[DATABASE])

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import case, func, select, update
 
+from stream_server.attendance.events import AttendanceEvents
 from stream_server.catalog.service import hash_secret, utcnow
 from stream_server.db.engine import Database
 from stream_server.db.models import AttendanceInterval, Participant
@@ -46,9 +47,19 @@ class Presence:
 class AttendanceLedger:
     """Records attendance intervals in the database."""
 
-    def __init__(self, database: Database, clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        database: Database,
+        clock: Callable[[], dt.datetime] = utcnow,
+        events: AttendanceEvents | None = None,
+    ) -> None:
         self._db = database
         self._clock = clock
+        self.events = events or AttendanceEvents()
+
+    def changed(self, session_id: str, what: str) -> None:
+        """Tell live subscribers (the staff dashboard) that a session's figures moved."""
+        self.events.publish({"type": what, "session_id": session_id})
 
     async def join(
         self,
@@ -58,6 +69,7 @@ class AttendanceLedger:
         role: str = "viewer",
         attendee_key: str | None = None,
         room_id: int | None = None,
+        venue_id: int | None = None,
     ) -> Presence:
         """Open an interval; the same ``attendee_key`` continues the same participant."""
         if channel not in CHANNELS:
@@ -82,6 +94,7 @@ class AttendanceLedger:
                     role=role,
                     is_device=channel in DEVICE_CHANNELS,
                     room_id=room_id,
+                    venue_id=venue_id,
                     attendee_key_hash=key_hash,
                     first_joined_at=now,
                 )
@@ -102,6 +115,7 @@ class AttendanceLedger:
             presence.participant_id,
             presence.interval_id,
         )
+        self.changed(session_id, "join")
         return presence
 
     async def leave(self, presence: Presence, reason: str = "left") -> bool:
@@ -125,6 +139,7 @@ class AttendanceLedger:
                 reason,
                 presence.interval_id,
             )
+            self.changed(presence.session_id, "leave")
         return closed
 
     async def touch(self, interval_ids: Iterable[int]) -> None:

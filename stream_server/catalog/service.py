@@ -132,7 +132,8 @@ def session_to_json(session: Session, now: dt.datetime | None = None) -> dict[st
     }
 
 
-def _session_query() -> Any:
+def session_query() -> Any:
+    """Sessions with everything ``session_to_json`` reads, loaded eagerly (async-safe)."""
     return select(Session).options(
         selectinload(Session.room).selectinload(Room.venue).selectinload(Venue.area),
         selectinload(Session.receivers).selectinload(SessionReceiver.room).selectinload(Room.venue),
@@ -169,10 +170,12 @@ async def sync_reference_data(db: AsyncSession, path: Path = REFERENCE_FILE) -> 
         if venue is None:
             venue = Venue(slug=item["slug"], name=item["name"], area=areas[item["area"]], rooms=[])
             db.add(venue)
-        have = {r.slug for r in venue.rooms}
-        for slug, name in item["rooms"]:
+        have = {r.slug: r for r in venue.rooms}
+        for slug, name, capacity in item["rooms"]:
             if slug not in have:
-                venue.rooms.append(Room(slug=slug, name=name))
+                venue.rooms.append(Room(slug=slug, name=name, capacity=capacity))
+            elif have[slug].capacity is None:
+                have[slug].capacity = capacity
     organisers = set((await db.scalars(select(Organiser.slug))).all())
     for item in data["organisers"]:
         if item["slug"] not in organisers:
@@ -273,18 +276,18 @@ async def create_session(
 
 
 async def get_session(db: AsyncSession, session_id: str) -> Session | None:
-    return await db.scalar(_session_query().where(Session.id == session_id))
+    return await db.scalar(session_query().where(Session.id == session_id))
 
 
 async def get_session_by_code(db: AsyncSession, code: str) -> Session | None:
-    return await db.scalar(_session_query().where(Session.join_code == normalise_join_code(code)))
+    return await db.scalar(session_query().where(Session.join_code == normalise_join_code(code)))
 
 
 async def list_listed_sessions(db: AsyncSession, now: dt.datetime | None = None) -> list[Session]:
     """Public sessions that are live or upcoming, soonest first (private ones are never listed)."""
     now = now or utcnow()
     rows = await db.scalars(
-        _session_query()
+        session_query()
         .where(Session.visibility == Visibility.PUBLIC)
         .where(Session.ends_at > now - OVERRUN_GRACE)
         .order_by(Session.starts_at, Session.id)

@@ -111,6 +111,8 @@ class Room(Base):
     venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id"))
     slug: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(120))
+    # Seats or safe occupancy; a headcount above it is refused as a typing error.
+    capacity: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     venue: Mapped[Venue] = relationship(back_populates="rooms")
 
@@ -208,8 +210,14 @@ class Participant(Base):
     role: Mapped[str] = mapped_column(String(20), default="viewer")
     is_device: Mapped[bool] = mapped_column(Boolean, default=False)
     room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id"), nullable=True)
+    # The venue whose area the participant counts towards when it is not the session's host
+    # venue: set only when joining through a device registered to another venue.
+    venue_id: Mapped[int | None] = mapped_column(ForeignKey("venues.id"), nullable=True)
     attendee_key_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     first_joined_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # Set once the participant has answered the satisfaction survey (one answer each); the
+    # answer itself is stored apart, without any link back to the participant.
+    surveyed: Mapped[bool] = mapped_column(Boolean, default=False)
 
     intervals: Mapped[list[AttendanceInterval]] = relationship(
         back_populates="participant", order_by="AttendanceInterval.id"
@@ -235,3 +243,126 @@ class AttendanceInterval(Base):
     close_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
     participant: Mapped[Participant] = relationship(back_populates="intervals")
+
+
+class DeviceKind(enum.StrEnum):
+    KIOSK = "kiosk"
+    TABLET = "tablet"
+    ROOM_LINK = "room-link"
+
+
+def _enum(kind: type[enum.StrEnum]) -> Enum:
+    return Enum(kind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+class StaffUser(Base):
+    """A member of staff who may see the dashboard, reports and record headcounts."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class StaffLogin(Base):
+    """A browser login: the cookie holds a random secret, the database only its digest."""
+
+    __tablename__ = "staff_logins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The CSRF token for this login's forms and fetches (synchroniser token pattern).
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    staff: Mapped[StaffUser] = relationship()
+
+
+class StaffApiToken(Base):
+    """A revocable bearer token for scripts and the city's reporting tools."""
+
+    __tablename__ = "staff_api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    staff: Mapped[StaffUser] = relationship()
+
+
+class Device(Base):
+    """A kiosk, home-care tablet or room link registered to a venue (and maybe a room).
+
+    A home tablet is a personal device: for it only ``last_seen_at`` is kept, never what it
+    was doing (``state``/``session_id`` stay empty).
+    """
+
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[DeviceKind] = mapped_column(_enum(DeviceKind))
+    name: Mapped[str] = mapped_column(String(120))
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id"))
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id"), nullable=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    state: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    state_session_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    state_detail: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+    venue: Mapped[Venue] = relationship()
+    room: Mapped[Room | None] = relationship()
+
+
+class DeviceInvitation(Base):
+    """A private group session that a tablet is invited to (shown on its home screen)."""
+
+    __tablename__ = "device_invitations"
+    __table_args__ = (UniqueConstraint("device_id", "session_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+
+
+class Headcount(Base):
+    """How many people were present at a venue for a session; the latest per venue counts.
+
+    Earlier values stay as the audit trail, with who (staff account or device) and when.
+    """
+
+    __tablename__ = "headcounts"
+    __table_args__ = (Index("ix_headcounts_session_venue", "session_id", "venue_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id"))
+    count: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), nullable=True)
+
+    venue: Mapped[Venue] = relationship()
+
+
+class SurveyAnswer(Base):
+    """One anonymous satisfaction answer (1-5 smileys): no participant, device or time of day."""
+
+    __tablename__ = "survey_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(20))
+    score: Mapped[int] = mapped_column(Integer)

@@ -21,6 +21,7 @@ from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 from stream_server.attendance.ledger import Presence
 from stream_server.catalog import service as catalog
 from stream_server.db.models import Session, SessionMode
+from stream_server.errors import KohtaamoError
 from stream_server.media.forwarding import (
     ForwardedTrack,
     MediaSource,
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
     from stream_server.services.live import LiveService
 
 logger = logging.getLogger(__name__)
+
+#: Channels that are not counted as online participants, so only a device token may use them.
+ROOM_DEVICE_CHANNELS = frozenset({"kiosk", "room-link"})
 
 
 class Channel(Protocol):
@@ -260,17 +264,22 @@ class ConferenceService:
                 )
                 await other.close("replaced")
                 await other.channel.close(4000, "replaced")
+        channel_name, venue_id = await self._device_channel(session, join)
         room = self._live.room(session)
         role = "host" if join.role == "host" else "participant"
         try:
-            member = room.admit("publisher" if role == "host" else "viewer", join.channel)
+            member = room.admit("publisher" if role == "host" else "viewer", channel_name)
         except RoomFull as exc:
             raise ProtocolError("session_full", str(exc), "join") from exc
         member.may_publish = role == "host" or session.mode == SessionMode.GROUP
         pc = self._live.new_peer()
         participant = Participant(self, session, member, channel, pc, join.attendee_key)
         participant.presence = await self._live.ledger.join(
-            session.id, join.channel, role=role, attendee_key=join.attendee_key
+            session.id,
+            channel_name,
+            role=role,
+            attendee_key=join.attendee_key,
+            venue_id=venue_id,
         )
         self._participants.setdefault(session.id, {})[member.id] = participant
 
@@ -307,6 +316,26 @@ class ConferenceService:
         await participant.renegotiate()
         await self.broadcast_roster(session.id)
         return participant
+
+    async def _device_channel(self, session: Session, join: Join) -> tuple[str, int | None]:
+        """The attendance channel (and venue) of a join: room devices must prove they are.
+
+        A kiosk or room link is not an online participant (its room is counted by headcount),
+        so only a registered device token may join as one.
+        """
+        if join.device_token is None:
+            if join.channel in ROOM_DEVICE_CHANNELS:
+                raise ProtocolError(
+                    "device_token_required",
+                    f"only a registered device may join as {join.channel}",
+                    "join",
+                )
+            return join.channel, None
+        try:
+            access = await self._live.device_access(session, join.device_token)
+        except KohtaamoError as exc:
+            raise ProtocolError(exc.code, exc.message, "join") from None
+        return access.channel, access.venue_id
 
     def _program_publisher(self, session_id: str) -> int | None:
         for p in self.participants(session_id):

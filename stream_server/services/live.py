@@ -22,6 +22,7 @@ from stream_server.catalog import service as catalog
 from stream_server.config import Settings
 from stream_server.db.engine import Database
 from stream_server.db.models import Session, SessionMode, Visibility
+from stream_server.devices import service as devices
 from stream_server.errors import (
     BadRequest,
     Conflict,
@@ -61,6 +62,16 @@ logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
+class DeviceAccess:
+    """What a registered device may do in one session, and how its presence is counted."""
+
+    device_id: int
+    channel: str  # kiosk | room-link (devices) or tablet (an online participant)
+    venue_id: int | None  # the venue to attribute to, when not the session's host venue
+    may_publish: bool
+
+
+@dataclasses.dataclass(frozen=True)
 class Answer:
     """The result of a WHIP/WHEP offer."""
 
@@ -85,6 +96,7 @@ class Resource:
         self.pc = pc
         self.member = member
         self.presence: Presence | None = None
+        self.venue_id: int | None = None
         self.sources: list[MediaSource] = []
         self.tracks: list[ForwardedTrack] = []
         self.closed = False
@@ -131,6 +143,31 @@ class LiveService:
         if catalog.session_phase(session, catalog.utcnow()) == catalog.Phase.ENDED:
             raise Gone("this session has ended", code="session_ended")
         return session
+
+    async def device_access(self, session: Session, token: str) -> DeviceAccess:
+        """Check a device token against a session; raises 401/403 with the reason."""
+        async with self._db.session() as db:
+            try:
+                device = await devices.identify_device(db, token)
+            except devices.DeviceRevoked:
+                raise Forbidden(
+                    "this device has been revoked; ask the library staff to register it again",
+                    code="device_revoked",
+                ) from None
+            except devices.DeviceTokenInvalid:
+                raise Unauthorized("unknown device token", code="device_token_invalid") from None
+            place = await devices.placement(db, device, session)
+        if place is None:
+            raise Forbidden(
+                f"device {device.id} has no part in session {session.id}",
+                code="device_not_allowed",
+            )
+        return DeviceAccess(
+            device.id,
+            devices.participant_channel(device),
+            devices.attributed_venue_id(device, session),
+            place.may_publish,
+        )
 
     def room(self, session: Session) -> LiveRoom:
         room = self._rooms.get(session.id)
@@ -215,12 +252,21 @@ class LiveService:
     async def publish(self, session_id: str, bearer: str | None, sdp: str) -> Answer:
         """WHIP ingest: the newest publisher of a session takes over the program."""
         session = await self._load_session(session_id)
-        if bearer is None:
+        channel = "whip"
+        if bearer is not None and bearer.startswith(devices.DEVICE_TOKEN_PREFIX):
+            access = await self.device_access(session, bearer)
+            if not access.may_publish:
+                raise Forbidden(
+                    "only a device in the session's own room may publish",
+                    code="device_not_allowed",
+                )
+            channel = access.channel
+        elif bearer is None:
             raise Unauthorized("publishing needs the session's publish token", code="token_missing")
-        if not catalog.may_publish(session, bearer):
+        elif not catalog.may_publish(session, bearer):
             raise Forbidden("wrong publish token", code="token_invalid")
         summary = self._check_offer(sdp)
-        member = self._admit(session, "publisher", "whip")
+        member = self._admit(session, "publisher", channel)
         resource = Resource("whip", session_id, self.new_peer(), member, self._resource_closed)
         router = self.router(session_id)
 
@@ -248,7 +294,10 @@ class LiveService:
     async def play(self, session_id: str, bearer: str | None, sdp: str) -> Answer:
         """WHEP playback: forwards the session's program to one more viewer."""
         session = await self._load_session(session_id)
-        if not catalog.may_view(session, bearer):
+        access = None
+        if bearer is not None and bearer.startswith(devices.DEVICE_TOKEN_PREFIX):
+            access = await self.device_access(session, bearer)
+        elif not catalog.may_view(session, bearer):
             if bearer is None:
                 raise Unauthorized(
                     "this session is private: give its join code as the Bearer token",
@@ -256,8 +305,9 @@ class LiveService:
                 )
             raise Forbidden("wrong join code", code="join_code_invalid")
         summary = self._check_offer(sdp)
-        member = self._admit(session, "viewer", "whep")
+        member = self._admit(session, "viewer", access.channel if access else "whep")
         resource = Resource("whep", session_id, self.new_peer(), member, self._resource_closed)
+        resource.venue_id = access.venue_id if access else None
         router = self.router(session_id)
 
         def prepare() -> None:
@@ -275,7 +325,10 @@ class LiveService:
     async def _register(self, resource: Resource, session_id: str) -> Answer:
         self._resources[resource.id] = resource
         resource.presence = await self.ledger.join(
-            session_id, resource.member.channel, role=resource.member.role
+            session_id,
+            resource.member.channel,
+            role=resource.member.role,
+            venue_id=resource.venue_id,
         )
 
         @resource.pc.on("connectionstatechange")
@@ -321,7 +374,11 @@ class LiveService:
                 session = await catalog.get_session(db, join.session)
                 if session is None:
                     raise ProtocolError("unknown_session", "no such session", "join")
-                if session.visibility == Visibility.PRIVATE and join.role != "host":
+                if (
+                    session.visibility == Visibility.PRIVATE
+                    and join.role != "host"
+                    and not join.device_token  # checked against the session in join()
+                ):
                     raise ProtocolError(
                         "join_code_required",
                         "this session is private: its join code is needed",

@@ -49,6 +49,7 @@ class Join:
     token: str | None
     channel: str
     attendee_key: str
+    device_token: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,7 +135,8 @@ def parse_message(raw: str | bytes) -> Message:
                 kind,
             )
         token = _field(data, "token", str, kind, required=False)
-        return Join(session, code, role, token, channel, key)
+        device_token = _field(data, "device_token", str, kind, required=False)
+        return Join(session, code, role, token, channel, key, device_token or None)
     if kind == "answer":
         return Answer(_field(data, "sdp", str, kind))
     if kind == "publish":

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from stream_server.attendance import headcounts
+from stream_server.attendance.headcounts import Recorder
 from stream_server.catalog import service as catalog
-from stream_server.errors import NotFound
+from stream_server.errors import BadRequest, Forbidden, NotFound
+from stream_server.web.auth import bearer_token, device_from_token, is_device_token, require_staff
+from stream_server.web.json_body import read_json_object
 from stream_server.web.keys import DATABASE, LEDGER
 
 routes = web.RouteTableDef()
@@ -37,6 +41,44 @@ async def attendance(request: web.Request) -> web.Response:
         if await catalog.get_session(db, session_id) is None:
             raise NotFound("no such session", code="unknown_session")
     return web.json_response(await request.app[LEDGER].summary(session_id))
+
+
+@routes.post("/api/sessions/{session_id}/headcount")
+async def record_headcount(request: web.Request) -> web.Response:
+    """Staff (cookie + CSRF, or API token) or a room device of that venue records a count."""
+    if is_device_token(bearer_token(request)):
+        recorder = Recorder(device=await device_from_token(request))
+    else:
+        recorder = Recorder(staff_id=(await require_staff(request)).staff_id)
+    body = await read_json_object(request)
+    venue = body.get("venue")
+    if not isinstance(venue, str) or not venue:
+        raise BadRequest("venue must be a venue slug", code="headcount_invalid")
+    session_id = request.match_info["session_id"]
+    async with request.app[DATABASE].session() as db:
+        session = await catalog.get_session(db, session_id)
+        if session is None:
+            raise NotFound("no such session", code="unknown_session")
+        try:
+            row = await headcounts.record_headcount(db, session, venue, body.get("count"), recorder)
+        except headcounts.HeadcountWrongVenue as exc:
+            raise Forbidden(str(exc), code="headcount_wrong_venue") from None
+        except headcounts.HeadcountError as exc:
+            raise BadRequest(str(exc), code="headcount_invalid") from None
+        latest = await headcounts.latest_headcounts(db, session_id)
+    request.app[LEDGER].changed(session_id, "headcount")
+    return web.json_response(
+        {
+            "headcount": {
+                "venue": venue,
+                "count": row.count,
+                "recorded_at": row.recorded_at.isoformat(),
+            },
+            "in_person": sum(latest.values()),
+            "by_venue": latest,
+        },
+        status=201,
+    )
 
 
 @routes.get("/healthz")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp_jinja2
 import jinja2
@@ -21,19 +20,15 @@ from stream_server.catalog import service as catalog
 from stream_server.config import PROJECT_ROOT
 from stream_server.db.models import Session, SessionMode
 from stream_server.web.keys import DATABASE
+from stream_server.web.rendering import language as _language
+from stream_server.web.rendering import link as _link
+from stream_server.web.rendering import render as _render
 
 TEMPLATES = PROJECT_ROOT / "web" / "templates"
 routes = web.RouteTableDef()
 
 #: The page scripts' channel for a person's device; ``?channel=`` may pick another.
 PARTICIPANT_CHANNELS = ("tablet", "browser", "kiosk", "room-link")
-
-#: Only our own scripts and styles; media and WebSocket to this origin.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "media-src 'self' blob: mediastream:; connect-src 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-)
 
 
 def setup(app: web.Application) -> None:
@@ -45,52 +40,6 @@ def setup(app: web.Application) -> None:
         undefined=jinja2.StrictUndefined,
     )
     app.add_routes(routes)
-
-
-# -- helpers ----------------------------------------------------------------------------------
-def _language(request: web.Request) -> str:
-    return i18n.negotiate_language(
-        request.query.get("lang"), request.headers.get("Accept-Language")
-    )
-
-
-def _switch_url(request: web.Request, lang: str) -> str:
-    """The same page in the other language, keeping ``?token=`` and ``?channel=``."""
-    query = [(k, v) for k, v in request.query.items() if k != "lang"]
-    query.append(("lang", "en" if lang == "fi" else "fi"))
-    return f"{request.path}?{urlencode(query)}"
-
-
-def _link(request: web.Request, path: str) -> str:
-    """An internal link that keeps a language the person picked with ``?lang=``."""
-    if request.query.get("lang") in i18n.LANGUAGES:
-        return f"{path}?{urlencode({'lang': request.query['lang']})}"
-    return path
-
-
-def _render(
-    request: web.Request, template: str, context: dict[str, Any], status: int = 200
-) -> web.Response:
-    lang = _language(request)
-    base: dict[str, Any] = {
-        "lang": lang,
-        "other_lang": "en" if lang == "fi" else "fi",
-        "_": i18n.Translator(lang),
-        "switch_url": _switch_url(request, lang),
-        "home_url": _link(request, "/"),
-        "page_scripts": [],
-        "config": None,
-        "title": None,
-    }
-    base.update(context)
-    response = aiohttp_jinja2.render_template(template, request, base, status=status)
-    # Join codes and host tokens live in URLs: never leak them in a Referer.
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Vary"] = "Accept-Language"
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _session_view(session: Session, lang: str, now: dt.datetime) -> dict[str, Any]:

@@ -1,0 +1,194 @@
+"""Staff accounts, browser logins and API tokens (the domain; no aiohttp).
+
+Passwords are kept as argon2id hashes; login cookies and API tokens are random secrets of
+which only SHA-256 digests are stored, so a copy of the database lets nobody in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stream_server.catalog.service import hash_secret, utcnow
+from stream_server.db.models import StaffApiToken, StaffLogin, StaffUser
+
+#: Staff API tokens carry a prefix so that a bearer token's kind is known without a lookup.
+API_TOKEN_PREFIX = "ks_"
+#: A browser login lasts a working day and a half, then staff log in again.
+LOGIN_LIFETIME = dt.timedelta(hours=12)
+MIN_PASSWORD_LENGTH = 10
+
+_hasher = PasswordHasher()
+
+
+class StaffError(ValueError):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class StaffIdentity:
+    """Who is acting: a staff member, through a browser login or an API token."""
+
+    staff_id: int
+    name: str
+    csrf_token: str | None  # None for API tokens (no cookie, so no CSRF to defend against)
+
+
+@dataclasses.dataclass(frozen=True)
+class NewLogin:
+    secret: str
+    csrf_token: str
+    expires_at: dt.datetime
+
+
+def _valid_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 80 or any(c.isspace() for c in name):
+        raise StaffError("a staff name is 1-80 characters without spaces")
+    return name
+
+
+async def add_staff(db: AsyncSession, name: str, password: str) -> StaffUser:
+    """Create an account; refuses duplicates and short passwords."""
+    name = _valid_name(name)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise StaffError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if await db.scalar(select(StaffUser.id).where(StaffUser.name == name)) is not None:
+        raise StaffError(f"staff member {name!r} already exists")
+    user = StaffUser(name=name, password_hash=_hasher.hash(password), created_at=utcnow())
+    db.add(user)
+    await db.flush()
+    return user
+
+
+async def set_password(db: AsyncSession, name: str, password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise StaffError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
+    user = await _get_staff(db, name)
+    user.password_hash = _hasher.hash(password)
+    # A new password ends every browser login of the account.
+    await db.execute(delete(StaffLogin).where(StaffLogin.staff_id == user.id))
+
+
+async def _get_staff(db: AsyncSession, name: str) -> StaffUser:
+    user = await db.scalar(select(StaffUser).where(StaffUser.name == name.strip()))
+    if user is None:
+        raise StaffError(f"no staff member {name!r}")
+    return user
+
+
+async def list_staff(db: AsyncSession) -> list[StaffUser]:
+    return list((await db.scalars(select(StaffUser).order_by(StaffUser.name))).all())
+
+
+async def check_password(db: AsyncSession, name: str, password: str) -> StaffUser | None:
+    """The account if the password is right; None otherwise (same answer for unknown names)."""
+    user = await db.scalar(select(StaffUser).where(StaffUser.name == name.strip()))
+    if user is None or user.disabled_at is not None:
+        # Spend the same time as a real check so that names cannot be probed by timing.
+        _hasher.hash(password)
+        return None
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return user
+
+
+async def start_login(
+    db: AsyncSession, user: StaffUser, now: dt.datetime | None = None
+) -> NewLogin:
+    now = now or utcnow()
+    secret = secrets.token_urlsafe(32)
+    login = NewLogin(secret, secrets.token_urlsafe(32), now + LOGIN_LIFETIME)
+    db.add(
+        StaffLogin(
+            staff_id=user.id,
+            secret_hash=hash_secret(secret),
+            csrf_token=login.csrf_token,
+            created_at=now,
+            expires_at=login.expires_at,
+        )
+    )
+    # Expired logins of anyone are dropped here, so the table never grows without bound.
+    await db.execute(delete(StaffLogin).where(StaffLogin.expires_at < now))
+    await db.flush()
+    return login
+
+
+async def identify_login(
+    db: AsyncSession, secret: str, now: dt.datetime | None = None
+) -> StaffIdentity | None:
+    now = now or utcnow()
+    row = (
+        await db.execute(
+            select(StaffLogin, StaffUser)
+            .join(StaffUser, StaffUser.id == StaffLogin.staff_id)
+            .where(StaffLogin.secret_hash == hash_secret(secret))
+        )
+    ).first()
+    if row is None:
+        return None
+    login, user = row
+    if login.expires_at <= now or user.disabled_at is not None:
+        return None
+    return StaffIdentity(user.id, user.name, login.csrf_token)
+
+
+async def end_login(db: AsyncSession, secret: str) -> None:
+    await db.execute(delete(StaffLogin).where(StaffLogin.secret_hash == hash_secret(secret)))
+
+
+async def issue_api_token(db: AsyncSession, name: str) -> tuple[StaffApiToken, str]:
+    """A new bearer token for scripts; the token itself is returned once and never stored."""
+    user = await _get_staff(db, name)
+    token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = StaffApiToken(staff_id=user.id, token_hash=hash_secret(token), created_at=utcnow())
+    db.add(row)
+    await db.flush()
+    return row, token
+
+
+async def revoke_api_token(db: AsyncSession, token_id: int) -> bool:
+    result = await db.execute(
+        update(StaffApiToken)
+        .where(StaffApiToken.id == token_id, StaffApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def list_api_tokens(db: AsyncSession) -> list[tuple[StaffApiToken, str]]:
+    rows = await db.execute(
+        select(StaffApiToken, StaffUser.name)
+        .join(StaffUser, StaffUser.id == StaffApiToken.staff_id)
+        .order_by(StaffApiToken.id)
+    )
+    return [(token, name) for token, name in rows.all()]
+
+
+async def identify_api_token(db: AsyncSession, token: str) -> StaffIdentity | None:
+    if not token.startswith(API_TOKEN_PREFIX):
+        return None
+    row = (
+        await db.execute(
+            select(StaffApiToken, StaffUser)
+            .join(StaffUser, StaffUser.id == StaffApiToken.staff_id)
+            .where(StaffApiToken.token_hash == hash_secret(token))
+        )
+    ).first()
+    if row is None:
+        return None
+    api_token, user = row
+    if api_token.revoked_at is not None or user.disabled_at is not None:
+        return None
+    api_token.last_used_at = utcnow()
+    return StaffIdentity(user.id, user.name, None)

@@ -1,0 +1,67 @@
+"""Rendering pages: language choice, shared template context and security headers.
+
+Every HTML page (participant, kiosk, staff) goes through :func:`render`, so they all get the
+same headers and the same translator.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from stream_server import i18n
+
+#: Only our own scripts and styles; media and WebSocket to this origin.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self' blob: mediastream:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+def language(request: web.Request) -> str:
+    return i18n.negotiate_language(
+        request.query.get("lang"), request.headers.get("Accept-Language")
+    )
+
+
+def switch_url(request: web.Request, lang: str) -> str:
+    """The same page in the other language, keeping ``?token=`` and ``?channel=``."""
+    query = [(k, v) for k, v in request.query.items() if k != "lang"]
+    query.append(("lang", "en" if lang == "fi" else "fi"))
+    return f"{request.path}?{urlencode(query)}"
+
+
+def link(request: web.Request, path: str) -> str:
+    """An internal link that keeps a language the person picked with ``?lang=``."""
+    if request.query.get("lang") in i18n.LANGUAGES:
+        return f"{path}?{urlencode({'lang': request.query['lang']})}"
+    return path
+
+
+def render(
+    request: web.Request, template: str, context: dict[str, Any], status: int = 200
+) -> web.Response:
+    lang = language(request)
+    base: dict[str, Any] = {
+        "lang": lang,
+        "other_lang": "en" if lang == "fi" else "fi",
+        "_": i18n.Translator(lang),
+        "switch_url": switch_url(request, lang),
+        "home_url": link(request, "/"),
+        "page_scripts": [],
+        "config": None,
+        "title": None,
+    }
+    base.update(context)
+    response = aiohttp_jinja2.render_template(template, request, base, status=status)
+    # Join codes and host tokens live in URLs: never leak them in a Referer.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Vary"] = "Accept-Language"
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,100 @@
+"""Staff login and logout pages.
+
+A failed login gets the same answer whether the name or the password was wrong, and each
+failure is logged (without the password) so that guessing shows up in the logs.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from stream_server import i18n
+from stream_server.staff import service as staff
+from stream_server.web.auth import (
+    STAFF_COOKIE,
+    clear_login_cookie,
+    require_staff,
+    set_login_cookie,
+    staff_identity,
+)
+from stream_server.web.keys import DATABASE
+from stream_server.web.rendering import language, render
+
+logger = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+#: Where a login goes when it was not sent from elsewhere.
+DASHBOARD_PATH = "/staff"
+
+
+def safe_next(value: str | None) -> str:
+    """Only same-site paths: a login link must not bounce staff to another site."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return DASHBOARD_PATH
+
+
+def _login_page(request: web.Request, next_path: str, failed: bool, status: int) -> web.Response:
+    lang = language(request)
+    return render(
+        request,
+        "staff_login.html",
+        {
+            "title": i18n.translate("staff.login.title", lang),
+            "next_path": next_path,
+            "failed": failed,
+        },
+        status=status,
+    )
+
+
+@routes.get("/staff/login", name="staff_login")
+async def login_form(request: web.Request) -> web.StreamResponse:
+    next_path = safe_next(request.query.get("next"))
+    if await staff_identity(request) is not None:
+        raise web.HTTPSeeOther(next_path)
+    return _login_page(request, next_path, failed=False, status=200)
+
+
+@routes.post("/staff/login")
+async def login(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    name = str(form.get("name", ""))[:80]
+    password = str(form.get("password", ""))[:1024]
+    next_path = safe_next(str(form.get("next", "")) or None)
+    async with request.app[DATABASE].session() as db:
+        user = await staff.check_password(db, name, password)
+        new_login = await staff.start_login(db, user) if user is not None else None
+    if new_login is None:
+        logger.warning("staff login failed for %r from %s", name, request.remote)
+        return _login_page(request, next_path, failed=True, status=401)
+    logger.info("staff %s logged in from %s", name, request.remote)
+    response = web.HTTPSeeOther(next_path)
+    set_login_cookie(request, response, new_login)
+    raise response
+
+
+@routes.post("/staff/logout")
+async def logout(request: web.Request) -> web.StreamResponse:
+    await require_staff(request)  # checks the CSRF token: nobody else may log staff out
+    secret = request.cookies.get(STAFF_COOKIE)
+    if secret:
+        async with request.app[DATABASE].session() as db:
+            await staff.end_login(db, secret)
+    response = web.HTTPSeeOther("/staff/login")
+    clear_login_cookie(response)
+    raise response
+
+
+@routes.get("/api/staff/me")
+async def whoami(request: web.Request) -> web.Response:
+    """The logged-in staff member and the CSRF token the page's scripts send back.
+
+    Readable only by same-origin scripts (no CORS), so another site cannot learn the token.
+    """
+    identity = await require_staff(request)
+    response = web.json_response({"name": identity.name, "csrf_token": identity.csrf_token})
+    response.headers["Cache-Control"] = "no-store"
+    return response
