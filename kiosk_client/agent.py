@@ -64,10 +64,6 @@ def parse_time(value: str) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-class Stopped(Exception):
-    """The agent was asked to stop."""
-
-
 def default_sink(config: KioskConfig, session_id: str, now: dt.datetime) -> Sink:
     """A window when a display and a player exist, else a file or nothing (``sink``)."""
     kind = config.sink
@@ -124,6 +120,8 @@ class Agent:
         self._api: ServerApi | None = None
         # Counts given before this version were for an earlier session (or the day before).
         self._counted_version = self.headcounts.version
+        self._finished: set[str] = set()
+        self._refused_now = False
 
     # -- state ------------------------------------------------------------------------------------
     async def _set_state(
@@ -235,8 +233,14 @@ class Agent:
             except DeviceRefused as exc:
                 await self._refused(exc)
                 continue
-            except (ServerUnavailable, ApiError) as exc:
+            except ServerUnavailable as exc:
                 self._mark_down(str(exc))
+                delay = backoff.next_delay()
+                logger.info("schedule: retrying in %.1f s", delay)
+                await self._sleep_for(delay, server_back=True)
+                continue
+            except ApiError as exc:
+                logger.error("schedule: the server refused the request: %s", exc)
                 delay = backoff.next_delay()
                 logger.info("schedule: retrying in %.1f s", delay)
                 await self._sleep_for(delay, server_back=True)
@@ -244,6 +248,7 @@ class Agent:
             self._mark_up()
             backoff.reset()
             self._refused_backoff.reset()
+            self._refused_now = False
             self._check_skew(schedule)
             if self.device is None:
                 self.device = schedule.get("device")
@@ -270,7 +275,9 @@ class Agent:
     def _wanted(self, session: dict[str, Any]) -> bool:
         if session.get("placement") not in (HOST_ROOM, RECEIVING_ROOM):
             return False
-        return session.get("phase") != "ended"
+        # A session left for good (ended, removed, refused as gone) is not rejoined, or a
+        # schedule that still lists it would have the agent retry it in a tight loop.
+        return session.get("phase") != "ended" and session["id"] not in self._finished
 
     def _join_at(self, session: dict[str, Any]) -> dt.datetime:
         return parse_time(session["starts_at"]) - dt.timedelta(seconds=self.config.lead_seconds)
@@ -291,6 +298,7 @@ class Agent:
             exc.message,
             delay,
         )
+        self._refused_now = True  # heartbeats pause too: the retry above is the only probe
         await self._set_state(State.ERROR, None, exc.code)
         await self._sleep_for(delay)
 
@@ -339,6 +347,7 @@ class Agent:
                 except ApiError as exc:
                     logger.warning("session %s: refused: %s", sid, exc)
                     if exc.status in (404, 410):
+                        self._finished.add(sid)
                         return  # deleted or ended: back to the schedule
                     continue
                 except ServerUnavailable as exc:
@@ -358,6 +367,8 @@ class Agent:
                     self.connection = None
                 if reason in ("ended", "stop", "removed"):
                     logger.info("session %s: leaving (%s)", sid, reason)
+                    if reason != "stop":
+                        self._finished.add(sid)
                     return
                 logger.warning("session %s: connection %s; reconnecting", sid, reason)
                 if reason == "server-back" or (
@@ -430,15 +441,15 @@ class Agent:
         while not self._stop.is_set():
             self._state_event.clear()
             try:
-                await self.api.heartbeat(self.state, self.session_id, self.detail)
+                if not self._refused_now:
+                    await self.api.heartbeat(self.state, self.session_id, self.detail)
+                    self._mark_up()
             except DeviceRefused as exc:
                 logger.debug("heartbeat refused: %s", exc)
             except ServerUnavailable as exc:
                 self._mark_down(str(exc))
             except ApiError as exc:
                 logger.warning("heartbeat rejected: %s", exc)
-            else:
-                self._mark_up()
             await self._first(
                 stop=self._stop.wait(),
                 change=self._state_event.wait(),

@@ -24,7 +24,7 @@ import pytest
 from kiosk_client.agent import Agent, State
 from kiosk_client.api import ApiError, DeviceRefused, ServerApi
 from kiosk_client.backoff import Backoff
-from kiosk_client.cli import publish_file, watch_session
+from kiosk_client.cli import publish_file
 from kiosk_client.clock import ManualClock, SystemClock
 from kiosk_client.config import FIELDS, ConfigError, KioskConfig, load_config
 from kiosk_client.headcount import Headcounts, parse_line
@@ -189,20 +189,48 @@ async def test_publish_a_file_reaches_a_whep_viewer(client, sessions, tmp_path):
             await publishing
 
 
+def kiosk_command(*args: str) -> list[str]:
+    """``kohtaamo-kiosk ...`` as installed (``python -m kiosk_client`` is the same entry point)."""
+    return [sys.executable, "-m", "kiosk_client", *args]
+
+
+# A client process gathers ICE candidates on loopback only, from its environment.
+KIOSK_ENV = {**os.environ, "KOHTAAMO_KIOSK_ICE_HOST_ADDRESSES": "127.0.0.1"}
+
+
 async def test_watch_records_a_playable_file(client, sessions, tmp_path):
+    """``kohtaamo-kiosk watch --record`` in its own process: counts frames, writes a file that
+    PyAV can decode, with the publisher's colour and a plausible duration."""
     created = await sessions.create()
     sid = created.session.id
     publisher = Publisher(rgb=(40, 80, 200))
     out = tmp_path / "watched.mkv"
     try:
         async with aiohttp.ClientSession() as http:
-            assert (
-                await publisher.publish(http, base_url(client), sid, created.publish_token)
-            ).status == 201
-            code = await watch_session(client_config(client), sid, None, str(out), duration=4)
+            resp = await publisher.publish(http, base_url(client), sid, created.publish_token)
+            assert resp.status == 201
+            proc = await asyncio.create_subprocess_exec(
+                *kiosk_command(
+                    "watch",
+                    "--server",
+                    base_url(client),
+                    "--session",
+                    sid,
+                    "--record",
+                    str(out),
+                    "--duration",
+                    "4",
+                ),
+                env=KIOSK_ENV,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
     finally:
         await publisher.close()
-    assert code == 0
+    assert proc.returncode == 0, stderr.decode()
+    last = stdout.decode().strip().splitlines()[-1]
+    assert last.startswith("received video ") and f"recorded to {out}" in last, last
     with av.open(str(out)) as container:
         assert {s.type for s in container.streams} == {"video", "audio"}
         frames = list(container.decode(video=0))
@@ -500,3 +528,45 @@ async def test_agent_survives_a_server_restart_and_rejoins_within_10_s(
         await stop_agent(agent, task)
         proc.send_signal(signal.SIGTERM)
         await proc.wait()
+
+
+async def test_run_command_plays_takes_counts_from_stdin_and_stops_on_sigterm(
+    client, sessions, settings
+):
+    """The deployed path: ``kohtaamo-kiosk run`` in its own process, as systemd starts it."""
+    created = await sessions.create(venue="kantti/lava", receivers=["nilsia"], minutes=60)
+    sid = created.session.id
+    device = await add_device(settings, "nilsia", "lukusali", "room-link")
+    base = base_url(client)
+    env = {**KIOSK_ENV, "KOHTAAMO_KIOSK_TOKEN": device["token"], "KOHTAAMO_KIOSK_SINK": "null"}
+    proc = await asyncio.create_subprocess_exec(
+        *kiosk_command("run", "--server", base, "--headcount-stdin"),
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stderr is not None
+    log: list[str] = []
+
+    async def read_until(text: str) -> None:
+        while not any(text in line for line in log):
+            line = await asyncio.wait_for(proc.stderr.readline(), 30)
+            assert line, "\n".join(log)
+            log.append(line.decode())
+
+    try:
+        await read_until("state: playing")
+        async with aiohttp.ClientSession() as http:
+            assert channel_now(await attendance(http, base, sid), "room-link") == 1
+        proc.stdin.write(b"12\n+2\n")
+        await proc.stdin.drain()
+        await read_until("headcount: 14 in the room posted")
+        assert await ledger_headcounts(client, sid) == {"nilsia": 14}
+        proc.send_signal(signal.SIGTERM)
+        await read_until("agent: stopped")
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert device["token"] not in "".join(log)
