@@ -410,7 +410,7 @@ class Agent:
                 time=self.clock.sleep_until(min(leave_at, refresh)),
             )
             if why == "lost":
-                return "lost (peer connection " + conn.pc.connectionState + ")"
+                return f"lost ({conn.lost_reason})"
             if why != "time":
                 return why
             if self.clock.now() >= leave_at:

@@ -99,6 +99,7 @@ class Connection:
         self.pc = RTCPeerConnection(rtc)
         self.resource_url: str | None = None
         self.lost = asyncio.Event()
+        self.lost_reason = ""
         self.connected = asyncio.Event()
         self.closed = False
         self._on_close: list[Callable[[], Any]] = []
@@ -109,7 +110,13 @@ class Connection:
         logger.debug("%s %s: connection %s", self.kind, self.session_id, state)
         if state == "connected":
             self.connected.set()
-        elif state in ("failed", "closed") and not self.closed:
+        elif state in ("failed", "closed"):
+            self.lose(f"peer connection {state}")
+
+    def lose(self, reason: str) -> None:
+        """Mark the connection as no longer usable (the agent will replace it)."""
+        if not self.closed and not self.lost.is_set():
+            self.lost_reason = reason
             self.lost.set()
 
     async def negotiate(self) -> None:
@@ -158,6 +165,7 @@ async def play(api: ServerApi, session_id: str, sink: Sink, rtc: RTCConfiguratio
     """WHEP: receive the session into ``sink``. Receive-only: nothing is ever sent."""
     conn = Connection("whep", session_id, api, rtc)
     conn._on_close.append(sink.close)
+    sink.on_broken = lambda: conn.lose("the player or file stopped working")
     conn.pc.addTransceiver("video", direction="recvonly")
     conn.pc.addTransceiver("audio", direction="recvonly")
     conn.pc.on("track", sink.add_track)

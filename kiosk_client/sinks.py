@@ -15,10 +15,12 @@ import contextlib
 import fractions
 import logging
 import os
+import queue
 import shutil
 import subprocess
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 import av
@@ -58,6 +60,18 @@ class Sink:
         self._tracks: list[MediaStreamTrack] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.closed = False
+        # Called (on the event loop) when the sink cannot go on, e.g. the player died; the
+        # connection then counts as lost and the agent reconnects with a fresh sink.
+        self.on_broken: Callable[[], None] | None = None
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+
+    def _broken(self) -> None:
+        """Thread-safe: report that this sink stopped working."""
+        if self.on_broken is not None and self._loop is not None and not self.closed:
+            self._loop.call_soon_threadsafe(self.on_broken)
 
     def add_track(self, track: MediaStreamTrack) -> None:
         self._tracks.append(track)
@@ -88,10 +102,10 @@ class Sink:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self.finish()
+        await asyncio.to_thread(self.finish)
 
     def finish(self) -> None:
-        """Flush whatever the sink writes to."""
+        """Flush whatever the sink writes to (runs in a worker thread: it may block)."""
 
 
 class NullSink(Sink):
@@ -99,7 +113,14 @@ class NullSink(Sink):
 
 
 class MuxSink(Sink):
-    """Encodes and muxes what arrives into a container (a file, or a pipe to a player)."""
+    """Encodes and muxes what arrives into a container (a file, or a pipe to a player).
+
+    Encoding (x264: milliseconds per frame) and writing (a pipe blocks while the player is
+    busy) happen in a thread of their own: the event loop keeps serving the peer connection
+    and the heartbeats. If the thread falls ``QUEUE_FRAMES`` behind, frames are dropped.
+    """
+
+    QUEUE_FRAMES = 120
 
     def __init__(
         self,
@@ -124,6 +145,10 @@ class MuxSink(Sink):
         self._audio_samples = 0
         self._audio_offset: int | None = None
         self.failed = False
+        self.dropped = 0
+        self._queue: queue.Queue[tuple[str, Any, float] | None] = queue.Queue(self.QUEUE_FRAMES)
+        self._thread = threading.Thread(target=self._work, name="kiosk-sink", daemon=True)
+        self._thread.start()
 
     def _open(self, first_video: av.VideoFrame | None) -> None:
         self._container = av.open(self._target, mode="w", format=self._format)
@@ -141,27 +166,45 @@ class MuxSink(Sink):
         audio.format = "s16"
         audio.time_base = fractions.Fraction(1, AUDIO_RATE)
         self._audio = audio
-        self._t0 = time.monotonic()
 
     def write(self, kind: str, frame: Any) -> None:
         if self.failed:
             return
         try:
-            self._write(kind, frame)
-        except Exception:
-            self.failed = True  # one log line, not one per frame
-            raise
+            self._queue.put_nowait((kind, frame, time.monotonic()))
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped == 1:
+                logger.warning("sink: the writer falls behind; dropping frames")
 
-    def _write(self, kind: str, frame: Any) -> None:
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self.failed:
+                continue
+            try:
+                self._write(*item)
+            except (BrokenPipeError, ConnectionResetError):
+                self.failed = True
+                logger.error("sink: the player has stopped")
+                self._broken()
+            except Exception:
+                self.failed = True  # one log line, not one per frame
+                logger.exception("sink: writing failed; nothing more is written")
+                self._broken()
+        self._flush()
+
+    def _write(self, kind: str, frame: Any, arrived: float) -> None:
         if self._container is None:
             if kind == "video":
                 self._open(frame)
-            elif time.monotonic() - self._start >= AUDIO_ONLY_AFTER:
+                self._t0 = arrived
+            elif arrived - self._start >= AUDIO_ONLY_AFTER:
                 self._open(None)
+                self._t0 = arrived
             else:
                 return  # wait for the first video frame to fix the picture size
         assert self._t0 is not None
-        elapsed = time.monotonic() - self._t0
+        elapsed = arrived - self._t0
         if kind == "video":
             if self._video is None:
                 return
@@ -186,6 +229,12 @@ class MuxSink(Sink):
             self._container.mux(packet)
 
     def finish(self) -> None:
+        self._queue.put(None)  # the writer flushes and closes, then ends
+        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            logger.warning("sink: the writer did not finish in 10 s")
+
+    def _flush(self) -> None:
         if self._container is None:
             return
         try:

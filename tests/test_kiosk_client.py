@@ -398,6 +398,56 @@ async def test_receiving_room_plays_without_sending_and_posts_headcounts(
         await stop_agent(agent, task)
 
 
+# A stand-in for mpv/ffplay (there is no display here): decodes the NUT stream from stdin with
+# FFmpeg, as those players do, and records how many pictures it got. The first one "crashes".
+STAND_IN_PLAYER = """
+import pathlib, sys
+import av
+out = pathlib.Path(sys.argv[1])
+first = not (out / "crashed").exists()
+count = 0
+with av.open(sys.stdin.buffer, format="nut") as container:
+    for frame in container.decode(video=0):
+        count += 1
+        (out / f"player-{'first' if first else 'second'}").write_text(str(count))
+        if first and count == 15:
+            (out / "crashed").write_text("")
+            sys.exit(1)
+"""
+
+
+async def test_window_player_gets_the_pictures_and_a_dead_player_is_replaced(
+    client, sessions, settings, tmp_path
+):
+    created = await sessions.create(venue="kantti/lava", receivers=["nilsia"], minutes=60)
+    sid = created.session.id
+    device = await add_device(settings, "nilsia", "lukusali", "room-link")
+    base = base_url(client)
+    publisher = Publisher(rgb=(40, 80, 200))
+    player = (sys.executable, "-c", STAND_IN_PLAYER, str(tmp_path))
+    config = agent_config(base, device["token"], sink="window", player_command=player)
+    clock = ManualClock(dt.datetime.now(dt.UTC))
+    agent = Agent(config, clock=clock)
+    task = asyncio.ensure_future(agent.run())
+    try:
+        async with aiohttp.ClientSession() as http:
+            assert (await publisher.publish(http, base, sid, created.publish_token)).status == 201
+            await wait_until(lambda: (tmp_path / "crashed").exists(), 30)
+            # The broken pipe counts as a lost connection: after a back-off (moved on the
+            # clock; heartbeats sleep 5 s), a new connection and a new player.
+            now = clock.now()
+            await clock.set(
+                await clock.wait_for_sleeper(lambda when: when <= now + dt.timedelta(seconds=1))
+            )
+            await agent.wait_for(lambda a: a.connections_made >= 2, timeout=30)
+            second = tmp_path / "player-second"
+            await wait_until(lambda: second.exists() and int(second.read_text()) >= 15, 30)
+            assert agent.state == State.PLAYING
+    finally:
+        await publisher.close()
+        await stop_agent(agent, task)
+
+
 async def test_a_revoked_token_is_refused_logged_and_retried_with_backoff(client, settings, caplog):
     device = await add_device(settings, "kantti", "lava", "kiosk")
     await cli(settings, "devices", "revoke", str(device["id"]))
