@@ -48,6 +48,8 @@ RECEIVING_ROOM = "receiving-room"
 SKEW_WARNING_SECONDS = 60.0
 # A connection that stayed up this long counts as a success: the next loss reconnects at once.
 STABLE_SECONDS = 30.0
+# How often heartbeats probe a server that did not answer.
+DOWN_PROBE_SECONDS = 2.0
 
 
 class State(enum.StrEnum):
@@ -57,6 +59,10 @@ class State(enum.StrEnum):
     PLAYING = "playing"
     PUBLISHING = "publishing"
     ERROR = "error"
+
+
+class NotConnected(Exception):
+    """The offer was answered but media never started flowing."""
 
 
 def parse_time(value: str) -> dt.datetime:
@@ -353,6 +359,9 @@ class Agent:
                 except ServerUnavailable as exc:
                     self._mark_down(str(exc))
                     continue
+                except NotConnected as exc:
+                    logger.warning("session %s: %s", sid, exc)
+                    continue
                 except Exception:
                     logger.exception("session %s: could not connect", sid)
                     continue
@@ -396,7 +405,23 @@ class Agent:
                 raise
             self.sink = sink
         self.connection = conn
-        logger.info("session %s: %s connected to %s", sid, conn.kind, conn.resource_url)
+        logger.info("session %s: %s resource %s", sid, conn.kind, conn.resource_url)
+        # An answer is not a connection: ICE may never connect (UDP blocked, no TURN).
+        why = await self._first(
+            connected=conn.connected.wait(),
+            lost=conn.lost.wait(),
+            stop=self._stop.wait(),
+            timeout=asyncio.sleep(self.config.connect_timeout_seconds),
+        )
+        if why != "connected":
+            await conn.close()
+            self.connection = self.sink = None
+            if why == "timeout":
+                raise NotConnected(
+                    f"media did not connect in {self.config.connect_timeout_seconds:.0f} s "
+                    "(is UDP blocked? then configure a TURN server in ice_servers)"
+                )
+            raise NotConnected(conn.lost_reason or why)
         return conn
 
     async def _hold(self, conn: Connection, sid: str, leave_at: dt.datetime) -> str:
@@ -438,11 +463,16 @@ class Agent:
 
     # -- heartbeats and headcounts ---------------------------------------------------------------
     async def _heartbeats(self) -> None:
+        """Report the state; while the server is unreachable, also probe every few seconds
+        so that the agent rejoins soon after it is back (a heartbeat is one small request)."""
+        interval = self.config.heartbeat_seconds
+        # A heartbeat must not hang for long on a dead connection: it is the probe.
+        timeout = min(self.config.http_timeout_seconds, max(2.0, interval))
         while not self._stop.is_set():
             self._state_event.clear()
             try:
                 if not self._refused_now:
-                    await self.api.heartbeat(self.state, self.session_id, self.detail)
+                    await self.api.heartbeat(self.state, self.session_id, self.detail, timeout)
                     self._mark_up()
             except DeviceRefused as exc:
                 logger.debug("heartbeat refused: %s", exc)
@@ -454,7 +484,10 @@ class Agent:
                 stop=self._stop.wait(),
                 change=self._state_event.wait(),
                 time=self.clock.sleep_until(
-                    self.clock.now() + dt.timedelta(seconds=self.config.heartbeat_seconds)
+                    self.clock.now()
+                    + dt.timedelta(
+                        seconds=min(interval, DOWN_PROBE_SECONDS) if self._server_down else interval
+                    )
                 ),
             )
 

@@ -69,6 +69,7 @@ class ServerApi:
         *,
         json_body: Any = None,
         sdp: str | None = None,
+        timeout: float | None = None,
     ) -> tuple[int, Any, str]:
         """Returns (status, headers, body text) for 2xx; raises one of the three kinds."""
         extra = {"Content-Type": "application/sdp"} if sdp is not None else None
@@ -79,7 +80,7 @@ class ServerApi:
                 json=json_body,
                 data=sdp.encode() if sdp is not None else None,
                 headers=self._headers(extra),
-                timeout=self._timeout,
+                timeout=self._timeout if timeout is None else aiohttp.ClientTimeout(total=timeout),
             ) as resp:
                 body = await resp.text()
                 status, headers = resp.status, resp.headers
@@ -117,11 +118,18 @@ class ServerApi:
             raise ServerUnavailable("schedule: unexpected answer")
         return data
 
-    async def heartbeat(self, state: str, session_id: str | None, detail: str | None) -> None:
+    async def heartbeat(
+        self,
+        state: str,
+        session_id: str | None,
+        detail: str | None,
+        timeout: float | None = None,
+    ) -> None:
         await self._request(
             "POST",
             "/api/device/heartbeat",
             json_body={"state": state, "session_id": session_id, "detail": detail},
+            timeout=timeout,
         )
 
     async def headcount(self, session_id: str, venue: str, count: int) -> dict[str, Any]:

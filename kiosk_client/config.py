@@ -38,6 +38,7 @@ class KioskConfig:
     backoff_max_seconds: float = 30.0
     refused_backoff_max_seconds: float = 600.0
     http_timeout_seconds: float = 10.0
+    connect_timeout_seconds: float = 20.0
     # What to send in the host room: a media file, or a camera (e.g. /dev/video0 with
     # input_format "v4l2") plus a microphone (audio_input "default", audio_format "pulse").
     input: str = ""
@@ -168,6 +169,7 @@ def validate(config: KioskConfig) -> KioskConfig:
         "backoff_max_seconds",
         "refused_backoff_max_seconds",
         "http_timeout_seconds",
+        "connect_timeout_seconds",
         "ice_consent_interval",
     ):
         if getattr(config, name) <= 0:

@@ -409,7 +409,9 @@ count = 0
 with av.open(sys.stdin.buffer, format="nut") as container:
     for frame in container.decode(video=0):
         count += 1
-        (out / f"player-{'first' if first else 'second'}").write_text(str(count))
+        progress = out / "progress.tmp"
+        progress.write_text(str(count))  # then renamed: the test never reads a half-written file
+        progress.replace(out / f"player-{'first' if first else 'second'}")
         if first and count == 15:
             (out / "crashed").write_text("")
             sys.exit(1)
@@ -526,17 +528,23 @@ async def start_server(settings, port: int) -> asyncio.subprocess.Process:
     return proc
 
 
-async def test_agent_survives_a_server_restart_and_rejoins_within_10_s(
-    settings, tmp_path, monkeypatch
-):
-    """SIGKILL the server while the kiosk publishes; after the restart it publishes again."""
+@pytest.fixture
+def client_ice(monkeypatch: pytest.MonkeyPatch) -> KioskConfig:
+    """What ``kohtaamo-kiosk run`` installs from its configuration (process-wide): loopback
+    only here, and the client's own defaults for noticing that a server has gone."""
     config = agent_config("http://unused", "kd_unused", ice_host_addresses=("127.0.0.1",))
-    # What ``kohtaamo-kiosk run`` installs from the configuration (no app in this process
-    # does it here): loopback only, and the client's defaults for noticing a dead server.
     for name in ("get_host_addresses", "CONSENT_INTERVAL", "CONSENT_FAILURES"):
         monkeypatch.setattr(aioice.ice, name, getattr(aioice.ice, name))
     restrict_host_addresses(config.ice_host_addresses)
     set_consent(config.ice_consent_interval, config.ice_consent_failures)
+    return config
+
+
+async def test_agent_survives_a_server_restart_and_rejoins_within_10_s(
+    settings, tmp_path, client_ice
+):
+    """SIGKILL the server while the kiosk publishes; after the restart it publishes again."""
+    config = client_ice
     database = Database(settings.database_url)
     async with database.session() as db:
         await catalog.sync_reference_data(db)
@@ -620,3 +628,56 @@ async def test_run_command_plays_takes_counts_from_stdin_and_stops_on_sigterm(
             proc.kill()
             await proc.wait()
     assert device["token"] not in "".join(log)
+
+
+def loopback_only_namespace() -> bool:
+    """True inside ``make test``'s namespace, which holds nothing but ``lo``."""
+    return [name for _, name in socket.if_nameindex()] == ["lo"]
+
+
+async def set_loopback(state: str) -> None:
+    proc = await asyncio.create_subprocess_exec("ip", "link", "set", "lo", state)
+    assert await proc.wait() == 0
+
+
+@pytest.mark.skipif(
+    not loopback_only_namespace(),
+    reason="takes the network down: only inside the loopback-only namespace of make test",
+)
+async def test_agent_rejoins_after_the_network_drops(
+    client, sessions, settings, tmp_path, client_ice
+):
+    """The room PC's network goes away for a while: the agent notices (ICE consent, failed
+    heartbeats), keeps retrying, and publishes again soon after the network is back."""
+    created = await sessions.create(venue="kantti/lava", minutes=60)
+    sid = created.session.id
+    device = await add_device(settings, "kantti", "lava", "kiosk")
+    base = base_url(client)
+    config = client_ice.replace(server=base, token=device["token"], schedule_refresh_seconds=60)
+    agent = Agent(config, input_factory=clip_input(make_clip(tmp_path / "clip.mkv")))
+    task = asyncio.ensure_future(agent.run())
+    try:
+        # Publishing means connected: the state changes only once media flows.
+        await agent.wait_for(lambda a: a.state == State.PUBLISHING, timeout=30)
+        assert agent.connection is not None and agent.connection.pc.connectionState == "connected"
+        await set_loopback("down")
+        try:
+            await agent.wait_for(lambda a: a.state == State.JOINING, timeout=30)
+            await wait_until(lambda: agent._server_down, timeout=15)
+        finally:
+            await set_loopback("up")
+        back = time.monotonic()
+        await agent.wait_for(
+            lambda a: a.connections_made >= 2 and a.state == State.PUBLISHING, timeout=30
+        )
+        rejoined = time.monotonic() - back
+        async with aiohttp.ClientSession() as http:
+            viewer = Viewer()
+            try:
+                assert (await viewer.play(http, base, sid)).status == 201
+                await viewer.wait_for(lambda: viewer.video_frames >= 5, timeout=30)
+            finally:
+                await viewer.close()
+        assert rejoined <= 10.0, f"rejoined {rejoined:.1f} s after the network was back"
+    finally:
+        await stop_agent(agent, task)
