@@ -232,51 +232,74 @@ class Agent:
                 logger.info("agent: stopped")
 
     async def _follow_schedule(self) -> None:
+        """The agent must outlive its own bugs too: anything unexpected is logged with its
+        traceback, reported as state ``error``, and the loop starts again after a back-off."""
         backoff = Backoff(self.config.backoff_base_seconds, self.config.backoff_max_seconds)
         while not self._stop.is_set():
             try:
-                schedule = await self.api.schedule(self.config.schedule_days)
+                await self._step(backoff)
+            except Exception as exc:
+                delay = backoff.next_delay()
+                logger.exception("agent: unexpected failure; starting over in %.1f s", delay)
+                await self._set_state(State.ERROR, None, type(exc).__name__)
+                await self._sleep_for(delay)
+
+    async def _step(self, backoff: Backoff) -> None:
+        """One round: fetch the schedule, then attend a due session or sleep until one is."""
+        try:
+            schedule = await self.api.schedule(self.config.schedule_days)
+        except DeviceRefused as exc:
+            await self._refused(exc)
+            return
+        except ServerUnavailable as exc:
+            self._mark_down(str(exc))
+            delay = backoff.next_delay()
+            logger.info("schedule: retrying in %.1f s", delay)
+            await self._sleep_for(delay, server_back=True)
+            return
+        except ApiError as exc:
+            logger.error("schedule: the server refused the request: %s", exc)
+            delay = backoff.next_delay()
+            logger.info("schedule: retrying in %.1f s", delay)
+            await self._sleep_for(delay, server_back=True)
+            return
+        self._mark_up()
+        backoff.reset()
+        self._refused_backoff.reset()
+        self._refused_now = False
+        self._check_skew(schedule)
+        if self.device is None:
+            self.device = schedule.get("device")
+            logger.info("device: %s", _describe(self.device))
+        now = self.clock.now()
+        sessions = [s for s in schedule["sessions"] if self._usable(s) and self._wanted(s)]
+        due = [s for s in sessions if self._join_at(s) <= now < parse_time(s["ends_at"])]
+        if due:
+            try:
+                await self._attend(due[0])
             except DeviceRefused as exc:
                 await self._refused(exc)
-                continue
-            except ServerUnavailable as exc:
-                self._mark_down(str(exc))
-                delay = backoff.next_delay()
-                logger.info("schedule: retrying in %.1f s", delay)
-                await self._sleep_for(delay, server_back=True)
-                continue
-            except ApiError as exc:
-                logger.error("schedule: the server refused the request: %s", exc)
-                delay = backoff.next_delay()
-                logger.info("schedule: retrying in %.1f s", delay)
-                await self._sleep_for(delay, server_back=True)
-                continue
-            self._mark_up()
-            backoff.reset()
-            self._refused_backoff.reset()
-            self._refused_now = False
-            self._check_skew(schedule)
-            if self.device is None:
-                self.device = schedule.get("device")
-                logger.info("device: %s", _describe(self.device))
-            now = self.clock.now()
-            sessions = [s for s in schedule["sessions"] if self._wanted(s)]
-            due = [s for s in sessions if self._join_at(s) <= now < parse_time(s["ends_at"])]
-            if due:
-                try:
-                    await self._attend(due[0])
-                except DeviceRefused as exc:
-                    await self._refused(exc)
-                continue
-            upcoming = [s for s in sessions if self._join_at(s) > now]
-            refresh = now + dt.timedelta(seconds=self.config.schedule_refresh_seconds)
-            if upcoming:
-                nxt = min(upcoming, key=self._join_at)
-                await self._set_state(State.WAITING, nxt["id"], f"joins at {self._join_at(nxt)}")
-                await self._sleep_until(min(self._join_at(nxt), refresh))
-            else:
-                await self._set_state(State.IDLE)
-                await self._sleep_until(refresh)
+            return
+        upcoming = [s for s in sessions if self._join_at(s) > now]
+        refresh = now + dt.timedelta(seconds=self.config.schedule_refresh_seconds)
+        if upcoming:
+            nxt = min(upcoming, key=self._join_at)
+            await self._set_state(State.WAITING, nxt["id"], f"joins at {self._join_at(nxt)}")
+            await self._sleep_until(min(self._join_at(nxt), refresh))
+        else:
+            await self._set_state(State.IDLE)
+            await self._sleep_until(refresh)
+
+    def _usable(self, session: Any) -> bool:
+        """A malformed entry is skipped with a log line rather than stopping the agent."""
+        try:
+            str(session["id"])
+            parse_time(session["starts_at"])
+            parse_time(session["ends_at"])
+            return True
+        except (KeyError, TypeError, ValueError, AttributeError):
+            logger.error("schedule: skipping a malformed session entry: %.200r", session)
+            return False
 
     def _wanted(self, session: dict[str, Any]) -> bool:
         if session.get("placement") not in (HOST_ROOM, RECEIVING_ROOM):
