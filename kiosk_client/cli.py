@@ -192,7 +192,7 @@ async def publish_file(
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in tasks:
             task.cancel()
-        lost = conn.lost.is_set()
+        lost = conn.lost.is_set() and not ended.is_set()
         await conn.close()
     print("connection lost" if lost else "done", flush=True)
     return 1 if lost else 0

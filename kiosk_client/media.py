@@ -15,7 +15,7 @@ from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
-from aiortc.mediastreams import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from kiosk_client.api import ServerApi
 from kiosk_client.config import KioskConfig
@@ -50,6 +50,86 @@ class MediaInput:
             track.stop()
 
 
+class LoopingFile:
+    """A media file played over and over, with timestamps that keep increasing.
+
+    aiortc's own ``MediaPlayer(loop=True)`` stops at the end of the file with this PyAV (the
+    end comes as an FFmpeg EOF error, not the StopIteration it loops on), and its timestamps
+    would restart at zero. Here each pass is a fresh ``MediaPlayer``; the tracks shift the
+    new pass's timestamps to follow on from the previous one.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.generation = 0
+        self.player = MediaPlayer(path)
+        self.video = _LoopTrack(self, "video") if self.player.video else None
+        self.audio = _LoopTrack(self, "audio") if self.player.audio else None
+
+    def source(self, kind: str) -> MediaStreamTrack:
+        track = self.player.video if kind == "video" else self.player.audio
+        assert track is not None
+        return track
+
+    def next_pass(self, generation: int) -> None:
+        """Start the file again, once per pass, whichever track reaches the end first."""
+        if generation != self.generation:
+            return
+        old = self.player
+        self.player = MediaPlayer(self.path)
+        self.generation += 1
+        for track in (old.video, old.audio):
+            if track is not None:
+                track.stop()
+
+    def stop(self) -> None:
+        for track in (self.player.video, self.player.audio):
+            if track is not None:
+                track.stop()
+
+
+class _LoopTrack(MediaStreamTrack):
+    def __init__(self, owner: LoopingFile, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self._owner = owner
+        self._offset = 0  # added to the current pass's timestamps
+        self._next_pts = 0  # where the next frame should be, had the file gone on
+        self._generation = 0
+
+    async def recv(self) -> Any:
+        while True:
+            if self.readyState != "live":
+                raise MediaStreamError
+            generation = self._owner.generation
+            if generation != self._generation:
+                self._generation = generation
+                self._offset = self._next_pts
+            try:
+                frame: Any = await self._owner.source(self.kind).recv()
+            except MediaStreamError:
+                if self.readyState != "live":
+                    raise
+                self._owner.next_pass(generation)
+                continue
+            frame.pts += self._offset
+            step = frame.samples if self.kind == "audio" else _frame_step(frame)
+            self._next_pts = max(self._next_pts, frame.pts + step)
+            return frame
+
+    def stop(self) -> None:
+        super().stop()
+        if all(t is None or t.readyState != "live" for t in (self._owner.video, self._owner.audio)):
+            self._owner.stop()
+
+
+def _frame_step(frame: Any) -> int:
+    """One frame's duration in the frame's time base (assumes 30 fps if unknown)."""
+    if frame.time_base:
+        return max(1, round(1 / (30 * frame.time_base)))
+    return 1
+
+
 def open_input(
     source: str,
     fmt: str = "",
@@ -65,9 +145,15 @@ def open_input(
     """
     if not source:
         raise ValueError("no input configured (input = a media file or a camera device)")
-    main = MediaPlayer(source, format=fmt or None, options=options or None, loop=loop and not fmt)
-    if not audio_source:
-        return MediaInput(main.video, main.audio)
+    if loop and not fmt:
+        looping = LoopingFile(source)
+        if not audio_source:
+            return MediaInput(looping.video, looping.audio)
+        main: Any = looping
+    else:
+        main = MediaPlayer(source, format=fmt or None, options=options or None)
+        if not audio_source:
+            return MediaInput(main.video, main.audio)
     try:
         mic = MediaPlayer(audio_source, format=audio_fmt or None, options=audio_options or None)
     except Exception:
@@ -151,6 +237,9 @@ async def publish(
     """WHIP: send ``media`` to the session. Closing the connection closes the input too."""
     conn = Connection("whip", session_id, api, rtc)
     conn._on_close.append(media.close)
+    for track in media.tracks():
+        # A camera unplugged, or a file that ends: reconnecting opens the input again.
+        track.on("ended", lambda: conn.lose("the input ended"))
     try:
         for track in media.tracks():
             conn.pc.addTransceiver(track, direction="sendonly")

@@ -167,7 +167,7 @@ def client_config(client) -> KioskConfig:
 async def test_publish_a_file_reaches_a_whep_viewer(client, sessions, tmp_path):
     created = await sessions.create()
     sid = created.session.id
-    clip = make_clip(tmp_path / "clip.mkv")
+    clip = make_clip(tmp_path / "clip.mkv", seconds=1.0)
     publishing = asyncio.ensure_future(
         publish_file(
             client_config(client), str(clip), sid, created.publish_token, loop=True, duration=60
@@ -178,8 +178,10 @@ async def test_publish_a_file_reaches_a_whep_viewer(client, sessions, tmp_path):
         async with aiohttp.ClientSession() as http:
             # The viewer may come before or after the publisher: forwarding waits for a key frame.
             assert (await viewer.play(http, base_url(client), sid)).status == 201
+            # A one-second file at 25 fps, looped: 60 pictures means it went round at least
+            # twice (aiortc's own looping stops after the first pass with this PyAV).
             await viewer.wait_for(
-                lambda: viewer.video_frames >= 10 and viewer.audio_frames >= 10, timeout=30
+                lambda: viewer.video_frames >= 60 and viewer.audio_frames >= 100, timeout=30
             )
             assert colour_close(viewer.last_rgb, RED, tol=30), viewer.last_rgb
     finally:
@@ -187,6 +189,18 @@ async def test_publish_a_file_reaches_a_whep_viewer(client, sessions, tmp_path):
         publishing.cancel()
         with pytest.raises(asyncio.CancelledError):
             await publishing
+
+
+async def test_publish_without_loop_ends_with_the_file(client, sessions, tmp_path):
+    created = await sessions.create()
+    clip = make_clip(tmp_path / "clip.mkv", seconds=1.0)
+    config = client_config(client)
+    code = await asyncio.wait_for(
+        publish_file(config, str(clip), created.session.id, created.publish_token), 30
+    )
+    assert code == 0
+    code = await publish_file(config, str(clip), created.session.id, "wrong-token")
+    assert code == 1
 
 
 def kiosk_command(*args: str) -> list[str]:
