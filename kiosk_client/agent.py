@@ -284,8 +284,9 @@ class Agent:
         refresh = now + dt.timedelta(seconds=self.config.schedule_refresh_seconds)
         if upcoming:
             nxt = min(upcoming, key=self._join_at)
-            await self._set_state(State.WAITING, nxt["id"], f"joins at {self._join_at(nxt)}")
-            await self._sleep_until(min(self._join_at(nxt), refresh))
+            join_at = self._join_at(nxt)
+            await self._set_state(State.WAITING, nxt["id"], f"joins at {join_at.isoformat()}")
+            await self._sleep_until(min(join_at, refresh))
         else:
             await self._set_state(State.IDLE)
             await self._sleep_until(refresh)

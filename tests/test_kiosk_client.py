@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,7 @@ from kiosk_client.config import FIELDS, ConfigError, KioskConfig, load_config
 from kiosk_client.headcount import Headcounts, parse_line
 from kiosk_client.ice import restrict_host_addresses, set_consent
 from kiosk_client.media import MediaInput, open_input
+from kiosk_client.sinks import file_sink
 from stream_server.attendance import headcounts
 from stream_server.catalog import service as catalog
 from stream_server.db.engine import Database
@@ -459,6 +461,57 @@ async def test_window_player_gets_the_pictures_and_a_dead_player_is_replaced(
             second = tmp_path / "player-second"
             await wait_until(lambda: second.exists() and int(second.read_text()) >= 15, 30)
             assert agent.state == State.PLAYING
+    finally:
+        await publisher.close()
+        await stop_agent(agent, task)
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize("room", ["host-room", "receiving-room"])
+async def test_reconnecting_leaks_no_threads_or_files(client, sessions, settings, tmp_path, room):
+    """Each connection opens an input (a decoding thread) or a sink (a writer thread and a
+    file); twelve reconnects later there must be no more threads or descriptors than after
+    the first."""
+    created = await sessions.create(venue="kantti/lava", receivers=["nilsia"], minutes=60)
+    venue, room_slug = ("kantti", "lava") if room == "host-room" else ("nilsia", "lukusali")
+    device = await add_device(settings, venue, room_slug, "kiosk")
+    base = base_url(client)
+    publisher = Publisher()
+    config = agent_config(
+        base, device["token"], backoff_base_seconds=0.01, backoff_max_seconds=0.02
+    )
+    clip = make_clip(tmp_path / "clip.mkv", seconds=1.0)
+    files = iter(range(1000))
+    agent = Agent(
+        config,
+        input_factory=clip_input(clip),
+        sink_factory=lambda sid: file_sink(str(tmp_path / f"{sid}-{next(files)}.mkv")),
+    )
+    task = asyncio.ensure_future(agent.run())
+    try:
+        async with aiohttp.ClientSession() as http:
+            if room == "receiving-room":
+                resp = await publisher.publish(
+                    http, base, created.session.id, created.publish_token
+                )
+                assert resp.status == 201
+            joined = State.PUBLISHING if room == "host-room" else State.PLAYING
+            await agent.wait_for(lambda a: a.state == joined, timeout=30)
+            # The slack below covers the one live connection's threads and sockets whether
+            # or not they had started when the baseline was taken; a leak grows with cycles.
+            threads, fds = threading.active_count(), open_fds()
+            for n in range(2, 14):
+                assert agent.connection is not None
+                agent.connection.lose("test")
+                await agent.wait_for(
+                    lambda a, n=n: a.connections_made >= n and a.state == joined, timeout=30
+                )
+            await wait_until(
+                lambda: threading.active_count() <= threads + 2 and open_fds() <= fds + 8, 15
+            )
     finally:
         await publisher.close()
         await stop_agent(agent, task)
