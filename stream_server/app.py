@@ -30,7 +30,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     """Open the database, recover attendance left open by a crash, run the heartbeat."""
     settings = app[SETTINGS]
     database = Database(settings.database_url)
-    ledger = AttendanceLedger(database)
+    ledger = AttendanceLedger(database, brief_visit_seconds=settings.brief_visit_seconds)
     await ledger.close_stale_intervals()
     live = LiveService(settings, database, ledger)
     app[DATABASE] = database

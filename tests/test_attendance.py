@@ -87,7 +87,7 @@ async def test_a_restart_closes_open_intervals_at_their_last_heartbeat(settings)
     sid = await make_session(database)
     first = await ledger.join(sid, "tablet", attendee_key="a" * 20)
     second = await ledger.join(sid, "whep")
-    clock.advance(30)
+    clock.advance(90)
     await ledger.touch([first.interval_id, second.interval_id])
     clock.advance(600)  # the process died; nobody touched the intervals since
     restarted = AttendanceLedger(database, clock)
@@ -96,10 +96,12 @@ async def test_a_restart_closes_open_intervals_at_their_last_heartbeat(settings)
     async with database.session() as db:
         rows = (await db.scalars(select(AttendanceInterval))).all()
     for row in rows:
-        assert row.left_at == row.joined_at + dt.timedelta(seconds=30)
+        assert row.left_at == row.joined_at + dt.timedelta(seconds=90)
         assert row.close_reason == "server-restart"
     summary = await restarted.summary(sid)
+    # 90 s each, closed at the heartbeat: not the 690 s until the restart.
     assert summary["online_now"] == 0 and summary["online_total"] == 2
+    assert summary["online_minutes"] == 3.0 and summary["brief_visits"] == 0
     await database.close()
 
 

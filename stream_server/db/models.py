@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -200,7 +201,10 @@ class Participant(Base):
     """
 
     __tablename__ = "participants"
-    __table_args__ = (UniqueConstraint("session_id", "attendee_key_hash"),)
+    __table_args__ = (
+        UniqueConstraint("session_id", "attendee_key_hash"),
+        Index("ix_participants_session_channel", "session_id", "id", "channel", "venue_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[str] = mapped_column(
@@ -243,6 +247,10 @@ class AttendanceInterval(Base):
     close_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
     participant: Mapped[Participant] = relationship(back_populates="intervals")
+
+    __table_args__ = (
+        Index("ix_attendance_intervals_participant_span", "participant_id", "joined_at", "left_at"),
+    )
 
 
 class DeviceKind(enum.StrEnum):
@@ -366,3 +374,43 @@ class SurveyAnswer(Base):
     )
     channel: Mapped[str] = mapped_column(String(20))
     score: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_survey_answers_session_score", "session_id", "score"),)
+
+
+class SessionRollup(Base):
+    """Online attendance of one session, computed from its intervals (a cache for reports).
+
+    Recomputed when ``dirty`` (set on every join and leave, and while intervals are open);
+    a session without a row has simply not been computed yet. Counts only, like the ledger.
+    """
+
+    __tablename__ = "session_rollups"
+
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    dirty: Mapped[bool] = mapped_column(Boolean, default=False)
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # The threshold the rollup was computed with; another setting makes it stale.
+    brief_visit_seconds: Mapped[float] = mapped_column(Float)
+    # Everyone recorded, room devices and media links included: "did anything happen".
+    connections: Mapped[int] = mapped_column(Integer, default=0)
+    online_total: Mapped[int] = mapped_column(Integer, default=0)
+    brief_visits: Mapped[int] = mapped_column(Integer, default=0)
+    online_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    peak_online: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class VenueRollup(Base):
+    """The online part of a :class:`SessionRollup`, per venue the participants count towards."""
+
+    __tablename__ = "venue_rollups"
+
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id"), primary_key=True)
+    online_total: Mapped[int] = mapped_column(Integer, default=0)
+    brief_visits: Mapped[int] = mapped_column(Integer, default=0)
+    online_seconds: Mapped[float] = mapped_column(Float, default=0.0)
