@@ -300,6 +300,40 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fi": "Jokin meni vikaan. Yritä uudelleen.",
         "en": "Something went wrong. Please try again.",
     },
+    # -- reports ---
+    "reports.total": {"fi": "Yhteensä", "en": "Total"},
+    "reports.no_organiser": {"fi": "Ei järjestäjää", "en": "No organiser"},
+    "reports.col.key": {"fi": "tunniste", "en": "key"},
+    "reports.col.label": {"fi": "nimi", "en": "name"},
+    "reports.col.population": {"fi": "asukasluku", "en": "population"},
+    "reports.col.sessions_held": {"fi": "toteutuneet tilaisuudet", "en": "sessions held"},
+    "reports.col.activity_hours": {"fi": "toimintatunnit", "en": "activity hours"},
+    "reports.col.in_person": {"fi": "osallistujat paikan päällä", "en": "in-person participants"},
+    "reports.col.online": {"fi": "etäosallistujat", "en": "online participants"},
+    "reports.col.online_hours": {
+        "fi": "etäosallistujatunnit",
+        "en": "online participant-hours",
+    },
+    "reports.col.brief_visits": {"fi": "lyhyet käynnit", "en": "brief visits"},
+    "reports.col.total": {"fi": "osallistujat yhteensä", "en": "total participants"},
+    "reports.col.organisers": {"fi": "järjestäjät", "en": "organisers"},
+    "reports.col.satisfaction_mean": {
+        "fi": "tyytyväisyys (keskiarvo 1–5)",
+        "en": "satisfaction (mean 1-5)",
+    },
+    "reports.col.satisfaction_answers": {
+        "fi": "tyytyväisyysvastaukset",
+        "en": "satisfaction answers",
+    },
+    "reports.col.per_1000": {"fi": "/ 1000 asukasta", "en": "per 1,000 residents"},
+    "reports.category.lecture": {"fi": "Luento", "en": "Lecture"},
+    "reports.category.exercise": {"fi": "Liikunta", "en": "Exercise"},
+    "reports.category.music": {"fi": "Musiikki", "en": "Music"},
+    "reports.category.discussion": {"fi": "Keskustelu", "en": "Discussion"},
+    "reports.category.digital-help": {"fi": "Digiapu", "en": "Digital help"},
+    "reports.category.crafts": {"fi": "Käsityöt", "en": "Crafts"},
+    "reports.category.culture": {"fi": "Kulttuuri", "en": "Culture"},
+    "reports.category.other": {"fi": "Muu", "en": "Other"},
 }
 
 _WEEKDAYS = {
