@@ -25,27 +25,16 @@ import csv
 import dataclasses
 import datetime as dt
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stream_server import i18n
 from stream_server.attendance import rollups
 from stream_server.catalog.service import CITY_TZ
-from stream_server.db.models import (
-    Area,
-    Headcount,
-    Organiser,
-    Room,
-    Session,
-    SessionReceiver,
-    SessionRollup,
-    SurveyAnswer,
-    Venue,
-    VenueRollup,
-)
+from stream_server.db.models import Area, Organiser, Venue, VenueRollup
 
 GROUPS = ("area", "venue", "organiser", "category", "month")
 #: ``period=`` shortcuts: this many days ending today (inclusive).
@@ -148,7 +137,7 @@ def local_midnight(day: dt.date) -> dt.datetime:
 
 @dataclasses.dataclass
 class Row:
-    """One group's sums while the report is being built."""
+    """One group's sums, as the database aggregated them."""
 
     key: str
     label: str
@@ -158,13 +147,13 @@ class Row:
     online: int = 0
     online_seconds: float = 0.0
     brief_visits: int = 0
-    organisers: set[int] = dataclasses.field(default_factory=set)
+    organisers: int = 0
     score_sum: int = 0
     answers: int = 0
     areas: set[int] = dataclasses.field(default_factory=set)
 
     def as_json(self, populations: Mapping[int, int]) -> dict[str, Any]:
-        population = sum(populations[a] for a in self.areas)
+        population = sum(populations.get(a, 0) for a in self.areas)
         values: dict[str, float] = {
             "sessions_held": self.sessions_held,
             "activity_hours": round(self.hours, 2),
@@ -173,7 +162,7 @@ class Row:
             "online_hours": round(self.online_seconds / 3600, 2),
             "brief_visits": self.brief_visits,
             "total": self.in_person + self.online,
-            "organisers": len(self.organisers),
+            "organisers": self.organisers,
         }
         per_1000 = {
             name: (round(value * 1000 / population, 3) if population else None)
@@ -188,114 +177,6 @@ class Row:
             "satisfaction_answers": self.answers,
             "per_1000": per_1000,
         }
-
-
-@dataclasses.dataclass
-class HeldSession:
-    id: str
-    starts_at: dt.datetime
-    hours: float
-    category: str
-    organiser_id: int | None
-    host_venue: int
-    receivers: list[int] = dataclasses.field(default_factory=list)
-    # venue id -> [in_person, online, brief, online_seconds]
-    venues: dict[int, list[float]] = dataclasses.field(default_factory=dict)
-    connections: int = 0
-    score_sum: int = 0
-    answers: int = 0
-
-
-def _realised_hours(
-    starts_at: dt.datetime, ends_at: dt.datetime, ended_at: dt.datetime | None, now: dt.datetime
-) -> float:
-    end = min(ends_at, ended_at or ends_at, now)
-    return max(0.0, (end - starts_at).total_seconds() / 3600)
-
-
-async def _held_sessions(
-    db: AsyncSession, query: ReportQuery, now: dt.datetime, brief_visit_seconds: float
-) -> list[HeldSession]:
-    lo, hi = local_midnight(query.start), local_midnight(query.end + dt.timedelta(days=1))
-    in_range = select(Session.id).where(
-        Session.starts_at >= lo, Session.starts_at < hi, Session.starts_at <= now
-    )
-    stale = await rollups.stale_sessions(db, in_range, brief_visit_seconds)
-    if stale:
-        await rollups.refresh_rollups(db, stale, now, brief_visit_seconds)
-    sessions: dict[str, HeldSession] = {}
-    rows = await db.execute(
-        select(
-            Session.id,
-            Session.starts_at,
-            Session.ends_at,
-            Session.ended_at,
-            Session.category,
-            Session.organiser_id,
-            Room.venue_id,
-        )
-        .join(Room, Room.id == Session.room_id)
-        .where(Session.id.in_(in_range))
-    )
-    for sid, starts, ends, ended, category, organiser_id, venue_id in rows.all():
-        sessions[sid] = HeldSession(
-            sid, starts, _realised_hours(starts, ends, ended, now), category, organiser_id, venue_id
-        )
-    receivers = await db.execute(
-        select(SessionReceiver.session_id, Room.venue_id)
-        .join(Room, Room.id == SessionReceiver.room_id)
-        .where(SessionReceiver.session_id.in_(in_range))
-    )
-    for sid, venue_id in receivers.all():
-        if venue_id not in sessions[sid].receivers:
-            sessions[sid].receivers.append(venue_id)
-    for sid, connections in (
-        await db.execute(
-            select(SessionRollup.session_id, SessionRollup.connections).where(
-                SessionRollup.session_id.in_(in_range)
-            )
-        )
-    ).all():
-        sessions[sid].connections = connections
-    for sid, venue_id, online, brief, seconds in (
-        await db.execute(
-            select(
-                VenueRollup.session_id,
-                VenueRollup.venue_id,
-                VenueRollup.online_total,
-                VenueRollup.brief_visits,
-                VenueRollup.online_seconds,
-            ).where(VenueRollup.session_id.in_(in_range))
-        )
-    ).all():
-        entry = sessions[sid].venues.setdefault(venue_id, [0, 0, 0, 0.0])
-        entry[1] += online
-        entry[2] += brief
-        entry[3] += seconds
-    latest = (
-        select(func.max(Headcount.id))
-        .where(Headcount.session_id.in_(in_range))
-        .group_by(Headcount.session_id, Headcount.venue_id)
-    )
-    headcounted: set[str] = set()
-    for sid, venue_id, count in (
-        await db.execute(
-            select(Headcount.session_id, Headcount.venue_id, Headcount.count).where(
-                Headcount.id.in_(latest)
-            )
-        )
-    ).all():
-        sessions[sid].venues.setdefault(venue_id, [0, 0, 0, 0.0])[0] += count
-        headcounted.add(sid)
-    for sid, total, answers in (
-        await db.execute(
-            select(SurveyAnswer.session_id, func.sum(SurveyAnswer.score), func.count())
-            .where(SurveyAnswer.session_id.in_(in_range))
-            .group_by(SurveyAnswer.session_id)
-        )
-    ).all():
-        sessions[sid].score_sum, sessions[sid].answers = int(total or 0), int(answers)
-    return [s for s in sessions.values() if s.connections or s.id in headcounted]
 
 
 MONTHS_FI = (
@@ -348,114 +229,138 @@ def _months(start: dt.date, end: dt.date) -> list[str]:
     return keys
 
 
+_KEYS: dict[str, Any] = {
+    "area": VenueRollup.area_id,
+    "venue": VenueRollup.venue_id,
+    "organiser": VenueRollup.organiser_id,
+    "category": VenueRollup.category,
+    "month": VenueRollup.month,
+}
+
+
+def _sums(counted: Any) -> list[Any]:
+    """Aggregates over venue rows; ``counted`` picks the rows that count the session itself."""
+    return [
+        func.coalesce(func.sum(VenueRollup.in_person), 0),
+        func.coalesce(func.sum(VenueRollup.online_total), 0),
+        func.coalesce(func.sum(VenueRollup.brief_visits), 0),
+        func.coalesce(func.sum(VenueRollup.online_seconds), 0.0),
+        func.coalesce(func.sum(case((counted, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((counted, VenueRollup.hours), else_=0.0)), 0.0),
+        func.coalesce(func.sum(VenueRollup.survey_sum), 0),
+        func.coalesce(func.sum(VenueRollup.survey_count), 0),
+        func.count(distinct(case((counted, VenueRollup.organiser_id), else_=None))),
+    ]
+
+
+def _fill(row: Row, sums: Sequence[Any]) -> None:
+    (
+        row.in_person,
+        row.online,
+        row.brief_visits,
+        row.online_seconds,
+        row.sessions_held,
+        row.hours,
+        row.score_sum,
+        row.answers,
+        row.organisers,
+    ) = (
+        int(sums[0]),
+        int(sums[1]),
+        int(sums[2]),
+        float(sums[3]),
+        int(sums[4]),
+        float(sums[5]),
+        int(sums[6]),
+        int(sums[7]),
+        int(sums[8]),
+    )
+
+
 async def attendance_report(
     db: AsyncSession, query: ReportQuery, now: dt.datetime, brief_visit_seconds: float
 ) -> dict[str, Any]:
     """The report as JSON-ready data: ``rows`` (one per group) and ``totals``."""
-    held = await _held_sessions(db, query, now, brief_visit_seconds)
-    areas = (await db.execute(select(Area.id, Area.slug, Area.name_fi, Area.name_en))).all()
-    venues = (await db.execute(select(Venue.id, Venue.slug, Venue.name, Venue.area_id))).all()
-    organisers = (await db.execute(select(Organiser.id, Organiser.slug, Organiser.name))).all()
-    populations = dict((await db.execute(select(Area.id, Area.population))).all())
-    area_of = {v.id: v.area_id for v in venues}
+    lo, hi = local_midnight(query.start), local_midnight(query.end + dt.timedelta(days=1))
+    await rollups.freshen(db, lo, hi, now, brief_visit_seconds)
     lang = query.lang
+    group_by = query.group_by
+    in_period = (
+        VenueRollup.starts_at >= lo,
+        VenueRollup.starts_at < hi,
+        VenueRollup.starts_at <= now,
+        VenueRollup.held.is_(True),
+    )
+    # Grouped by venue a broadcast counts at its host and at each receiving venue; otherwise
+    # once, at the host (so the areas' sessions and hours add up to the city's).
+    counted = (
+        VenueRollup.role.in_((rollups.HOST, rollups.RECEIVER))
+        if group_by == "venue"
+        else VenueRollup.role == rollups.HOST
+    )
+    key_column = _KEYS[group_by]
+    grouped = (
+        await db.execute(select(key_column, *_sums(counted)).where(*in_period).group_by(key_column))
+    ).all()
+    totals_sums = (
+        await db.execute(select(*_sums(VenueRollup.role == rollups.HOST)).where(*in_period))
+    ).one()
+    involved = (
+        await db.execute(select(key_column, VenueRollup.area_id).where(*in_period).distinct())
+    ).all()
 
-    rows: dict[str, Row] = {}
-    by_id: dict[int, str] = {}  # area or venue id -> row key
-    if query.group_by == "area":
+    areas = (await db.execute(select(Area.id, Area.slug, Area.name_fi, Area.name_en))).all()
+    populations = {a_id: 0 for a_id, *_ in areas}
+    populations.update(dict((await db.execute(select(Area.id, Area.population))).all()))
+    rows: dict[Any, Row] = {}
+    if group_by == "area":
         for area in areas:
             label = area.name_en if lang == "en" else area.name_fi
-            rows[area.slug] = Row(area.slug, label, areas={area.id})
-            by_id[area.id] = area.slug
-    elif query.group_by == "venue":
-        for venue in venues:
-            rows[venue.slug] = Row(venue.slug, venue.name, areas={venue.area_id})
-            by_id[venue.id] = venue.slug
-    elif query.group_by == "month":
+            rows[area.id] = Row(area.slug, label, areas={area.id})
+    elif group_by == "venue":
+        for venue in (
+            await db.execute(select(Venue.id, Venue.slug, Venue.name, Venue.area_id))
+        ).all():
+            rows[venue.id] = Row(venue.slug, venue.name, areas={venue.area_id})
+    elif group_by == "month":
         for key in _months(query.start, query.end):
             rows[key] = Row(key, month_label(key, lang))
-    organiser_names = {o.id: (o.slug, o.name) for o in organisers}
+    elif group_by == "organiser":
+        names = dict(
+            (o_id, (slug, name))
+            for o_id, slug, name in (
+                await db.execute(select(Organiser.id, Organiser.slug, Organiser.name))
+            ).all()
+        )
+        for key, *_ in grouped:
+            slug, name = names.get(key, ("none", i18n.translate("reports.no_organiser", lang)))
+            rows[key] = Row(slug, name)
+    else:
+        for key, *_ in grouped:
+            rows[key] = Row(key, category_label(key, lang))
+    for key, *sums in grouped:
+        _fill(rows[key], sums)
+    if group_by not in ("area", "venue"):
+        for key, area_id in involved:
+            rows[key].areas.add(area_id)
     totals = Row("total", i18n.translate("reports.total", lang), areas=set(populations))
-
-    def row_for_session(session: HeldSession) -> Row:
-        if query.group_by == "organiser":
-            slug, name = organiser_names.get(
-                session.organiser_id or -1, ("none", i18n.translate("reports.no_organiser", lang))
-            )
-            key, label = slug, name
-        elif query.group_by == "category":
-            key, label = session.category, category_label(session.category, lang)
-        else:
-            key = session.starts_at.astimezone(CITY_TZ).strftime("%Y-%m")
-            label = month_label(key, lang)
-        if key not in rows:
-            rows[key] = Row(key, label)
-        return rows[key]
-
-    def venue_row(venue_id: int) -> Row:
-        return rows[by_id[area_of[venue_id] if query.group_by == "area" else venue_id]]
-
-    for session in held:
-        host_area = area_of[session.host_venue]
-        if query.group_by in ("area", "venue"):
-            hosts: Iterable[int] = (
-                [session.host_venue, *session.receivers]
-                if query.group_by == "venue"
-                else [session.host_venue]
-            )
-            for venue_id in hosts:
-                _add_session(venue_row(venue_id), session)
-            _add_survey(venue_row(session.host_venue), session)
-            for venue_id, figures in session.venues.items():
-                _add_people(venue_row(venue_id), figures)
-        else:
-            row = row_for_session(session)
-            _add_session(row, session)
-            _add_survey(row, session)
-            row.areas.add(host_area)
-            row.areas.update(area_of[v] for v in session.receivers)
-            for venue_id, figures in session.venues.items():
-                _add_people(row, figures)
-                row.areas.add(area_of[venue_id])
-        _add_session(totals, session)
-        _add_survey(totals, session)
-        for figures in session.venues.values():
-            _add_people(totals, figures)
+    _fill(totals, totals_sums)
 
     ordered = list(rows.values())
-    if query.group_by in ("organiser", "category"):
+    if group_by in ("organiser", "category"):
         ordered.sort(key=lambda r: r.label.casefold())
-    elif query.group_by == "month":
+    elif group_by == "month":
         ordered.sort(key=lambda r: r.key)
     return {
         "from": query.start.isoformat(),
         "to": query.end.isoformat(),
-        "group_by": query.group_by,
+        "group_by": group_by,
         "lang": lang,
         "brief_visit_seconds": brief_visit_seconds,
         "generated_at": now.isoformat(),
         "rows": [r.as_json(populations) for r in ordered],
         "totals": totals.as_json(populations),
     }
-
-
-def _add_session(row: Row, session: HeldSession) -> None:
-    row.sessions_held += 1
-    row.hours += session.hours
-    if session.organiser_id is not None:
-        row.organisers.add(session.organiser_id)
-
-
-def _add_survey(row: Row, session: HeldSession) -> None:
-    row.score_sum += session.score_sum
-    row.answers += session.answers
-
-
-def _add_people(row: Row, figures: list[float]) -> None:
-    row.in_person += int(figures[0])
-    row.online += int(figures[1])
-    row.brief_visits += int(figures[2])
-    row.online_seconds += figures[3]
 
 
 # -- CSV ------------------------------------------------------------------------------------------

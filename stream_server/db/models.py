@@ -379,22 +379,27 @@ class SurveyAnswer(Base):
 
 
 class SessionRollup(Base):
-    """Online attendance of one session, computed from its intervals (a cache for reports).
+    """One session's online attendance folded from its intervals: a cache for reports.
 
-    Recomputed when ``dirty`` (set on every join and leave, and while intervals are open);
-    a session without a row has simply not been computed yet. Counts only, like the ledger.
+    Recomputed when ``dirty`` (set by the ledger on every join and leave, by new headcounts
+    and survey answers, and kept while the session is running); a session without a row has
+    not been computed yet. Counts only, like the ledger.
     """
 
     __tablename__ = "session_rollups"
+    __table_args__ = (
+        Index("ix_session_rollups_starts_at", "starts_at"),
+        Index("ix_session_rollups_dirty", "dirty"),
+    )
 
     session_id: Mapped[str] = mapped_column(
         ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
     )
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     dirty: Mapped[bool] = mapped_column(Boolean, default=False)
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    # The threshold the rollup was computed with; another setting makes it stale.
-    brief_visit_seconds: Mapped[float] = mapped_column(Float)
-    # Everyone recorded, room devices and media links included: "did anything happen".
+    # Held: started, and any headcount or any connection (people, room devices, publishers).
+    held: Mapped[bool] = mapped_column(Boolean, default=False)
     connections: Mapped[int] = mapped_column(Integer, default=0)
     online_total: Mapped[int] = mapped_column(Integer, default=0)
     brief_visits: Mapped[int] = mapped_column(Integer, default=0)
@@ -403,14 +408,45 @@ class SessionRollup(Base):
 
 
 class VenueRollup(Base):
-    """The online part of a :class:`SessionRollup`, per venue the participants count towards."""
+    """A session's figures at one venue: the rows the reports aggregate.
+
+    One row per venue that hosts (``role`` 0) or receives (1) the session, or that online
+    participants count towards without taking part otherwise (2). The session's attributes
+    are copied in, so a year's report is one range scan of this table; on SQLite the rows
+    are stored in ``starts_at`` order (no rowid), so that scan reads adjacent pages.
+    """
 
     __tablename__ = "venue_rollups"
+    __table_args__ = (
+        Index("ix_venue_rollups_session_id", "session_id"),
+        {"sqlite_with_rowid": False},
+    )
 
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), primary_key=True)
     session_id: Mapped[str] = mapped_column(
         ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
     )
     venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id"), primary_key=True)
+    area_id: Mapped[int] = mapped_column(Integer)
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM of the start, Europe/Helsinki
+    category: Mapped[str] = mapped_column(String(40))
+    organiser_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    role: Mapped[int] = mapped_column(Integer)
+    held: Mapped[bool] = mapped_column(Boolean)
+    hours: Mapped[float] = mapped_column(Float)  # the session's realised activity hours
+    in_person: Mapped[int] = mapped_column(Integer, default=0)
     online_total: Mapped[int] = mapped_column(Integer, default=0)
     brief_visits: Mapped[int] = mapped_column(Integer, default=0)
     online_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    survey_sum: Mapped[int] = mapped_column(Integer, default=0)  # on the host row only
+    survey_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupWatermark(Base):
+    """How far the rollups have seen an append-only table (headcounts, survey answers), and
+    the brief-visit threshold they were computed with."""
+
+    __tablename__ = "rollup_watermarks"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
