@@ -336,27 +336,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7, help="timed runs per measurement")
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--keep", help="write the database here instead of a temporary folder")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the --keep database filled by a former run"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="kohtaamo-bench-") as tmp:
         path = Path(args.keep) if args.keep else Path(tmp) / "bench.sqlite3"
-        if path.exists():
-            print(f"{path} exists; remove it first", file=sys.stderr)
-            return 2
         url = f"sqlite+aiosqlite:///{path}"
-        upgrade_database(url)
-        ref = asyncio.run(reference(url))
-        start = time.perf_counter()
-        sizes = fill(path, args.rows, ref, args.seed)
-        fill_seconds = time.perf_counter() - start
-        print(
-            f"filled {sizes['intervals']:,} intervals, {sizes['participants']:,} participants, "
-            f"{sizes['sessions']:,} sessions, {sizes['headcounts']:,} headcounts, "
-            f"{sizes['answers']:,} survey answers at {len(ref['rooms'])} venues "
-            f"in {fill_seconds:.1f} s ({path.stat().st_size / 1e6:.0f} MB)",
-            flush=True,
-        )
-        done, rollup_seconds = asyncio.run(build_rollups(url))
-        print(f"built rollups of {done:,} sessions once in {rollup_seconds:.1f} s", flush=True)
+        if args.reuse and args.keep and path.exists():
+            print(f"measuring the database in {path}", flush=True)
+        else:
+            if path.exists():
+                print(f"{path} exists; remove it first or give --reuse", file=sys.stderr)
+                return 2
+            upgrade_database(url)
+            ref = asyncio.run(reference(url))
+            start = time.perf_counter()
+            sizes = fill(path, args.rows, ref, args.seed)
+            fill_seconds = time.perf_counter() - start
+            print(
+                f"filled {sizes['intervals']:,} intervals, {sizes['participants']:,} "
+                f"participants, {sizes['sessions']:,} sessions, {sizes['headcounts']:,} "
+                f"headcounts, {sizes['answers']:,} survey answers at {len(ref['rooms'])} "
+                f"venues in {fill_seconds:.1f} s ({path.stat().st_size / 1e6:.0f} MB)",
+                flush=True,
+            )
+            done, rollup_seconds = asyncio.run(build_rollups(url))
+            print(f"built rollups of {done:,} sessions once in {rollup_seconds:.1f} s", flush=True)
         results = asyncio.run(measure(url, args.runs, args.seed))
     print()
     print("| measurement | median | min | max | runs | target |")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,15 +46,15 @@ ONLINE_CHANNELS = frozenset({"tablet", "browser", "whep"})
 DEVICE_CHANNELS = frozenset({"kiosk", "room-link", "whip", "presenter"})
 
 
-@dataclasses.dataclass(frozen=True)
-class IntervalRow:
-    """One interval with what the figures need of its participant."""
+class IntervalRow(NamedTuple):
+    """One interval with what the figures need of its participant; times in epoch seconds
+    (computed by the database: a session's figures must not parse hundreds of datetimes)."""
 
     participant_id: int
     channel: str
     venue_id: int | None
-    joined_at: dt.datetime
-    left_at: dt.datetime | None
+    joined_at: float
+    left_at: float | None
 
 
 @dataclasses.dataclass
@@ -83,9 +83,9 @@ class OnlineFigures:
     any_open: bool = False
 
 
-def _merged(spans: list[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.datetime, dt.datetime]]:
+def _merged(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
     spans.sort()
-    merged: list[tuple[dt.datetime, dt.datetime]] = []
+    merged: list[tuple[float, float]] = []
     for start, end in spans:
         if merged and start <= merged[-1][1]:
             if end > merged[-1][1]:
@@ -99,17 +99,21 @@ def compute_online(
     rows: Iterable[IntervalRow], now: dt.datetime, brief_visit_seconds: float
 ) -> OnlineFigures:
     """Fold one session's intervals into counts (pure: no database, no clock)."""
-    spans: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {}
+    now_s = now.timestamp()
+    spans: dict[int, list[tuple[float, float]]] = {}
     info: dict[int, tuple[str, int | None]] = {}
     open_now: set[int] = set()
-    for row in rows:
-        end = row.left_at if row.left_at is not None else max(now, row.joined_at)
-        if row.left_at is None:
-            open_now.add(row.participant_id)
-        spans.setdefault(row.participant_id, []).append((row.joined_at, end))
-        info[row.participant_id] = (row.channel, row.venue_id)
+    for pid, channel, venue_id, joined, left in rows:
+        if left is None:
+            open_now.add(pid)
+            left = max(now_s, joined)
+        if pid in spans:
+            spans[pid].append((joined, left))
+        else:
+            spans[pid] = [(joined, left)]
+            info[pid] = (channel, venue_id)
     figures = OnlineFigures(connections=len(spans), any_open=bool(open_now))
-    events: list[tuple[dt.datetime, int]] = []
+    events: list[tuple[float, int]] = []
     for pid, participant_spans in spans.items():
         channel, venue_id = info[pid]
         connected = pid in open_now
@@ -121,8 +125,8 @@ def compute_online(
             if connected:
                 figures.devices_now += 1
             continue
-        merged = _merged(participant_spans)
-        seconds = sum((end - start).total_seconds() for start, end in merged)
+        merged = _merged(participant_spans) if len(participant_spans) > 1 else participant_spans
+        seconds = sum(end - start for start, end in merged)
         venue = figures.by_venue.setdefault(venue_id, OnlineCounts())
         if connected:
             figures.online_now += 1
@@ -142,8 +146,17 @@ def compute_online(
     current = 0
     for _, step in events:
         current += step
-        figures.peak_online = max(figures.peak_online, current)
+        if current > figures.peak_online:
+            figures.peak_online = current
     return figures
+
+
+def epoch_seconds(db: AsyncSession, column: Any) -> Any:
+    """A UTC datetime column as seconds since 1970, computed by the database."""
+    if db.get_bind().dialect.name == "sqlite":
+        # Stored as ISO text in UTC; julianday() parses it in C.
+        return (func.julianday(column) - 2440587.5) * 86400.0
+    return func.extract("epoch", column)
 
 
 async def session_venues(db: AsyncSession, session_id: str) -> list[tuple[int, str]] | None:
@@ -180,8 +193,8 @@ async def interval_rows(
             Participant.id,
             Participant.channel,
             Participant.venue_id,
-            AttendanceInterval.joined_at,
-            AttendanceInterval.left_at,
+            epoch_seconds(db, AttendanceInterval.joined_at),
+            epoch_seconds(db, AttendanceInterval.left_at),
         )
         .join(AttendanceInterval, AttendanceInterval.participant_id == Participant.id)
         .where(Participant.session_id.in_(session_ids))
