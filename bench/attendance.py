@@ -48,7 +48,7 @@ from stream_server.attendance.reports import ReportQuery, attendance_report
 from stream_server.catalog import service as catalog
 from stream_server.config import Settings
 from stream_server.db.engine import Database, upgrade_database
-from stream_server.db.models import Area, Organiser, Room, Session, Venue
+from stream_server.db.models import Area, Organiser, Room, Session, StaffUser, Venue
 from stream_server.staff import service as staff_service
 from stream_server.web.keys import DATABASE, LEDGER
 
@@ -213,7 +213,8 @@ async def measure(url: str, runs: int, seed: int) -> list[tuple[str, list[float]
     results: list[tuple[str, list[float], str]] = []
     try:
         async with database.session() as db:
-            await staff_service.add_staff(db, "bench", "bench password 123")
+            if not await db.scalar(select(func.count()).select_from(StaffUser)):
+                await staff_service.add_staff(db, "bench", "bench password 123")
             _, token = await staff_service.issue_api_token(db, "bench")
             ids = list((await db.scalars(select(Session.id))).all())
             biggest = await biggest_session(db)

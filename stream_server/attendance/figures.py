@@ -159,35 +159,60 @@ def epoch_seconds(db: AsyncSession, column: Any) -> Any:
     return func.extract("epoch", column)
 
 
-async def session_venues(db: AsyncSession, session_id: str) -> list[tuple[int, str]] | None:
-    """The host venue first, then the receiving venues; ``None`` for an unknown session."""
+async def venues_and_headcounts(
+    db: AsyncSession, session_id: str
+) -> tuple[list[tuple[int, str]], dict[int, int], dict[int, str]] | None:
+    """One query for the session's venues (host first, then receivers) and the standing
+    headcount of each venue; ``None`` for an unknown session."""
     host = (
-        select(Venue.id, Venue.slug, literal(0).label("rank"))
+        select(literal(0).label("kind"), Venue.id, Venue.slug, literal(0).label("value"))
         .select_from(Session)
         .join(Room, Room.id == Session.room_id)
         .join(Venue, Venue.id == Room.venue_id)
         .where(Session.id == session_id)
     )
     receivers = (
-        select(Venue.id, Venue.slug, func.min(SessionReceiver.id).label("rank"))
+        select(literal(1), Venue.id, Venue.slug, SessionReceiver.id)
         .select_from(SessionReceiver)
         .join(Room, Room.id == SessionReceiver.room_id)
         .join(Venue, Venue.id == Room.venue_id)
         .where(SessionReceiver.session_id == session_id)
-        .group_by(Venue.id, Venue.slug)
     )
-    rows = (await db.execute(union_all(host, receivers))).all()
-    if not rows:
+    latest = (
+        select(func.max(Headcount.id))
+        .where(Headcount.session_id == session_id)
+        .group_by(Headcount.venue_id)
+    )
+    heads = (
+        select(literal(2), Venue.id, Venue.slug, Headcount.count)
+        .select_from(Headcount)
+        .join(Venue, Venue.id == Headcount.venue_id)
+        .where(Headcount.id.in_(latest))
+    )
+    connection = await db.connection()
+    rows = list((await connection.execute(union_all(host, receivers, heads))).all())
+    if not any(kind == 0 for kind, *_ in rows):
         return None
-    rows = sorted(rows, key=lambda r: r[2])
-    return [(int(r[0]), str(r[1])) for r in rows]
+    venues = sorted(((kind, value, vid, slug) for kind, vid, slug, value in rows if kind < 2))
+    counts = {int(vid): int(value) for kind, vid, _, value in rows if kind == 2}
+    slugs = {int(vid): str(slug) for _, vid, slug, _ in rows}
+    ordered: list[tuple[int, str]] = []
+    for _, _, vid, slug in venues:
+        if all(vid != known for known, _ in ordered):
+            ordered.append((int(vid), str(slug)))
+    return ordered, counts, slugs
 
 
 async def interval_rows(
     db: AsyncSession, session_ids: Sequence[str]
 ) -> dict[str, list[IntervalRow]]:
-    """Every interval of the given sessions, grouped by session."""
-    result = await db.execute(
+    """Every interval of the given sessions, grouped by session.
+
+    Core execution and plain tuples: the ORM's row machinery would cost more than the
+    figures themselves for a session of a few hundred intervals.
+    """
+    connection = await db.connection()
+    result = await connection.execute(
         select(
             Participant.session_id,
             Participant.id,
@@ -200,22 +225,9 @@ async def interval_rows(
         .where(Participant.session_id.in_(session_ids))
     )
     grouped: dict[str, list[IntervalRow]] = {sid: [] for sid in session_ids}
-    for sid, pid, channel, venue_id, joined, left in result.all():
-        grouped[sid].append(IntervalRow(pid, channel, venue_id, joined, left))
+    for row in result.all():
+        grouped[row[0]].append(row[1:])  # type: ignore[arg-type]
     return grouped
-
-
-async def latest_headcounts_by_id(db: AsyncSession, session_id: str) -> dict[int, int]:
-    """The standing count of each venue (venue id -> latest recorded count)."""
-    latest = (
-        select(func.max(Headcount.id))
-        .where(Headcount.session_id == session_id)
-        .group_by(Headcount.venue_id)
-    )
-    rows = await db.execute(
-        select(Headcount.venue_id, Headcount.count).where(Headcount.id.in_(latest))
-    )
-    return {int(venue_id): int(count) for venue_id, count in rows.all()}
 
 
 def empty_figures(session_id: str) -> dict[str, Any]:
@@ -239,16 +251,17 @@ async def session_figures(
     db: AsyncSession, session_id: str, now: dt.datetime, brief_visit_seconds: float
 ) -> dict[str, Any] | None:
     """The figures of ``GET /api/sessions/{id}/attendance``; ``None`` for an unknown session."""
-    venues = await session_venues(db, session_id)
-    if venues is None:
+    found = await venues_and_headcounts(db, session_id)
+    if found is None:
         return None
+    venues, heads, known = found
     host_id = venues[0][0]
     slugs = dict(venues)
+    slugs.update({v: slug for v, slug in known.items() if v in heads})
     online = compute_online(
         (await interval_rows(db, [session_id]))[session_id], now, brief_visit_seconds
     )
-    heads = await latest_headcounts_by_id(db, session_id)
-    missing = {v for v in [*online.by_venue, *heads] if v is not None and v not in slugs}
+    missing = {v for v in online.by_venue if v is not None and v not in slugs}
     if missing:
         extra = await db.execute(select(Venue.id, Venue.slug).where(Venue.id.in_(missing)))
         slugs.update({int(i): str(s) for i, s in extra.all()})
