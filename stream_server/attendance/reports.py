@@ -28,7 +28,7 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import case, distinct, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stream_server import i18n
@@ -239,42 +239,32 @@ _KEYS: dict[str, Any] = {
 
 
 def _sums(counted: Any) -> list[Any]:
-    """Aggregates over venue rows; ``counted`` picks the rows that count the session itself."""
+    """Aggregates over venue rows; ``counted`` picks the rows that count the session itself
+    (the host's also come apart, for the totals: grouped by venue, receivers count too)."""
+    host = VenueRollup.role == rollups.HOST
     return [
-        func.coalesce(func.sum(VenueRollup.in_person), 0),
-        func.coalesce(func.sum(VenueRollup.online_total), 0),
-        func.coalesce(func.sum(VenueRollup.brief_visits), 0),
-        func.coalesce(func.sum(VenueRollup.online_seconds), 0.0),
-        func.coalesce(func.sum(case((counted, 1), else_=0)), 0),
-        func.coalesce(func.sum(case((counted, VenueRollup.hours), else_=0.0)), 0.0),
-        func.coalesce(func.sum(VenueRollup.survey_sum), 0),
-        func.coalesce(func.sum(VenueRollup.survey_count), 0),
-        func.count(distinct(case((counted, VenueRollup.organiser_id), else_=None))),
+        func.sum(VenueRollup.in_person),
+        func.sum(VenueRollup.online_total),
+        func.sum(VenueRollup.brief_visits),
+        func.sum(VenueRollup.online_seconds),
+        func.sum(case((counted, 1), else_=0)),
+        func.sum(case((counted, VenueRollup.hours), else_=0.0)),
+        func.sum(VenueRollup.survey_sum),
+        func.sum(VenueRollup.survey_count),
+        func.sum(case((host, 1), else_=0)),
+        func.sum(case((host, VenueRollup.hours), else_=0.0)),
     ]
 
 
-def _fill(row: Row, sums: Sequence[Any]) -> None:
-    (
-        row.in_person,
-        row.online,
-        row.brief_visits,
-        row.online_seconds,
-        row.sessions_held,
-        row.hours,
-        row.score_sum,
-        row.answers,
-        row.organisers,
-    ) = (
-        int(sums[0]),
-        int(sums[1]),
-        int(sums[2]),
-        float(sums[3]),
-        int(sums[4]),
-        float(sums[5]),
-        int(sums[6]),
-        int(sums[7]),
-        int(sums[8]),
-    )
+def _add(row: Row, sums: Sequence[Any], *, host_only: bool = False) -> None:
+    row.in_person += int(sums[0] or 0)
+    row.online += int(sums[1] or 0)
+    row.brief_visits += int(sums[2] or 0)
+    row.online_seconds += float(sums[3] or 0)
+    row.sessions_held += int((sums[8] if host_only else sums[4]) or 0)
+    row.hours += float((sums[9] if host_only else sums[5]) or 0)
+    row.score_sum += int(sums[6] or 0)
+    row.answers += int(sums[7] or 0)
 
 
 async def attendance_report(
@@ -299,14 +289,22 @@ async def attendance_report(
         else VenueRollup.role == rollups.HOST
     )
     key_column = _KEYS[group_by]
+    # Two passes over the period's rows: the sums by (group, area) — the areas give each
+    # group its population — and which organisers each group's sessions had. The totals are
+    # the sum of the groups (host-only counts where receivers count too).
     grouped = (
-        await db.execute(select(key_column, *_sums(counted)).where(*in_period).group_by(key_column))
+        await db.execute(
+            select(key_column, VenueRollup.area_id, *_sums(counted))
+            .where(*in_period)
+            .group_by(key_column, VenueRollup.area_id)
+        )
     ).all()
-    totals_sums = (
-        await db.execute(select(*_sums(VenueRollup.role == rollups.HOST)).where(*in_period))
-    ).one()
-    involved = (
-        await db.execute(select(key_column, VenueRollup.area_id).where(*in_period).distinct())
+    organisers = (
+        await db.execute(
+            select(key_column, VenueRollup.organiser_id)
+            .where(*in_period, counted, VenueRollup.organiser_id.is_not(None))
+            .distinct()
+        )
     ).all()
 
     areas = (await db.execute(select(Area.id, Area.slug, Area.name_fi, Area.name_en))).all()
@@ -334,17 +332,19 @@ async def attendance_report(
         )
         for key, *_ in grouped:
             slug, name = names.get(key, ("none", i18n.translate("reports.no_organiser", lang)))
-            rows[key] = Row(slug, name)
+            rows.setdefault(key, Row(slug, name))
     else:
         for key, *_ in grouped:
-            rows[key] = Row(key, category_label(key, lang))
-    for key, *sums in grouped:
-        _fill(rows[key], sums)
-    if group_by not in ("area", "venue"):
-        for key, area_id in involved:
-            rows[key].areas.add(area_id)
+            rows.setdefault(key, Row(key, category_label(key, lang)))
     totals = Row("total", i18n.translate("reports.total", lang), areas=set(populations))
-    _fill(totals, totals_sums)
+    for key, area_id, *sums in grouped:
+        _add(rows[key], sums)
+        _add(totals, sums, host_only=True)
+        if group_by not in ("area", "venue"):
+            rows[key].areas.add(area_id)
+    for key, _ in organisers:
+        rows[key].organisers += 1
+    totals.organisers = len({organiser for _, organiser in organisers})
 
     ordered = list(rows.values())
     if group_by in ("organiser", "category"):
