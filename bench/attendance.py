@@ -80,15 +80,20 @@ def fill(path: Path, target_rows: int, ref: dict[str, Any], seed: int) -> dict[s
     rng = random.Random(seed)
     venues = sorted(ref["rooms"])
     today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    plan = []
-    for day in range(365, 0, -1):
+    plan: list[tuple[dt.datetime, int]] = []
+    for days_ago in range(365, 0, -1):
         for venue in venues:
             for _ in range(3):
-                plan.append((today - dt.timedelta(days=day), venue))
+                plan.append((today - dt.timedelta(days=days_ago), venue))
     # Broadcasts draw more viewers; scale everyone so the intervals come out at the target.
     weights = [rng.choice((1, 1, 1, 1, 4)) * rng.uniform(0.5, 1.5) for _ in plan]
     per_weight = target_rows / sum(weights)
-    sessions, receivers, participants, intervals, headcounts, answers = [], [], [], [], [], []
+    sessions: list[tuple[Any, ...]] = []
+    receivers: list[tuple[Any, ...]] = []
+    participants: list[tuple[Any, ...]] = []
+    intervals: list[tuple[Any, ...]] = []
+    headcounts: list[tuple[Any, ...]] = []
+    answers: list[tuple[Any, ...]] = []
     pid = iid = 0
     for n, ((day, venue), weight) in enumerate(zip(plan, weights, strict=True)):
         sid = f"b{n:09d}"
