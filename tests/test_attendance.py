@@ -10,17 +10,25 @@ import socket
 import sys
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from stream_server.attendance.ledger import AttendanceError, AttendanceLedger
 from stream_server.catalog import service as catalog
+from stream_server.config import Settings
 from stream_server.db.engine import Database
 from stream_server.db.models import AttendanceInterval, Venue
 from stream_server.web.keys import DATABASE
 from tests.conftest import Sessions, Staff
 from tests.peers import Viewer, wait_until
 from tests.ws_peer import WsParticipant
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The default brief-visit threshold (60 s): these tests count brief visits by hand."""
+    return settings.replace(brief_visit_seconds=60.0)
 
 
 class Clock:

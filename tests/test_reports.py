@@ -13,12 +13,19 @@ from sqlalchemy import select, update
 
 from stream_server.attendance.ledger import AttendanceLedger
 from stream_server.catalog.service import CITY_TZ
+from stream_server.config import Settings
 from stream_server.db.engine import Database
 from stream_server.db.models import Area, SurveyAnswer, Venue
 from stream_server.web.keys import DATABASE
 from tests.conftest import Sessions, Staff
 
 PERIOD = "from=2025-10-01&to=2025-10-31"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The default brief-visit threshold (60 s): these tests count brief visits by hand."""
+    return settings.replace(brief_visit_seconds=60.0)
 
 
 class Clock:

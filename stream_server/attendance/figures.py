@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import bindparam, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stream_server.db.models import (
@@ -151,19 +152,19 @@ def compute_online(
     return figures
 
 
-def epoch_seconds(db: AsyncSession, column: Any) -> Any:
+def epoch_seconds(dialect: str, column: Any) -> Any:
     """A UTC datetime column as seconds since 1970, computed by the database."""
-    if db.get_bind().dialect.name == "sqlite":
+    if dialect == "sqlite":
         # Stored as ISO text in UTC; julianday() parses it in C.
         return (func.julianday(column) - 2440587.5) * 86400.0
     return func.extract("epoch", column)
 
 
-async def venues_and_headcounts(
-    db: AsyncSession, session_id: str
-) -> tuple[list[tuple[int, str]], dict[int, int], dict[int, str]] | None:
-    """One query for the session's venues (host first, then receivers) and the standing
-    headcount of each venue; ``None`` for an unknown session."""
+# The live figures run on every dashboard update: their statements are built once (with a
+# bound parameter) rather than per call, which costs more than SQLite's work for them.
+@functools.cache
+def _venues_statement() -> Any:
+    session_id: Any = bindparam("session_id")
     host = (
         select(literal(0).label("kind"), Venue.id, Venue.slug, literal(0).label("value"))
         .select_from(Session)
@@ -189,8 +190,37 @@ async def venues_and_headcounts(
         .join(Venue, Venue.id == Headcount.venue_id)
         .where(Headcount.id.in_(latest))
     )
+    return union_all(host, receivers, heads)
+
+
+def _interval_columns(dialect: str) -> tuple[Any, ...]:
+    return (
+        Participant.session_id,
+        Participant.id,
+        Participant.channel,
+        Participant.venue_id,
+        epoch_seconds(dialect, AttendanceInterval.joined_at),
+        epoch_seconds(dialect, AttendanceInterval.left_at),
+    )
+
+
+@functools.cache
+def _one_session_intervals(dialect: str) -> Any:
+    return (
+        select(*_interval_columns(dialect))
+        .join(AttendanceInterval, AttendanceInterval.participant_id == Participant.id)
+        .where(Participant.session_id == bindparam("session_id"))
+    )
+
+
+async def venues_and_headcounts(
+    db: AsyncSession, session_id: str
+) -> tuple[list[tuple[int, str]], dict[int, int], dict[int, str]] | None:
+    """One query for the session's venues (host first, then receivers) and the standing
+    headcount of each venue; ``None`` for an unknown session."""
     connection = await db.connection()
-    rows = list((await connection.execute(union_all(host, receivers, heads))).all())
+    result = await connection.execute(_venues_statement(), {"session_id": session_id})
+    rows = list(result.all())
     if not any(kind == 0 for kind, *_ in rows):
         return None
     venues = sorted(((kind, value, vid, slug) for kind, vid, slug, value in rows if kind < 2))
@@ -212,18 +242,17 @@ async def interval_rows(
     figures themselves for a session of a few hundred intervals.
     """
     connection = await db.connection()
-    result = await connection.execute(
-        select(
-            Participant.session_id,
-            Participant.id,
-            Participant.channel,
-            Participant.venue_id,
-            epoch_seconds(db, AttendanceInterval.joined_at),
-            epoch_seconds(db, AttendanceInterval.left_at),
+    dialect = connection.dialect.name
+    if len(session_ids) == 1:
+        result = await connection.execute(
+            _one_session_intervals(dialect), {"session_id": session_ids[0]}
         )
-        .join(AttendanceInterval, AttendanceInterval.participant_id == Participant.id)
-        .where(Participant.session_id.in_(session_ids))
-    )
+    else:
+        result = await connection.execute(
+            select(*_interval_columns(dialect))
+            .join(AttendanceInterval, AttendanceInterval.participant_id == Participant.id)
+            .where(Participant.session_id.in_(session_ids))
+        )
     grouped: dict[str, list[IntervalRow]] = {sid: [] for sid in session_ids}
     for row in result.all():
         grouped[row[0]].append(row[1:])  # type: ignore[arg-type]

@@ -267,12 +267,26 @@ def _add(row: Row, sums: Sequence[Any], *, host_only: bool = False) -> None:
     row.answers += int(sums[7] or 0)
 
 
+def period_bounds(query: ReportQuery) -> tuple[dt.datetime, dt.datetime]:
+    """The period as UTC instants: from the first day's local midnight to the next day's."""
+    return local_midnight(query.start), local_midnight(query.end + dt.timedelta(days=1))
+
+
 async def attendance_report(
-    db: AsyncSession, query: ReportQuery, now: dt.datetime, brief_visit_seconds: float
+    db: AsyncSession,
+    query: ReportQuery,
+    now: dt.datetime,
+    brief_visit_seconds: float,
+    *,
+    freshen: bool = True,
 ) -> dict[str, Any]:
-    """The report as JSON-ready data: ``rows`` (one per group) and ``totals``."""
-    lo, hi = local_midnight(query.start), local_midnight(query.end + dt.timedelta(days=1))
-    await rollups.freshen(db, lo, hi, now, brief_visit_seconds)
+    """The report as JSON-ready data: ``rows`` (one per group) and ``totals``.
+
+    ``freshen=False`` when the caller has just brought the rollups up to date itself.
+    """
+    lo, hi = period_bounds(query)
+    if freshen:
+        await rollups.freshen(db, lo, hi, now, brief_visit_seconds)
     lang = query.lang
     group_by = query.group_by
     in_period = (

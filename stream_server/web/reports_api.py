@@ -6,16 +6,45 @@ Staff only (login cookie or ``Authorization: Bearer ks_…``); the measures are 
 
 from __future__ import annotations
 
-from aiohttp import web
+import asyncio
+import datetime as dt
+import logging
 
-from stream_server.attendance import reports
+from aiohttp import web
+from sqlalchemy.exc import OperationalError
+
+from stream_server.attendance import reports, rollups
 from stream_server.catalog.service import CITY_TZ, utcnow
+from stream_server.db.engine import Database
 from stream_server.errors import BadRequest
 from stream_server.web.auth import require_staff
 from stream_server.web.keys import DATABASE, SETTINGS
 from stream_server.web.rendering import language
 
+logger = logging.getLogger(__name__)
 routes = web.RouteTableDef()
+FRESHEN_ATTEMPTS = 4
+
+
+async def _freshen(
+    database: Database, query: reports.ReportQuery, now: dt.datetime, brief: float
+) -> None:
+    """Recompute stale rollups in a short transaction of its own.
+
+    It reads, then writes: on SQLite a join or leave committed in between makes the write
+    fail with "database is locked" (the read snapshot is stale), so it is simply retried.
+    """
+    lo, hi = reports.period_bounds(query)
+    for attempt in range(FRESHEN_ATTEMPTS):
+        try:
+            async with database.session() as db:
+                await rollups.freshen(db, lo, hi, now, brief)
+            return
+        except OperationalError:
+            if attempt == FRESHEN_ATTEMPTS - 1:
+                raise
+            logger.info("report rollups: database busy, retrying")
+            await asyncio.sleep(0.05 * (attempt + 1))
 
 
 async def _report(request: web.Request, fmt: str | None) -> web.StreamResponse:
@@ -30,10 +59,11 @@ async def _report(request: web.Request, fmt: str | None) -> web.StreamResponse:
         )
     except reports.ReportError as exc:
         raise BadRequest(str(exc), code=exc.code) from None
-    async with request.app[DATABASE].session() as db:
-        data = await reports.attendance_report(
-            db, query, now, request.app[SETTINGS].brief_visit_seconds
-        )
+    database = request.app[DATABASE]
+    brief = request.app[SETTINGS].brief_visit_seconds
+    await _freshen(database, query, now, brief)
+    async with database.session() as db:
+        data = await reports.attendance_report(db, query, now, brief, freshen=False)
     if query.format == "csv":
         return web.Response(
             body=reports.report_csv(data, query),
