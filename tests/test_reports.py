@@ -243,6 +243,35 @@ async def test_report_follows_new_attendance(month: Month) -> None:
     assert after["online_hours"] == before["online_hours"] + round(600 / 3600, 2)
 
 
+async def test_report_follows_new_headcounts_and_survey_answers(month: Month) -> None:
+    """Headcounts and answers written after a report (by other code than the ledger) are
+    picked up: the cached rollups are not served stale."""
+    before = (await (await month.get(f"{PERIOD}&group_by=area")).json())["totals"]
+    response = await month.client.post(
+        f"/api/sessions/{month.s1}/headcount",
+        json={"venue": "karttula", "count": 9},  # corrects 5
+        headers=month.auth,
+    )
+    assert response.status == 201
+    async with month.client.app[DATABASE].session() as db:
+        db.add(SurveyAnswer(session_id=month.s1, channel="kiosk", score=1))
+    after = (await (await month.get(f"{PERIOD}&group_by=area")).json())["totals"]
+    assert after["in_person"] == before["in_person"] + 4
+    assert after["satisfaction_answers"] == before["satisfaction_answers"] + 1
+    assert after["satisfaction_mean"] == round((5 + 4 + 3 + 1) / 4, 2)
+
+
+async def test_period_shortcuts_end_today(client: TestClient, staff: Staff) -> None:
+    await staff.add()
+    auth = {"Authorization": f"Bearer {await staff.api_token()}"}
+    today = dt.datetime.now(CITY_TZ).date()
+    for period, days in (("week", 7), ("month", 30), ("year", 365)):
+        response = await client.get(f"/api/reports/attendance?period={period}", headers=auth)
+        report = await response.json()
+        assert report["to"] == today.isoformat()
+        assert report["from"] == (today - dt.timedelta(days=days - 1)).isoformat()
+
+
 async def test_csv_export_parses_back(month: Month) -> None:
     response = await month.get(f"{PERIOD}&group_by=area", path="/api/reports/attendance.csv")
     assert response.content_type == "text/csv"
