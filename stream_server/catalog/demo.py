@@ -420,10 +420,10 @@ async def load_history(db: AsyncSession, now: dt.datetime, staff_id: int | None 
             )
         ).all()
     )
-    made = 0
+    created: list[tuple[Session, Planned]] = []
     for day, item in _past_plan(now.astimezone(CITY_TZ).date()):
         hour, minute = (int(part) for part in item.start.split(":"))
-        created = await create_session(
+        made = await create_session(
             db,
             title=item.title,
             mode=item.mode,
@@ -437,10 +437,13 @@ async def load_history(db: AsyncSession, now: dt.datetime, staff_id: int | None 
             description=item.description,
             now=now,
         )
-        db.add_all(_attendance(rng, created.session, item, rural_venues, staff_id))
-        made += 1
+        created.append((made.session, item))
+    # Attendance last, in one flush: added between sessions it would be flushed (slowly)
+    # by every query create_session makes.
+    for session, item in created:
+        db.add_all(_attendance(rng, session, item, rural_venues, staff_id))
     await db.flush()
-    return made
+    return len(created)
 
 
 async def ensure_demo_staff(db: AsyncSession, known_password: str | None) -> tuple[str, str]:
