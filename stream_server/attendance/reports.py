@@ -25,7 +25,7 @@ import csv
 import dataclasses
 import datetime as dt
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -238,33 +238,18 @@ _KEYS: dict[str, Any] = {
 }
 
 
-def _sums(counted: Any) -> list[Any]:
-    """Aggregates over venue rows; ``counted`` picks the rows that count the session itself
-    (the host's also come apart, for the totals: grouped by venue, receivers count too)."""
+def _session_sums(counted: Any) -> list[Any]:
+    """Over the rows that count a session (see ``counted``); the host's come apart for the
+    totals, where a broadcast counts once even when grouped by venue."""
     host = VenueRollup.role == rollups.HOST
     return [
-        func.sum(VenueRollup.in_person),
-        func.sum(VenueRollup.online_total),
-        func.sum(VenueRollup.brief_visits),
-        func.sum(VenueRollup.online_seconds),
-        func.sum(case((counted, 1), else_=0)),
-        func.sum(case((counted, VenueRollup.hours), else_=0.0)),
-        func.sum(VenueRollup.survey_sum),
-        func.sum(VenueRollup.survey_count),
+        func.count(),
+        func.sum(VenueRollup.hours),
         func.sum(case((host, 1), else_=0)),
         func.sum(case((host, VenueRollup.hours), else_=0.0)),
+        func.sum(VenueRollup.survey_sum),
+        func.sum(VenueRollup.survey_count),
     ]
-
-
-def _add(row: Row, sums: Sequence[Any], *, host_only: bool = False) -> None:
-    row.in_person += int(sums[0] or 0)
-    row.online += int(sums[1] or 0)
-    row.brief_visits += int(sums[2] or 0)
-    row.online_seconds += float(sums[3] or 0)
-    row.sessions_held += int((sums[8] if host_only else sums[4]) or 0)
-    row.hours += float((sums[9] if host_only else sums[5]) or 0)
-    row.score_sum += int(sums[6] or 0)
-    row.answers += int(sums[7] or 0)
 
 
 def period_bounds(query: ReportQuery) -> tuple[dt.datetime, dt.datetime]:
@@ -303,21 +288,28 @@ async def attendance_report(
         else VenueRollup.role == rollups.HOST
     )
     key_column = _KEYS[group_by]
-    # Two passes over the period's rows: the sums by (group, area) — the areas give each
-    # group its population — and which organisers each group's sessions had. The totals are
-    # the sum of the groups (host-only counts where receivers count too).
-    grouped = (
+    # Two passes over the period's rows: people by (group, area) — the areas give each group
+    # its population — and the sessions by (group, organiser), over the rows that count a
+    # session. The totals are the sums of the groups, counting a broadcast once.
+    people = (
         await db.execute(
-            select(key_column, VenueRollup.area_id, *_sums(counted))
+            select(
+                key_column,
+                VenueRollup.area_id,
+                func.sum(VenueRollup.in_person),
+                func.sum(VenueRollup.online_total),
+                func.sum(VenueRollup.brief_visits),
+                func.sum(VenueRollup.online_seconds),
+            )
             .where(*in_period)
             .group_by(key_column, VenueRollup.area_id)
         )
     ).all()
-    organisers = (
+    held = (
         await db.execute(
-            select(key_column, VenueRollup.organiser_id)
-            .where(*in_period, counted, VenueRollup.organiser_id.is_not(None))
-            .distinct()
+            select(key_column, VenueRollup.organiser_id, *_session_sums(counted))
+            .where(*in_period, counted)
+            .group_by(key_column, VenueRollup.organiser_id)
         )
     ).all()
 
@@ -344,21 +336,35 @@ async def attendance_report(
                 await db.execute(select(Organiser.id, Organiser.slug, Organiser.name))
             ).all()
         )
-        for key, *_ in grouped:
+        for key, *_ in people:
             slug, name = names.get(key, ("none", i18n.translate("reports.no_organiser", lang)))
             rows.setdefault(key, Row(slug, name))
     else:
-        for key, *_ in grouped:
+        for key, *_ in people:
             rows.setdefault(key, Row(key, category_label(key, lang)))
     totals = Row("total", i18n.translate("reports.total", lang), areas=set(populations))
-    for key, area_id, *sums in grouped:
-        _add(rows[key], sums)
-        _add(totals, sums, host_only=True)
+    for key, area_id, in_person, online, brief, seconds in people:
+        for row in (rows[key], totals):
+            row.in_person += int(in_person or 0)
+            row.online += int(online or 0)
+            row.brief_visits += int(brief or 0)
+            row.online_seconds += float(seconds or 0)
         if group_by not in ("area", "venue"):
             rows[key].areas.add(area_id)
-    for key, _ in organisers:
-        rows[key].organisers += 1
-    totals.organisers = len({organiser for _, organiser in organisers})
+    organisers: set[int] = set()
+    for key, organiser_id, count, hours, host_count, host_hours, score, answers in held:
+        row = rows[key]
+        row.sessions_held += int(count)
+        row.hours += float(hours or 0)
+        totals.sessions_held += int(host_count or 0)
+        totals.hours += float(host_hours or 0)
+        for target in (row, totals):
+            target.score_sum += int(score or 0)
+            target.answers += int(answers or 0)
+        if organiser_id is not None:
+            row.organisers += 1  # one (group, organiser) pair per result row
+            organisers.add(organiser_id)
+    totals.organisers = len(organisers)
 
     ordered = list(rows.values())
     if group_by in ("organiser", "category"):

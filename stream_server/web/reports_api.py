@@ -31,8 +31,8 @@ async def _freshen(
 ) -> None:
     """Recompute stale rollups in a short transaction of its own.
 
-    It reads, then writes: on SQLite a join or leave committed in between makes the write
-    fail with "database is locked" (the read snapshot is stale), so it is simply retried.
+    It writes while joins and leaves write too; should SQLite still report "database is
+    locked" after its busy timeout, the work is simply retried.
     """
     lo, hi = reports.period_bounds(query)
     for attempt in range(FRESHEN_ATTEMPTS):
