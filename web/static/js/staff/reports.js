@@ -77,7 +77,7 @@ function pick(rows, names) {
 }
 
 // -- tables ---------------------------------------------------------------------------------------
-function fillTable(table, columns, rows, footRows = []) {
+function fillTable(table, columns, rows, footRows = [], firstHeading = null) {
   const head = table.tHead;
   const body = table.tBodies[0];
   const foot = table.tFoot;
@@ -88,7 +88,7 @@ function fillTable(table, columns, rows, footRows = []) {
   for (const column of columns) {
     const th = document.createElement("th");
     th.scope = "col";
-    th.textContent = heading(column);
+    th.textContent = column === columns[0] && firstHeading ? firstHeading : heading(column);
     if (column !== columns[0]) th.className = "num";
     headRow.append(th);
   }
@@ -191,9 +191,11 @@ async function load() {
   if (main.status === "fulfilled") {
     const data = main.value;
     const rows = rowsOf(data).map((row) => flatten(row));
-    const totals = data && !Array.isArray(data) && data.totals ? [flatten({ label: t("dash.total"), ...data.totals })] : [];
+    const totals = data && !Array.isArray(data) && data.totals ? [flatten(data.totals)] : [];
     const columns = columnsOf(rows.length ? rows : totals);
-    fillTable($("report-table"), columns, rows, totals.length ? totals.map((row) => ({ ...row, [columns[0]]: t("dash.total") })) : []);
+    // The totals row is named by this page, whatever the API calls it.
+    const foot = totals.map((row) => ({ ...row, [columns[0]]: t("dash.total") }));
+    fillTable($("report-table"), columns, rows, foot, t(`reports.group.${choice.group_by}`));
     status.textContent = rows.length ? t("reports.loaded", { rows: rows.length }) : t("reports.no_rows");
   } else {
     status.textContent = t("reports.failed", { status: main.reason?.message ?? "?" });
