@@ -260,6 +260,13 @@ async def dashboard(request: web.Request) -> web.Response:
     )
 
 
+def format_date(day: dt.date, lang: str) -> str:
+    """A date as people read it: ``1.11.2026`` / ``1 Nov 2026``."""
+    if lang == "en":
+        return f"{day.day} {day:%b} {day.year}"
+    return f"{day.day}.{day.month}.{day.year}"
+
+
 def _day_label(day: dt.date, lang: str) -> str:
     noon = dt.datetime.combine(day, dt.time(12), tzinfo=catalog.CITY_TZ)
     # format_datetime adds the clock time; the dashboard heading wants the date alone.
@@ -273,6 +280,10 @@ async def reports_page(request: web.Request) -> web.Response:
     lang = language(request)
     today = catalog.utcnow().astimezone(catalog.CITY_TZ).date()
     choice = report_choice(request.query, today)
+    shown = {
+        key: format_date(dt.date.fromisoformat(choice[key]), lang)
+        for key in ("from", "to", "trend_from")
+    }
     return render(
         request,
         "staff_reports.html",
@@ -281,6 +292,7 @@ async def reports_page(request: web.Request) -> web.Response:
             "staff_name": identity.name,
             "csrf_token": identity.csrf_token or "",
             "choice": choice,
+            "shown": shown,
             "periods": PERIODS,
             "groups": GROUPS,
             "staff_links": _staff_links(request, "/staff/reports"),

@@ -124,13 +124,14 @@ function drawChart(id, type, labels, datasets) {
         borderColor: COLOURS[index % COLOURS.length],
         backgroundColor: COLOURS[index % COLOURS.length],
         borderWidth: 2,
-        tension: 0.2,
+        tension: 0,
       })),
     },
     options: {
       responsive: true,
       maintainAspectRatio: false,
-      animation: window.matchMedia("(prefers-reduced-motion: reduce)").matches ? false : undefined,
+      // Figures, not a show: no animation (it also keeps screenshots and tests honest).
+      animation: false,
       locale,
       plugins: { legend: { position: "bottom" } },
       scales: { y: { beginAtZero: true } },
