@@ -344,6 +344,9 @@ async def test_dashboard_updates_live_in_chromium(
         # No reload: the figure changes by itself.
         await wait_text(page, f"{card} [data-field=online_now]", "1")
         await wait_text(page, f"{card} [data-field=total]", "1")
+        # Screen readers hear it once things settle, politely, in one sentence.
+        assert await page.get_attribute("#dash-announcer", "aria-live") == "polite"
+        await wait_text(page, "#dash-announcer", "Digiapu: paikalla 0, verkossa nyt 1, yhteensä 1.")
 
         field = page.get_by_label("Paikalla: Kirjasto- ja kulttuuritalo KANTTI")
         await field.fill("12")
