@@ -431,3 +431,31 @@ async def test_reports_page_draws_charts_under_the_csp(
     assert await page.locator("#areas-table tbody tr").count() == len(report["rows"])
     # No CSP violation, failed request or script error on the way.
     assert not console_problems(page), page_log(page)
+
+
+@pytest.mark.browser
+async def test_dashboard_reconnects_and_catches_up_after_the_stream_drops(
+    client: TestClient, staff: Staff, sessions: Sessions, chromium: Browser
+) -> None:
+    """A dropped stream (server restart, proxy timeout) must not leave stale figures."""
+    await staff.add("anna")
+    sid = (await sessions.create(title="Kielikahvila")).session.id
+    ledger = client.app[LEDGER]
+    streams = client.app[STREAMS]
+    page = await staff_page(chromium, base_url(client), "/staff")
+    await wait_text(page, "#live-state", "Luvut päivittyvät automaattisesti.")
+    await wait_until(lambda: streams.open == 1, timeout=STREAM_DEADLINE)
+
+    # End every stream the way a server shutdown does, and keep them ended for a moment.
+    streams.stopping.set()
+    await wait_until(lambda: streams.open == 0, timeout=STREAM_DEADLINE)
+    await ledger.join(sid, "browser")  # happens while the page is not listening
+    await wait_text(page, "#live-state", "Päivitysyhteys katkesi. Yhdistetään uudelleen…")
+    streams.stopping.clear()
+
+    # EventSource reconnects by itself; the page then reloads the day and catches up.
+    await wait_text(page, "#live-state", "Luvut päivittyvät automaattisesti.")
+    await wait_text(page, f"#session-{sid} [data-field=online_now]", "1")
+    await ledger.join(sid, "tablet")
+    await wait_text(page, f"#session-{sid} [data-field=online_now]", "2")
+    assert not console_problems(page), page_log(page)
