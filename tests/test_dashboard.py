@@ -286,7 +286,13 @@ async def test_reports_page_has_labelled_pickers_and_csv_links(
     assert "checked" in doc.by_id("period-custom").attrs
     csv = doc.by_id("csv-comma").attrs["href"]
     assert csv.startswith("/api/reports/attendance.csv?")
-    assert "from=2026-01-01" in csv and "group_by=venue" in csv and "decimal=comma" in csv
+    assert parse_qs(urlsplit(csv).query) == {
+        "from": ["2026-01-01"],
+        "to": ["2026-03-31"],
+        "group_by": ["venue"],
+        "decimal": ["comma"],
+        "lang": ["en"],
+    }
     assert doc.by_id("trend-chart").tag == "canvas"
     scripts = [n.attrs["src"] for n in doc.find_all("script") if "src" in n.attrs]
     assert scripts == ["/static/vendor/chartjs/chart.umd.min.js", "/static/js/staff/reports.js"]
@@ -429,6 +435,11 @@ async def test_reports_page_draws_charts_under_the_csp(
     assert areas == len(report["rows"])
     assert await page.locator("#trend-table tbody tr").count() == 12  # twelve months
     assert await page.locator("#areas-table tbody tr").count() == len(report["rows"])
+    # The download links answer with CSV for Finnish spreadsheets.
+    href = await page.get_attribute("#csv-comma", "href")
+    async with client.get(str(href), headers=token) as resp:
+        assert resp.status == 200 and resp.content_type == "text/csv"
+        assert (await resp.read()).startswith(b"\xef\xbb\xbf")  # UTF-8 BOM
     # No CSP violation, failed request or script error on the way.
     assert not console_problems(page), page_log(page)
 

@@ -50,14 +50,18 @@ def _staff_links(request: web.Request, current: str) -> list[dict[str, Any]]:
     ]
 
 
-def csv_url(choice: dict[str, Any], decimal: str) -> str:
-    """The CSV download for the chosen report; ``decimal=comma`` suits Finnish spreadsheets."""
+def csv_url(choice: dict[str, Any], decimal: str, lang: str) -> str:
+    """The CSV download for the chosen report; ``decimal=comma`` suits Finnish spreadsheets.
+
+    ``lang`` keeps the column headings in the language of the page.
+    """
     query = urlencode(
         {
             "from": choice["from"],
             "to": choice["to"],
             "group_by": choice["group_by"],
             "decimal": decimal,
+            "lang": lang,
         }
     )
     return f"{REPORT_URL}.csv?{query}"
@@ -296,8 +300,8 @@ async def reports_page(request: web.Request) -> web.Response:
             "periods": PERIODS,
             "groups": GROUPS,
             "staff_links": _staff_links(request, "/staff/reports"),
-            "csv_comma_url": csv_url(choice, "comma"),
-            "csv_point_url": csv_url(choice, "point"),
+            "csv_comma_url": csv_url(choice, "comma", lang),
+            "csv_point_url": csv_url(choice, "point", lang),
             "extra_styles": ["staff.css"],
             "page_scripts": ["vendor/chartjs/chart.umd.min.js", "js/staff/reports.js"],
             "config": {
