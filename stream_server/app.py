@@ -15,7 +15,16 @@ from stream_server.db.engine import Database
 from stream_server.media.forwarding import check_aiortc_seams
 from stream_server.media.ice import restrict_host_addresses
 from stream_server.services.live import LiveService
-from stream_server.web import api, device_api, pages, reports_api, staff_auth, whip, ws
+from stream_server.web import (
+    api,
+    device_api,
+    pages,
+    reports_api,
+    staff_auth,
+    staff_events,
+    whip,
+    ws,
+)
 from stream_server.web.errors import error_middleware
 from stream_server.web.keys import DATABASE, LEDGER, LIVE, SETTINGS
 
@@ -62,6 +71,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(device_api.routes)
     app.add_routes(staff_auth.routes)
     app.add_routes(reports_api.routes)
+    staff_events.setup(app)  # the staff dashboard, reports page and live event stream
     pages.setup(app)
     if (WEB_ROOT / "static").is_dir():
         app.router.add_static("/static/", WEB_ROOT / "static", name="static")
