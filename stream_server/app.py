@@ -15,7 +15,7 @@ from stream_server.db.engine import Database
 from stream_server.media.forwarding import check_aiortc_seams
 from stream_server.media.ice import restrict_host_addresses
 from stream_server.services.live import LiveService
-from stream_server.web import api, device_api, pages, staff_auth, whip, ws
+from stream_server.web import api, device_api, kiosk_pages, pages, staff_auth, survey_api, whip, ws
 from stream_server.web.errors import error_middleware
 from stream_server.web.keys import DATABASE, LEDGER, LIVE, SETTINGS
 
@@ -61,6 +61,8 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(ws.routes)
     app.add_routes(device_api.routes)
     app.add_routes(staff_auth.routes)
+    app.add_routes(kiosk_pages.routes)
+    survey_api.setup(app)
     pages.setup(app)
     if (WEB_ROOT / "static").is_dir():
         app.router.add_static("/static/", WEB_ROOT / "static", name="static")
