@@ -149,7 +149,7 @@ async def _devices_page(
             "csrf_token": csrf_token or "",
             "created": created,
             "error": error,
-            "form": form or {},
+            "form": form or dict.fromkeys(("venue", "room", "kind", "name"), ""),
             "extra_styles": ["kiosk.css"],
         },
         status=status,

@@ -1,0 +1,163 @@
+"""Kiosk, tablet and staff device pages: the server side here, the browser side below.
+
+The browser tests drive the real pages in headless Chromium against a real server: a kiosk
+joins its room's session by itself, counts as a device, posts headcounts, and comes back
+after the server process is killed and restarted; a revoked kiosk shows its refusal; a
+tablet lists its sessions and joins with one tap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import signal
+from typing import Any
+from urllib.parse import unquote
+
+import aiohttp
+import pytest
+import segno
+from aiohttp.test_utils import TestClient
+from playwright.async_api import Browser, Page
+from sqlalchemy import select
+
+from stream_server.attendance import headcounts
+from stream_server.catalog import service as catalog
+from stream_server.db.engine import Database
+from stream_server.db.models import Participant, SurveyAnswer
+from stream_server.devices import service as devices_service
+from stream_server.web.keys import DATABASE
+from tests import browser as browser_helpers
+from tests.browser import (
+    MEDIA_TIMEOUT_MS,
+    assert_no_page_errors,
+    page_log,
+    poll,
+    wait_colour,
+    wait_playing,
+)
+from tests.conftest import Devices, Sessions, Staff, base_url
+from tests.peers import Publisher
+from tests.test_attendance import free_port
+from tests.test_pages import config_of, get_page, parse
+
+chromium = browser_helpers.chromium
+CAMERA = 'video[data-slot="camera"]'
+
+
+# -- pages without a browser ------------------------------------------------------------------
+async def test_kiosk_and_tablet_pages_are_shells_with_their_config(client: TestClient) -> None:
+    status, doc, headers = await get_page(client, "/kiosk?lead=12")
+    assert status == 200
+    assert headers["X-Frame-Options"] == "DENY"
+    config = config_of(doc)
+    assert config["page"] == "kiosk" and config["lead_seconds"] == 720
+    assert config["messages"]["kiosk.refused_heading"] == "Laite ei ole käytössä"
+    # A lead beyond the doors' opening (30 min) cannot work: it is capped, nonsense ignored.
+    assert config_of((await get_page(client, "/kiosk?lead=90"))[1])["lead_seconds"] == 1800
+    assert config_of((await get_page(client, "/kiosk?lead=x"))[1])["lead_seconds"] == 300
+    status, doc, _ = await get_page(client, "/tablet?lang=en")
+    assert status == 200 and doc.find("html").attrs["lang"] == "en"
+    assert config_of(doc)["days"] == 7
+    assert doc.by_id("camera-switch").attrs["aria-checked"] == "false"  # camera off by default
+
+
+async def test_staff_devices_page_needs_a_login(client: TestClient) -> None:
+    async with client.get("/staff/devices", allow_redirects=False) as resp:
+        assert resp.status == 303
+        assert unquote(resp.headers["Location"]) == "/staff/login?next=/staff/devices"
+    async with client.post("/staff/devices", data={"venue": "kantti", "kind": "kiosk"}) as resp:
+        assert resp.status == 401
+    async with client.post("/staff/devices/1/revoke") as resp:
+        assert resp.status == 401
+
+
+async def register(client: TestClient, csrf: str, **form: str) -> tuple[int, Any]:
+    async with client.post("/staff/devices", data={"csrf_token": csrf, **form}) as resp:
+        return resp.status, parse(await resp.text())
+
+
+async def test_registration_shows_the_token_once_with_a_qr_code_and_revoke_is_immediate(
+    client: TestClient, staff: Staff, sessions: Sessions
+) -> None:
+    await sessions.create(venue="puijonlaakso")  # loads the venues
+    csrf = await staff.login()
+    # Without the CSRF token a logged-in browser cannot be made to register a device.
+    async with client.post("/staff/devices", data={"venue": "kantti", "kind": "kiosk"}) as resp:
+        assert resp.status == 403 and (await resp.json())["error"]["code"] == "csrf_failed"
+    status, doc = await register(
+        client, csrf, venue="puijonlaakso", room="puijonlaakso/ryhmatila", kind="kiosk", name="Aula"
+    )
+    assert status == 201
+    token = doc.by_id("created-token").text()
+    assert token.startswith("kd_")
+    link = doc.by_id("enrol-link").attrs["href"]
+    assert link == f"{base_url(client)}/kiosk#device={token}"
+    qr = doc.by_id("enrol-qr").attrs
+    assert qr["alt"] == "QR-koodi käyttöönottolinkistä"
+    assert qr["src"].startswith("data:image/svg+xml")
+    assert "<svg" in unquote(qr["src"]) and "<path" in unquote(qr["src"])
+    # The QR code encodes exactly the enrolment link (same matrix as segno makes for it).
+    assert qr["src"] == segno.make(link, error="m").svg_data_uri(scale=6, border=4, dark="#000")
+    async with client.get("/api/device", headers={"Authorization": f"Bearer {token}"}) as resp:
+        device = (await resp.json())["device"]
+    assert (device["kind"], device["venue"], device["room"]) == ("kiosk", "puijonlaakso", "ryhmatila")
+    # The list shows it; the token is not on the plain page again.
+    async with client.get("/staff/devices") as resp:
+        html = await resp.text()
+    assert token not in html
+    row = parse(html).find("tr", **{"data-device-id": str(device["id"])})
+    assert "Aula" in row.text() and "Ei verkossa" in row.text()
+    # Revoking needs the CSRF token too; then the token is refused at once.
+    async with client.post(f"/staff/devices/{device['id']}/revoke") as resp:
+        assert resp.status == 403
+    async with client.post(
+        f"/staff/devices/{device['id']}/revoke", data={"csrf_token": csrf}, allow_redirects=False
+    ) as resp:
+        assert resp.status == 303 and resp.headers["Location"] == "/staff/devices"
+    async with client.get("/api/device", headers={"Authorization": f"Bearer {token}"}) as resp:
+        assert resp.status == 403
+        assert (await resp.json())["error"]["code"] == "device_revoked"
+    async with client.get("/staff/devices") as resp:
+        row = parse(await resp.text()).find("tr", **{"data-device-id": str(device["id"])})
+    assert "Peruttu" in row.text() and not row.find_all("form")
+
+
+async def test_registration_errors_are_shown_on_the_form(
+    client: TestClient, staff: Staff, sessions: Sessions
+) -> None:
+    await sessions.create()
+    csrf = await staff.login()
+    # A room chosen under another library must not silently become this library's room.
+    status, doc = await register(
+        client, csrf, venue="kantti", room="puijonlaakso/ryhmatila", kind="kiosk"
+    )
+    assert status == 400
+    assert "ei onnistunut" in doc.by_id("register-error").text()
+    status, doc = await register(client, csrf, venue="kantti", room="kantti/lava", kind="tablet")
+    assert status == 400 and "tablet" in doc.by_id("register-error").text()
+    assert not doc.find_all(id="created-token")
+
+
+async def test_staff_see_what_a_room_device_does_but_only_whether_a_tablet_is_online(
+    client: TestClient, staff: Staff, sessions: Sessions, devices: Devices
+) -> None:
+    sid = (await sessions.create(venue="puijonlaakso")).session.id
+    kiosk = await devices.add("puijonlaakso", "kiosk", "ryhmatila")
+    tablet = await devices.add("puijonlaakso", "tablet")
+    for token in (kiosk, tablet):
+        async with client.post(
+            "/api/device/heartbeat",
+            json={"state": "playing", "session_id": sid, "detail": None},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as resp:
+            assert resp.status == 200
+    await staff.login()
+    async with client.get("/staff/devices") as resp:
+        doc = parse(await resp.text())
+    kiosk_row = doc.find("tr", **{"data-kind": "kiosk"})
+    tablet_row = doc.find("tr", **{"data-kind": "tablet"})
+    assert "Näyttää tapahtumaa" in kiosk_row.text() and sid in kiosk_row.text()
+    assert "Verkossa" in tablet_row.text()
+    assert sid not in tablet_row.text() and "Näyttää" not in tablet_row.text()
+    assert "yksityisyys" in tablet_row.text()
