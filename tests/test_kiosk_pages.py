@@ -161,3 +161,177 @@ async def test_staff_see_what_a_room_device_does_but_only_whether_a_tablet_is_on
     assert "Verkossa" in tablet_row.text()
     assert sid not in tablet_row.text() and "Näyttää" not in tablet_row.text()
     assert "yksityisyys" in tablet_row.text()
+
+
+# -- in headless Chromium -------------------------------------------------------------------
+async def open_device_page(browser: Browser, url: str, ready: str) -> Page:
+    """Like tests.browser.open_page, for pages without a join button."""
+    context = await browser.new_context(locale="fi-FI")
+    page = await context.new_page()
+    page.on("console", lambda msg: browser_helpers._remember(page, msg.type, msg.text))
+    page.on("pageerror", lambda exc: browser_helpers._remember(page, "pageerror", str(exc)))
+    page.on("websocket", lambda ws: browser_helpers._watch_socket(page, ws))
+    await page.goto(url, wait_until="commit")
+    try:
+        await page.wait_for_selector(ready, timeout=MEDIA_TIMEOUT_MS)
+    except Exception as exc:
+        raise AssertionError(f"{ready} never showed; page log:\n{page_log(page)}") from exc
+    return page
+
+
+async def start_server(database_url: str, port: int) -> asyncio.subprocess.Process:
+    """The real server in its own process, with the demo test card feeding live broadcasts."""
+    import os
+    import sys
+
+    env = {
+        **os.environ,
+        "KOHTAAMO_DATABASE_URL": database_url,
+        "KOHTAAMO_ICE_HOST_ADDRESSES": "127.0.0.1",
+        "KOHTAAMO_VIDEO_CODEC": "VP8",
+        "KOHTAAMO_DEMO_FEED": "true",
+        "KOHTAAMO_ATTENDANCE_HEARTBEAT_SECONDS": "0.5",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "stream_server",
+        "serve",
+        "--port",
+        str(port),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+    async def healthy() -> bool:
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                    return resp.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    await poll(healthy, lambda ok: bool(ok), timeout=60)
+    return proc
+
+
+FRAMES = """(selector) => {
+  const video = document.querySelector(selector);
+  const track = video?.srcObject?.getVideoTracks()[0];
+  if (!video || !track || track.readyState !== "live") return -1;
+  return video.getVideoPlaybackQuality().totalVideoFrames;
+}"""
+
+
+async def wait_frames_advancing(page: Page, selector: str, timeout: float) -> None:
+    """New frames arrive (not a frozen last picture): the decoded-frame count grows."""
+    first = await page.evaluate(FRAMES, selector)
+
+    async def frames() -> int:
+        return int(await page.evaluate(FRAMES, selector))
+
+    try:
+        await poll(frames, lambda n: first >= 0 and n >= first + 20, timeout=timeout)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; page log:\n{page_log(page)}") from exc
+
+
+@pytest.mark.browser
+async def test_kiosk_joins_by_itself_counts_as_a_device_and_rejoins_after_a_restart(
+    settings: Any, chromium: Browser
+) -> None:
+    database = Database(settings.database_url)
+    async with database.session() as db:
+        await catalog.sync_reference_data(db)
+        # Held at KANTTI, shown on the screen of Puijonlaakso's group room, starting now.
+        created = await catalog.create_session(
+            db, title="Kirjailijavierailu", mode="broadcast", receivers=["puijonlaakso"]
+        )
+        sid = created.session.id
+        token = (await devices_service.add_device(db, "puijonlaakso", "kiosk", "ryhmatila")).token
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = await start_server(settings.database_url, port)
+    try:
+        page = await open_device_page(chromium, f"{base}/kiosk#device={token}", "main")
+        # Nobody touches it: it joins the session shown in its room and plays the test card.
+        await wait_playing(page, f"#stage {CAMERA}")
+        assert await page.evaluate("location.hash") == ""  # the token left the address bar
+        assert await page.evaluate("localStorage.getItem('kohtaamo:device-token')") == token
+        assert await page.locator("#call-heading").inner_text() == "Kirjailijavierailu"
+
+        async with aiohttp.ClientSession() as http:
+
+            async def attendance() -> dict[str, Any]:
+                async with http.get(f"{base}/api/sessions/{sid}/attendance") as resp:
+                    return await resp.json()  # type: ignore[no-any-return]
+
+            counts = await poll(
+                attendance, lambda a: a["by_channel"].get("kiosk", {}).get("now") == 1, timeout=20
+            )
+            # The screen is a device: the people in front of it are counted by headcount.
+            assert counts["online_now"] == 0 and counts["online_total"] == 0, counts
+
+            # Headcount: three presses on "+" become one saved count for this venue.
+            plus = page.get_by_role("button", name="Yksi lisää")
+            for _ in range(3):
+                await plus.click()
+            await page.wait_for_function(
+                "() => document.getElementById('headcount-feedback').dataset.state === 'saved'",
+                timeout=MEDIA_TIMEOUT_MS,
+            )
+            feedback = await page.locator("#headcount-feedback").inner_text()
+            assert feedback == "Tallennettu: 3 henkilöä paikalla.", feedback
+            await page.get_by_role("button", name="Yksi vähemmän").click()
+            await page.wait_for_function(
+                "() => document.getElementById('headcount-feedback').textContent.includes(': 2 ')",
+                timeout=MEDIA_TIMEOUT_MS,
+            )
+            async with database.session() as db:
+                assert await headcounts.latest_headcounts(db, sid) == {"puijonlaakso": 2}
+            counts = await attendance()
+            if "in_person" in counts:  # the reports branch adds the in-person figures
+                assert counts["in_person"] == 2, counts
+
+            # Kill the server outright and start it again on the same port and database.
+            joins = await page.evaluate("window.kohtaamoKiosk.joins")
+            assert joins == 1
+            proc.send_signal(signal.SIGKILL)
+            await proc.wait()
+            proc = await start_server(settings.database_url, port)
+            await page.wait_for_function(
+                f"() => window.kohtaamoKiosk.joins > {joins}", timeout=90_000, polling=250
+            )
+            await wait_playing(page, f"#stage {CAMERA}", timeout_ms=90_000)
+            await wait_frames_advancing(page, f"#stage {CAMERA}", timeout=60)
+            counts = await poll(
+                attendance, lambda a: a["by_channel"].get("kiosk", {}).get("now") == 1, timeout=30
+            )
+            # The same device continued: still one kiosk participant, still nobody online.
+            assert counts["by_channel"]["kiosk"]["total"] == 1, counts
+            assert counts["online_total"] == 0, counts
+
+            # The host ends the session: the kiosk leaves and shows the smileys.
+            from tests.ws_peer import WsParticipant
+
+            host = WsParticipant(http, base)
+            joined = await host.join(
+                session=sid, role="host", token=created.host_token, channel="presenter"
+            )
+            assert joined["type"] == "joined", joined
+            await host.send({"type": "end"})
+            face = page.get_by_role("button", name="Erinomainen")
+            await face.wait_for(timeout=MEDIA_TIMEOUT_MS)
+            await face.click()
+            await page.wait_for_selector(".survey[data-answers='1']", timeout=MEDIA_TIMEOUT_MS)
+            await host.close()
+        async with database.session() as db:
+            rows = (await db.scalars(select(SurveyAnswer))).all()
+        assert [(r.session_id, r.channel, r.score) for r in rows] == [(sid, "kiosk", 5)]
+        assert_no_page_errors(page)
+        await page.context.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await proc.wait()
+        await database.close()
