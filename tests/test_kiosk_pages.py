@@ -335,3 +335,113 @@ async def test_kiosk_joins_by_itself_counts_as_a_device_and_rejoins_after_a_rest
         proc.send_signal(signal.SIGTERM)
         await proc.wait()
         await database.close()
+
+
+@pytest.mark.browser
+async def test_a_revoked_or_unknown_kiosk_shows_the_refusal(
+    client: TestClient, devices: Devices, chromium: Browser
+) -> None:
+    base = base_url(client)
+    token = await devices.add("puijonlaakso", "kiosk", "ryhmatila")
+    page = await open_device_page(chromium, f"{base}/kiosk#device={token}", "#programme")
+    await page.wait_for_selector("#no-sessions")  # nothing today in this room
+    assert "Puijonlaakson kirjasto" in await page.locator("#place").inner_text()
+    await devices.revoke_all()
+    # Coming back online makes the page ask at once (otherwise within its next poll).
+    await page.evaluate("window.dispatchEvent(new Event('online'))")
+    await page.wait_for_selector("#refused", timeout=MEDIA_TIMEOUT_MS)
+    assert await page.locator("#programme").is_hidden()
+    text = await page.locator("#refused").inner_text()
+    assert "Laite ei ole käytössä" in text and "käyttöoikeus on peruttu" in text, text
+    # After a reload the stored token is still refused, straight away.
+    await page.reload(wait_until="commit")
+    await page.wait_for_selector("#refused", timeout=MEDIA_TIMEOUT_MS)
+    assert_no_page_errors(page)
+    await page.context.close()
+
+    unknown = await open_device_page(
+        chromium, f"{base}/kiosk?lang=en#device=kd_{'x' * 43}", "#refused"
+    )
+    assert "not recognised" in await unknown.locator("#refused-reason").inner_text()
+    await unknown.context.close()
+    # Without any token the page says how to set it up.
+    bare = await open_device_page(chromium, f"{base}/kiosk", "#not-enrolled")
+    assert "käyttöönottolinkki" in await bare.locator("#not-enrolled").inner_text()
+    await bare.context.close()
+
+
+@pytest.mark.browser
+async def test_tablet_lists_its_sessions_and_one_tap_joins_as_a_tablet(
+    client: TestClient, sessions: Sessions, devices: Devices, chromium: Browser
+) -> None:
+    base = base_url(client)
+    now = catalog.utcnow()
+    live = await sessions.create(title="Satutunti", venue="kantti")
+    group = await sessions.create(title="Muistelupiiri", mode="group", private=True)
+    later = await sessions.create(title="Runoilta", starts_at=now + dt.timedelta(days=1))
+    await sessions.create(title="Salainen", mode="group", private=True)  # not invited
+    token = await devices.add("kantti", "tablet")
+    async with client.app[DATABASE].session() as db:
+        tablet = (await devices_service.list_devices(db))[0]
+        await devices_service.invite(db, tablet.id, group.session.id)
+    publisher = Publisher((40, 80, 200))
+    try:
+        resp = await publisher.publish(client.session, base, live.session.id, live.publish_token)
+        assert resp.status == 201, resp.body
+        page = await open_device_page(chromium, f"{base}/tablet#device={token}", ".card")
+        titles = await page.locator(".card-title").all_inner_texts()
+        # Soonest first (the two of today start together); the uninvited private one is absent.
+        assert sorted(titles[:2]) == ["Muistelupiiri", "Satutunti"] and titles[2] == "Runoilta"
+        tomorrow = page.locator(f".card[data-session-id='{later.session.id}'] button")
+        assert await tomorrow.is_disabled()  # doors open half an hour before
+        assert await page.locator("#camera-switch").get_attribute("aria-checked") == "false"
+
+        # One tap.
+        await page.get_by_role("button", name="Liity: Satutunti", exact=False).click()
+        await wait_playing(page, f"#stage {CAMERA}")
+        await wait_colour(page, f"#stage {CAMERA}", (40, 80, 200))
+        counts = await poll(
+            lambda: attendance(client, live.session.id),
+            lambda a: a["by_channel"].get("tablet", {}).get("now") == 1,
+            timeout=20,
+        )
+        assert counts["online_now"] == 1, counts  # a tablet's user is an online participant
+        assert await page.locator("#camera-button").is_hidden()  # a broadcast viewer
+
+        # Leaving offers the smileys; one answer is stored for the tablet channel.
+        await page.get_by_role("button", name="Poistu").click()
+        await page.get_by_role("button", name="Hyvä", exact=True).click()
+        await page.wait_for_selector(".survey[data-done='true']", timeout=MEDIA_TIMEOUT_MS)
+        assert "Kiitos" in await page.locator(".survey-result").inner_text()
+        async with client.app[DATABASE].session() as db:
+            rows = (await db.scalars(select(SurveyAnswer))).all()
+            people = (await db.scalars(select(Participant))).all()
+        assert [(r.channel, r.score) for r in rows] == [("tablet", 4)]
+        assert [(p.channel, p.surveyed) for p in people if p.channel == "tablet"] == [
+            ("tablet", True)
+        ]
+
+        # Sound only: the join asks for the audio tier and the page draws no video.
+        await page.get_by_role("button", name="Takaisin tapahtumiin").click()
+        await page.get_by_role("switch", name="Vain ääni (heikko yhteys)").click()
+        sent: list[str] = []
+        page.on("websocket", lambda ws: ws.on("framesent", lambda p: sent.append(str(p))))
+        await page.get_by_role("button", name="Liity: Satutunti", exact=False).click()
+        await page.wait_for_function(
+            """() => [...document.querySelectorAll("audio")].some((a) => a.srcObject
+                 && !a.paused && a.srcObject.getAudioTracks()[0]?.readyState === "live")""",
+            timeout=MEDIA_TIMEOUT_MS,
+        )
+        assert await page.locator("#audio-only-note").is_visible()
+        assert await page.locator("#stage video").count() == 0
+        assert any('"tier":"audio"' in frame for frame in sent), sent[:3]
+        assert_no_page_errors(page)
+        await page.context.close()
+    finally:
+        await publisher.close()
+
+
+async def attendance(client: TestClient, session_id: str) -> dict[str, Any]:
+    async with client.get(f"/api/sessions/{session_id}/attendance") as resp:
+        assert resp.status == 200
+        return await resp.json()  # type: ignore[no-any-return]
