@@ -441,6 +441,41 @@ async def test_tablet_lists_its_sessions_and_one_tap_joins_as_a_tablet(
         await publisher.close()
 
 
+@pytest.mark.browser
+async def test_join_page_offers_the_survey_after_leaving_once(
+    client: TestClient, sessions: Sessions, chromium: Browser
+) -> None:
+    from tests.browser import open_page
+
+    sid = (await sessions.create(title="Kuorolaulu")).session.id
+    page = await open_page(chromium, f"{base_url(client)}/sessions/{sid}")
+    await page.get_by_role("button", name="Liity").click()
+    await poll(lambda: attendance(client, sid), lambda a: a["online_now"] == 1, timeout=30)
+    await page.get_by_role("button", name="Poistu").click()
+    survey = page.get_by_role("region", name="Millainen tapahtuma oli?")
+    await survey.wait_for()
+    # Keyboard: focus the first face, arrow to the fourth, Enter answers.
+    await page.get_by_role("button", name="Todella huono").focus()
+    for _ in range(3):
+        await page.keyboard.press("ArrowRight")
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector(".survey[data-done='true']", timeout=MEDIA_TIMEOUT_MS)
+    async with client.app[DATABASE].session() as db:
+        rows = (await db.scalars(select(SurveyAnswer))).all()
+    assert [(r.session_id, r.channel, r.score) for r in rows] == [(sid, "browser", 4)]
+    # The same page's key cannot answer a second time, and rejoining does not ask again.
+    key = await page.evaluate("(sid) => sessionStorage.getItem('kohtaamo:attendee:' + sid)", sid)
+    async with client.post(
+        f"/api/sessions/{sid}/survey", json={"score": 1, "attendee_key": key}
+    ) as resp:
+        assert resp.status == 409
+    await page.get_by_role("button", name="Liity uudelleen").click()
+    await page.get_by_role("button", name="Poistu").click()
+    assert await page.locator(".survey").count() == 1
+    assert_no_page_errors(page)
+    await page.context.close()
+
+
 async def attendance(client: TestClient, session_id: str) -> dict[str, Any]:
     async with client.get(f"/api/sessions/{session_id}/attendance") as resp:
         assert resp.status == 200
