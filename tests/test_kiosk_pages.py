@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import signal
+import sys
 from typing import Any
 from urllib.parse import unquote
 
@@ -31,6 +33,7 @@ from tests import browser as browser_helpers
 from tests.browser import (
     MEDIA_TIMEOUT_MS,
     assert_no_page_errors,
+    open_page,
     page_log,
     poll,
     wait_colour,
@@ -40,6 +43,7 @@ from tests.conftest import Devices, Sessions, Staff, base_url
 from tests.peers import Publisher
 from tests.test_attendance import free_port
 from tests.test_pages import config_of, get_page, parse
+from tests.ws_peer import WsParticipant
 
 chromium = browser_helpers.chromium
 CAMERA = 'video[data-slot="camera"]'
@@ -101,7 +105,11 @@ async def test_registration_shows_the_token_once_with_a_qr_code_and_revoke_is_im
     assert qr["src"] == segno.make(link, error="m").svg_data_uri(scale=6, border=4, dark="#000")
     async with client.get("/api/device", headers={"Authorization": f"Bearer {token}"}) as resp:
         device = (await resp.json())["device"]
-    assert (device["kind"], device["venue"], device["room"]) == ("kiosk", "puijonlaakso", "ryhmatila")
+    assert (device["kind"], device["venue"], device["room"]) == (
+        "kiosk",
+        "puijonlaakso",
+        "ryhmatila",
+    )
     # The list shows it; the token is not on the plain page again.
     async with client.get("/staff/devices") as resp:
         html = await resp.text()
@@ -181,9 +189,6 @@ async def open_device_page(browser: Browser, url: str, ready: str) -> Page:
 
 async def start_server(database_url: str, port: int) -> asyncio.subprocess.Process:
     """The real server in its own process, with the demo test card feeding live broadcasts."""
-    import os
-    import sys
-
     env = {
         **os.environ,
         "KOHTAAMO_DATABASE_URL": database_url,
@@ -313,8 +318,6 @@ async def test_kiosk_joins_by_itself_counts_as_a_device_and_rejoins_after_a_rest
             assert counts["online_total"] == 0, counts
 
             # The host ends the session: the kiosk leaves and shows the smileys.
-            from tests.ws_peer import WsParticipant
-
             host = WsParticipant(http, base)
             joined = await host.join(
                 session=sid, role="host", token=created.host_token, channel="presenter"
@@ -445,8 +448,6 @@ async def test_tablet_lists_its_sessions_and_one_tap_joins_as_a_tablet(
 async def test_join_page_offers_the_survey_after_leaving_once(
     client: TestClient, sessions: Sessions, chromium: Browser
 ) -> None:
-    from tests.browser import open_page
-
     sid = (await sessions.create(title="Kuorolaulu")).session.id
     page = await open_page(chromium, f"{base_url(client)}/sessions/{sid}")
     await page.get_by_role("button", name="Liity").click()
