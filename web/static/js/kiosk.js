@@ -143,10 +143,9 @@ function renderProgramme() {
   const next = kiosk.sessions.find(
     (s) => AUTO_JOIN.has(s.placement) && Date.parse(s.ends_at) > now() && !kiosk.finished.has(s.id),
   );
+  const joinsAt = next ? format.time(Date.parse(next.starts_at) - config.lead_seconds * 1000) : "";
   $("next-up").textContent = next
-    ? `${t("kiosk.next", { title: next.title })} ${t("kiosk.joins_at", {
-        time: format.time(Date.parse(next.starts_at) - config.lead_seconds * 1000),
-      })}`
+    ? `${t("kiosk.next", { title: next.title })}\n${t("kiosk.joins_at", { time: joinsAt })}`
     : "";
 }
 
@@ -293,6 +292,7 @@ function finish(reason) {
     return;
   }
   show("after", "after-heading");
+  announce("status.ended");
   kiosk.survey = offerSurvey({
     parent: $("survey-slot"),
     sessionId: current.item.id,
