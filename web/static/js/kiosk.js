@@ -81,6 +81,7 @@ async function refreshSchedule() {
   clearTimeout(scheduleTimer);
   const { status, data } = await deviceFetch(kiosk.token, "/api/device/schedule?days=1");
   if (status === 200 && data) {
+    if (kiosk.offline && !kiosk.current) $("status").textContent = "";
     kiosk.offline = 0;
     kiosk.device = data.device;
     kiosk.sessions = data.sessions || [];

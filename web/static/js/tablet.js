@@ -199,7 +199,11 @@ function join(item) {
   call.addEventListener("status", (event) => {
     const code = event.detail.key.startsWith("error.") ? event.detail.key.slice(6) : null;
     if (code && DEVICE_ERRORS.has(code)) refuse(code);
-    else announce(event.detail.key, event.detail.params);
+    else if (code === "device_not_allowed") {
+      // No longer invited (or the session changed): this join cannot work, stop trying.
+      call.stop();
+      after(event.detail.key, event.detail.key, false);
+    } else announce(event.detail.key, event.detail.params);
   });
   call.addEventListener("joined", (event) => {
     const mayPublish = Boolean(event.detail.may_publish);
