@@ -374,6 +374,38 @@ async def test_a_revoked_or_unknown_kiosk_shows_the_refusal(
 
 
 @pytest.mark.browser
+async def test_kiosk_joins_its_lead_time_before_the_start_and_not_earlier(
+    client: TestClient, sessions: Sessions, devices: Devices, chromium: Browser
+) -> None:
+    base = base_url(client)
+    start = catalog.utcnow() + dt.timedelta(minutes=10)
+    sid = (
+        await sessions.create(title="Lukupiiri", venue="kantti/paja", starts_at=start)
+    ).session.id
+    await sessions.create(title="Muualla", venue="kantti/lava")  # another room: not joined
+    token = await devices.add("kantti", "kiosk", "paja")
+    # Five minutes' lead: ten minutes before, it shows when it will join and waits.
+    early = await open_device_page(chromium, f"{base}/kiosk#device={token}", "#programme")
+    await early.wait_for_selector(".programme-item")
+    assert await early.locator(".programme-title").all_inner_texts() == ["Lukupiiri"]
+    assert "liittyy tapahtumaan itse klo" in await early.locator("#next-up").inner_text()
+    assert await early.evaluate("window.kohtaamoKiosk.joins") == 0
+    assert await early.evaluate("window.kohtaamoKiosk.current") is None
+    await early.context.close()
+    # Fifteen minutes' lead: the same moment is inside it, so it joins by itself.
+    page = await open_device_page(chromium, f"{base}/kiosk?lead=15#device={token}", "#call")
+    await page.wait_for_function("() => window.kohtaamoKiosk.joins === 1", timeout=MEDIA_TIMEOUT_MS)
+    counts = await poll(
+        lambda: attendance(client, sid),
+        lambda a: a["by_channel"].get("kiosk", {}).get("now") == 1,
+        timeout=20,
+    )
+    assert counts["online_total"] == 0, counts
+    assert_no_page_errors(page)
+    await page.context.close()
+
+
+@pytest.mark.browser
 async def test_tablet_lists_its_sessions_and_one_tap_joins_as_a_tablet(
     client: TestClient, sessions: Sessions, devices: Devices, chromium: Browser
 ) -> None:
