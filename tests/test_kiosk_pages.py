@@ -341,6 +341,51 @@ async def test_kiosk_joins_by_itself_counts_as_a_device_and_rejoins_after_a_rest
 
 
 @pytest.mark.browser
+async def test_kiosk_page_comes_up_while_the_server_is_down_and_joins_when_it_is_back(
+    settings: Any, chromium: Browser
+) -> None:
+    """A screen switched on (or its browser restarted) during an outage must not be stuck on
+    the browser's error page: the service worker serves the cached shell, which retries."""
+    database = Database(settings.database_url)
+    async with database.session() as db:
+        await catalog.sync_reference_data(db)
+        await catalog.create_session(
+            db, title="Etäluento", mode="broadcast", receivers=["puijonlaakso"]
+        )
+        token = (await devices_service.add_device(db, "puijonlaakso", "kiosk", "ryhmatila")).token
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = await start_server(settings.database_url, port)
+    try:
+        page = await open_device_page(chromium, f"{base}/kiosk#device={token}", "main")
+        await wait_playing(page, f"#stage {CAMERA}")
+        await page.wait_for_function(
+            "() => navigator.serviceWorker.controller !== null", timeout=MEDIA_TIMEOUT_MS
+        )
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+        await page.reload(wait_until="commit")
+        await page.wait_for_selector("#programme", timeout=MEDIA_TIMEOUT_MS)
+        await page.wait_for_function(
+            "() => document.getElementById('status').textContent.includes('Ei yhteyttä')",
+            timeout=MEDIA_TIMEOUT_MS,
+        )
+        assert await page.evaluate("window.kohtaamoKiosk.joins") == 0
+        proc = await start_server(settings.database_url, port)
+        await page.wait_for_function(
+            "() => window.kohtaamoKiosk.joins >= 1", timeout=90_000, polling=250
+        )
+        await wait_playing(page, f"#stage {CAMERA}", timeout_ms=90_000)
+        assert_no_page_errors(page)
+        await page.context.close()
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            await proc.wait()
+        await database.close()
+
+
+@pytest.mark.browser
 async def test_a_revoked_or_unknown_kiosk_shows_the_refusal(
     client: TestClient, devices: Devices, chromium: Browser
 ) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from stream_server import i18n
 from stream_server.catalog import service as catalog
+from stream_server.config import PROJECT_ROOT
 from stream_server.db.models import Venue
 from stream_server.devices import service as devices
 from stream_server.web.auth import require_staff, require_staff_page
@@ -37,6 +38,7 @@ HEARTBEAT_SECONDS = 30
 #: How long a kiosk keeps the smileys up after a session before returning to the programme.
 KIOSK_SURVEY_SECONDS = 180
 DEVICE_KINDS = ("kiosk", "room-link", "tablet")
+SERVICE_WORKER = PROJECT_ROOT / "web" / "static" / "js" / "kiosk-sw.js"
 
 
 def _lead_minutes(request: web.Request) -> float:
@@ -95,6 +97,16 @@ async def kiosk_page(request: web.Request) -> web.Response:
 async def tablet_page(request: web.Request) -> web.Response:
     """A home-care client's tablet: a week of sessions as large cards, one tap joins."""
     return _device_page(request, "tablet", {"days": 7})
+
+
+@routes.get("/kiosk-sw.js", name="device_service_worker")
+async def device_service_worker(request: web.Request) -> web.StreamResponse:
+    """The kiosk/tablet service worker, served from the root so it may control /kiosk and
+    /tablet (a worker's scope cannot be above its own path)."""
+    return web.FileResponse(
+        SERVICE_WORKER,
+        headers={"Content-Type": "text/javascript", "Cache-Control": "no-cache"},
+    )
 
 
 # -- staff: devices -----------------------------------------------------------------------------

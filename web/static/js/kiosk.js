@@ -433,6 +433,11 @@ function hurry() {
 
 $("fullscreen-button").addEventListener("click", () => goFullscreen());
 
+// The page's shell stays available when the server is not (see kiosk-sw.js).
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.register("/kiosk-sw.js", { scope: "/kiosk" }).catch(() => {});
+}
+
 if (!kiosk.token) {
   show("not-enrolled", "not-enrolled-heading");
 } else {

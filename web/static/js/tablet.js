@@ -328,6 +328,11 @@ async function sendHeartbeat() {
   if (isRefusal(status)) refuse(data?.error?.code || "device_token_invalid");
 }
 
+// The page's shell stays available when the server is not (see kiosk-sw.js).
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.register("/kiosk-sw.js", { scope: "/tablet" }).catch(() => {});
+}
+
 renderSwitches();
 if (!tablet.token) {
   show("not-enrolled", "not-enrolled-heading");
