@@ -64,6 +64,10 @@ async def test_kiosk_and_tablet_pages_are_shells_with_their_config(client: TestC
     assert status == 200 and doc.find("html").attrs["lang"] == "en"
     assert config_of(doc)["days"] == 7
     assert doc.by_id("camera-switch").attrs["aria-checked"] == "false"  # camera off by default
+    # The service worker is served from the root so that it may control /kiosk and /tablet.
+    async with client.get("/kiosk-sw.js") as resp:
+        assert resp.status == 200 and resp.content_type == "text/javascript"
+        assert '"/static/js/kiosk.js"' in await resp.text()
 
 
 async def test_staff_devices_page_needs_a_login(client: TestClient) -> None:
