@@ -18,10 +18,12 @@ from stream_server.services.live import LiveService
 from stream_server.web import (
     api,
     device_api,
+    kiosk_pages,
     pages,
     reports_api,
     staff_auth,
     staff_events,
+    survey_api,
     whip,
     ws,
 )
@@ -72,6 +74,8 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(staff_auth.routes)
     app.add_routes(reports_api.routes)
     staff_events.setup(app)  # the staff dashboard, reports page and live event stream
+    app.add_routes(kiosk_pages.routes)
+    survey_api.setup(app)
     pages.setup(app)
     if (WEB_ROOT / "static").is_dir():
         app.router.add_static("/static/", WEB_ROOT / "static", name="static")
