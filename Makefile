@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench bench-attendance clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,9 @@ lint: setup
 
 bench: setup
 	unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m bench.forwarding $(BENCH_ARGS)'
+
+bench-attendance: setup
+	unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m bench.attendance $(BENCH_ARGS)'
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3*

@@ -15,7 +15,18 @@ from stream_server.db.engine import Database
 from stream_server.media.forwarding import check_aiortc_seams
 from stream_server.media.ice import restrict_host_addresses
 from stream_server.services.live import LiveService
-from stream_server.web import api, device_api, pages, staff_auth, whip, ws
+from stream_server.web import (
+    api,
+    device_api,
+    kiosk_pages,
+    pages,
+    reports_api,
+    staff_auth,
+    staff_events,
+    survey_api,
+    whip,
+    ws,
+)
 from stream_server.web.errors import error_middleware
 from stream_server.web.keys import DATABASE, LEDGER, LIVE, SETTINGS
 
@@ -30,7 +41,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     """Open the database, recover attendance left open by a crash, run the heartbeat."""
     settings = app[SETTINGS]
     database = Database(settings.database_url)
-    ledger = AttendanceLedger(database)
+    ledger = AttendanceLedger(database, brief_visit_seconds=settings.brief_visit_seconds)
     await ledger.close_stale_intervals()
     live = LiveService(settings, database, ledger)
     app[DATABASE] = database
@@ -61,6 +72,10 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(ws.routes)
     app.add_routes(device_api.routes)
     app.add_routes(staff_auth.routes)
+    app.add_routes(reports_api.routes)
+    staff_events.setup(app)  # the staff dashboard, reports page and live event stream
+    app.add_routes(kiosk_pages.routes)
+    survey_api.setup(app)
     pages.setup(app)
     if (WEB_ROOT / "static").is_dir():
         app.router.add_static("/static/", WEB_ROOT / "static", name="static")

@@ -19,7 +19,7 @@ from stream_server import admin_cli
 from stream_server.catalog import service as catalog
 from stream_server.config import ConfigError, Settings, load_settings
 from stream_server.db.engine import Database, upgrade_database
-from stream_server.db.models import Area
+from stream_server.db.models import Area, StaffUser
 
 logger = logging.getLogger("kohtaamo")
 
@@ -84,36 +84,61 @@ def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from stream_server.catalog.demo import load_demo
+def _read_demo_file() -> dict[str, Any]:
+    """``{"staff": {...}, "sessions": [...]}``; an older file held only the session list."""
+    if not DEMO_TOKENS_FILE.exists():
+        return {"staff": None, "sessions": []}
+    data = json.loads(DEMO_TOKENS_FILE.read_text())
+    if isinstance(data, list):
+        return {"staff": None, "sessions": data}
+    return {"staff": data.get("staff"), "sessions": data.get("sessions", [])}
 
-    async def work(database: Database) -> list[catalog.CreatedSession]:
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from stream_server.catalog import demo
+
+    known = _read_demo_file()
+    known_password = (known["staff"] or {}).get("password")
+
+    async def work(database: Database) -> tuple[list[catalog.CreatedSession], int, str, str]:
+        now = catalog.utcnow()
         async with database.session() as db:
             await catalog.sync_reference_data(db)
-            return await load_demo(db, catalog.utcnow())
+            created = await demo.load_demo(db, now)
+            name, password = await demo.ensure_demo_staff(db, known_password)
+            staff_id = await db.scalar(select(StaffUser.id).where(StaffUser.name == name))
+            past = await demo.load_history(db, now, staff_id)
+        return created, past, name, password
 
-    created = _run(_with_db(settings, work))
+    created, past, name, password = _run(_with_db(settings, work))
     base = f"http://{settings.host}:{settings.port}"
-    if created:
-        rows = [created_session_json(c, base) for c in created]
+    sessions = [created_session_json(c, base) for c in created] or known["sessions"]
+    data = {
+        "staff": {"name": name, "password": password, "login_url": f"{base}/staff/login"},
+        "sessions": sessions,
+    }
+    if created or password != known_password or not DEMO_TOKENS_FILE.exists():
         DEMO_TOKENS_FILE.parent.mkdir(parents=True, exist_ok=True)
-        DEMO_TOKENS_FILE.write_text(json.dumps(rows, indent=2, ensure_ascii=False))
+        DEMO_TOKENS_FILE.write_text(json.dumps(data, indent=2, ensure_ascii=False))
         DEMO_TOKENS_FILE.chmod(0o600)
+    if created:
         print(f"demo: created {len(created)} sessions; links and tokens in {DEMO_TOKENS_FILE}")
     else:
         print(f"demo: data already loaded; links and tokens in {DEMO_TOKENS_FILE}")
-    if DEMO_TOKENS_FILE.exists():
-        now = catalog.utcnow()
-        for row in json.loads(DEMO_TOKENS_FILE.read_text()):
-            starts = dt.datetime.fromisoformat(row["starts_at"])
-            if starts.astimezone(dt.UTC) < now - dt.timedelta(hours=2):
-                continue
-            if row.get("live") or starts.astimezone(dt.UTC) < now + dt.timedelta(hours=3):
-                print(
-                    f"  {row['title']} ({row['mode']}, {row['visibility']}, {row['venue']})\n"
-                    f"    watch: {row['join_url']}   WHIP: {row['whip_url']}"
-                    f"   publish token: {row['publish_token']}"
-                )
+    if past:
+        print(f"demo: created {past} past sessions with attendance and survey answers")
+    print(f"  staff dashboard and reports: {base}/staff/login  name: {name}  password: {password}")
+    now = catalog.utcnow()
+    for row in sessions:
+        starts = dt.datetime.fromisoformat(row["starts_at"])
+        if starts.astimezone(dt.UTC) < now - dt.timedelta(hours=2):
+            continue
+        if row.get("live") or starts.astimezone(dt.UTC) < now + dt.timedelta(hours=3):
+            print(
+                f"  {row['title']} ({row['mode']}, {row['visibility']}, {row['venue']})\n"
+                f"    watch: {row['join_url']}   WHIP: {row['whip_url']}"
+                f"   publish token: {row['publish_token']}"
+            )
     return 0
 
 
@@ -207,7 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply Alembic migrations").set_defaults(func=cmd_db_upgrade)
 
-    sub.add_parser("demo", help="load a week of demo sessions").set_defaults(func=cmd_demo)
+    sub.add_parser(
+        "demo", help="load a week of demo sessions, three past months and a staff account"
+    ).set_defaults(func=cmd_demo)
 
     sessions = sub.add_parser("sessions", help="create and list sessions")
     s_sub = sessions.add_subparsers(dest="sessions_command", required=True)

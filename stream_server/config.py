@@ -164,6 +164,13 @@ SETTINGS: tuple[Setting, ...] = (
         float,
         "How often open attendance intervals are marked as still alive in the database.",
     ),
+    Setting(
+        "brief_visit_seconds",
+        60.0,
+        float,
+        "An online participant connected for less than this in total is a brief visit, "
+        "reported apart and not counted as a participant.",
+    ),
     Setting("log_level", "INFO", _parse_log_level, "Python logging level."),
     Setting(
         "demo_feed",
@@ -192,6 +199,7 @@ class Settings:
     max_sdp_bytes: int = 65536
     group_max_participants: int = 16
     attendance_heartbeat_seconds: float = 10.0
+    brief_visit_seconds: float = 60.0
     log_level: str = "INFO"
     demo_feed: bool = False
 

@@ -31,6 +31,9 @@ def settings(tmp_path: Path) -> Settings:
         ice_host_addresses=("127.0.0.1",),
         video_codec="VP8",
         attendance_heartbeat_seconds=0.5,
+        # Test visits last seconds; with the 60 s default they would all be brief visits.
+        # Tests of brief visits ask for the default (tests/test_attendance.py, test_reports.py).
+        brief_visit_seconds=0.0,
     )
 
 

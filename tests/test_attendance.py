@@ -10,14 +10,25 @@ import socket
 import sys
 
 import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from stream_server.attendance.ledger import AttendanceError, AttendanceLedger
 from stream_server.catalog import service as catalog
+from stream_server.config import Settings
 from stream_server.db.engine import Database
-from stream_server.db.models import AttendanceInterval
+from stream_server.db.models import AttendanceInterval, Venue
+from stream_server.web.keys import DATABASE
+from tests.conftest import Sessions, Staff
 from tests.peers import Viewer, wait_until
 from tests.ws_peer import WsParticipant
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The default brief-visit threshold (60 s): these tests count brief visits by hand."""
+    return settings.replace(brief_visit_seconds=60.0)
 
 
 class Clock:
@@ -87,7 +98,7 @@ async def test_a_restart_closes_open_intervals_at_their_last_heartbeat(settings)
     sid = await make_session(database)
     first = await ledger.join(sid, "tablet", attendee_key="a" * 20)
     second = await ledger.join(sid, "whep")
-    clock.advance(30)
+    clock.advance(90)
     await ledger.touch([first.interval_id, second.interval_id])
     clock.advance(600)  # the process died; nobody touched the intervals since
     restarted = AttendanceLedger(database, clock)
@@ -96,10 +107,12 @@ async def test_a_restart_closes_open_intervals_at_their_last_heartbeat(settings)
     async with database.session() as db:
         rows = (await db.scalars(select(AttendanceInterval))).all()
     for row in rows:
-        assert row.left_at == row.joined_at + dt.timedelta(seconds=30)
+        assert row.left_at == row.joined_at + dt.timedelta(seconds=90)
         assert row.close_reason == "server-restart"
     summary = await restarted.summary(sid)
+    # 90 s each, closed at the heartbeat: not the 690 s until the restart.
     assert summary["online_now"] == 0 and summary["online_total"] == 2
+    assert summary["online_minutes"] == 3.0 and summary["brief_visits"] == 0
     await database.close()
 
 
@@ -116,6 +129,8 @@ async def start_server(settings, port: int) -> asyncio.subprocess.Process:
         "KOHTAAMO_ICE_HOST_ADDRESSES": "127.0.0.1",
         "KOHTAAMO_VIDEO_CODEC": "VP8",
         "KOHTAAMO_ATTENDANCE_HEARTBEAT_SECONDS": "0.3",
+        # Seconds-long test visits would otherwise all be brief visits.
+        "KOHTAAMO_BRIEF_VISIT_SECONDS": "0",
     }
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -166,20 +181,160 @@ async def test_attendance_survives_a_killed_server(settings):
             await wait_until(touched, timeout=15)
             proc.send_signal(signal.SIGKILL)
             await proc.wait()
+            killed_at = catalog.utcnow()
             await viewer.close()
             await person.close()
             proc = await start_server(settings, port)
             async with http.get(f"{base}/api/sessions/{sid}/attendance") as resp:
                 data = await resp.json()
-        assert data["online_now"] == 0 and data["online_total"] == 2
-        async with database.session() as db:
-            rows = (await db.scalars(select(AttendanceInterval))).all()
-        assert len(rows) == 2
-        for row in rows:
-            assert row.left_at == row.last_seen_at > row.joined_at
-            assert row.close_reason == "server-restart"
+            async with database.session() as db:
+                rows = (await db.scalars(select(AttendanceInterval))).all()
+            assert len(rows) == 2
+            for row in rows:
+                # Closed at the last heartbeat before the kill, not at the restart.
+                assert row.left_at == row.last_seen_at > row.joined_at
+                assert row.left_at is not None and row.left_at <= killed_at
+                assert row.close_reason == "server-restart"
+            connected = sum((r.left_at - r.joined_at).total_seconds() for r in rows if r.left_at)
+            assert data["online_now"] == 0 and data["online_total"] == 2
+            assert data["brief_visits"] == 0 and data["total"] == 2
+            assert data["online_minutes"] == round(connected / 60, 1)
+            assert data["by_channel"]["tablet"] == {"now": 0, "total": 1}
+            assert data["by_channel"]["whep"] == {"now": 0, "total": 1}
+            # A second restart finds nothing open: the intervals were closed exactly once.
+            proc.send_signal(signal.SIGTERM)
+            await proc.wait()
+            proc = await start_server(settings, port)
+            async with database.session() as db:
+                again = (await db.scalars(select(AttendanceInterval))).all()
+            assert [(r.id, r.left_at, r.close_reason) for r in again] == [
+                (r.id, r.left_at, r.close_reason) for r in rows
+            ]
+            async with http.get(f"{base}/api/sessions/{sid}/attendance") as resp:
+                assert await resp.json() == data
     finally:
         proc.send_signal(signal.SIGTERM)
         await proc.wait()
         await database.close()
     assert session is not None
+
+
+# -- combined figures ---------------------------------------------------------------------------
+async def venue_id(database: Database, slug: str) -> int:
+    async with database.session() as db:
+        return int(await db.scalar(select(Venue.id).where(Venue.slug == slug)))
+
+
+async def test_broadcast_with_three_venues_combines_headcounts_and_online(
+    client: TestClient, sessions: Sessions, staff: Staff
+) -> None:
+    """A lecture at KANTTI shown in Nilsiä and Juankoski, with people online.
+
+    Worked by hand (seconds after t0):
+      A whep     0–600                     600 s, host venue
+      B tablet   60–120, again 300–(open)  connected now, host venue
+      C browser  310–340                   30 s: a brief visit, host venue
+      D tablet   200–1400 via a Nilsiä tablet, 1200 s, counts towards Nilsiä
+      E kiosk    0–(open) in Juankoski     a room device: not a participant
+    At 310–340 A, B, C and D are all connected: peak 4. Now = 1500 s, so B has 60 + 1200 s.
+    Headcounts: KANTTI 40, Nilsiä 12 corrected to 14, Juankoski 7 -> in person 61.
+    """
+    database = client.app[DATABASE]
+    created = await sessions.create(venue="kantti/lava", receivers=["nilsia", "juankoski"])
+    sid = created.session.id
+    await staff.add()
+    token = await staff.api_token()
+    auth = {"Authorization": f"Bearer {token}"}
+    for venue, count in (("kantti", 40), ("nilsia", 12), ("juankoski", 7), ("nilsia", 14)):
+        response = await client.post(
+            f"/api/sessions/{sid}/headcount", json={"venue": venue, "count": count}, headers=auth
+        )
+        assert response.status == 201, await response.text()
+
+    clock = Clock()
+    clock.now = catalog.utcnow() - dt.timedelta(hours=2)
+    ledger = AttendanceLedger(database, clock)
+    nilsia = await venue_id(database, "nilsia")
+    a = await ledger.join(sid, "whep")
+    e = await ledger.join(sid, "kiosk")
+    clock.advance(60)
+    b = await ledger.join(sid, "tablet", attendee_key="b" * 20)
+    clock.advance(60)  # 120
+    await ledger.leave(b)
+    clock.advance(80)  # 200
+    d = await ledger.join(sid, "tablet", attendee_key="d" * 20, venue_id=nilsia)
+    clock.advance(100)  # 300
+    b = await ledger.join(sid, "tablet", attendee_key="b" * 20)
+    clock.advance(10)  # 310
+    c = await ledger.join(sid, "browser", attendee_key="c" * 20)
+    clock.advance(30)  # 340
+    await ledger.leave(c)
+    clock.advance(260)  # 600
+    await ledger.leave(a)
+    clock.advance(800)  # 1400
+    await ledger.leave(d)
+    clock.advance(100)  # 1500
+
+    figures = await ledger.summary(sid)
+    assert figures["in_person"] == 61
+    assert figures["headcounts"] == {"kantti": 40, "nilsia": 14, "juankoski": 7}
+    assert figures["online_total"] == 3  # A, B, D; C was a brief visit
+    assert figures["brief_visits"] == 1
+    assert figures["online_now"] == 1  # B
+    assert figures["peak_online"] == 4
+    assert figures["total"] == 64
+    assert figures["online_minutes"] == (600 + 1260 + 1200) / 60
+    assert figures["devices_now"] == 1  # the Juankoski kiosk
+    assert figures["by_channel"] == {
+        "whep": {"now": 0, "total": 1},
+        "tablet": {"now": 1, "total": 2},
+        "browser": {"now": 0, "total": 0},
+        "kiosk": {"now": 1, "total": 1},
+    }
+    assert figures["by_venue"] == {
+        "kantti": {"in_person": 40, "online_total": 2, "brief_visits": 1, "total": 42},
+        "nilsia": {"in_person": 14, "online_total": 1, "brief_visits": 0, "total": 15},
+        "juankoski": {"in_person": 7, "online_total": 0, "brief_visits": 0, "total": 7},
+    }
+    # The public endpoint gives the same counts (its clock is the real one, two hours on).
+    response = await client.get(f"/api/sessions/{sid}/attendance")
+    assert response.status == 200
+    public = await response.json()
+    for key in ("in_person", "online_total", "online_now", "brief_visits", "total", "by_venue"):
+        assert public[key] == figures[key], key
+    assert (await client.get("/api/sessions/nosuchsession/attendance")).status == 404
+    await ledger.leave(b)
+    await ledger.leave(e)
+
+
+async def test_brief_visits_follow_the_threshold_and_overlaps_count_once(settings):
+    database = Database(settings.database_url)
+    clock = Clock()
+    sid = await make_session(database)
+    strict = AttendanceLedger(database, clock, brief_visit_seconds=120)
+    # Two overlapping connections of one person (a reconnect before the old socket closed):
+    # 0–50 and 30–90 are 90 s connected, not 110 s.
+    first = await strict.join(sid, "tablet", attendee_key="x" * 20)
+    clock.advance(30)
+    second = await strict.join(sid, "tablet", attendee_key="x" * 20)
+    assert second.resumed
+    clock.advance(20)
+    await strict.leave(first)
+    clock.advance(40)
+    await strict.leave(second)
+    figures = await strict.summary(sid)
+    assert figures["online_total"] == 0 and figures["brief_visits"] == 1
+    assert figures["peak_online"] == 1  # one person, however many sockets
+    assert figures["online_minutes"] == 0
+    lenient = AttendanceLedger(database, clock, brief_visit_seconds=60)
+    figures = await lenient.summary(sid)
+    assert figures["online_total"] == 1 and figures["brief_visits"] == 0
+    assert figures["online_minutes"] == 1.5
+    # While connected, a newcomer counts at once; leaving early turns them into a brief visit.
+    newcomer = await lenient.join(sid, "whep")
+    assert (await lenient.summary(sid))["online_total"] == 2
+    clock.advance(10)
+    await lenient.leave(newcomer)
+    figures = await lenient.summary(sid)
+    assert figures["online_total"] == 1 and figures["brief_visits"] == 1
+    await database.close()

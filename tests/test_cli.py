@@ -180,8 +180,13 @@ def test_demo_loads_once_and_keeps_its_tokens(upgraded: Cli, tmp_path: Path) -> 
     assert out.startswith("demo: created ")
     tokens_file = tmp_path / "var" / "demo-tokens.json"
     assert stat.S_IMODE(tokens_file.stat().st_mode) == 0o600
-    rows = json.loads(tokens_file.read_text())
+    data = json.loads(tokens_file.read_text())
+    rows = data["sessions"]
     assert f"demo: created {len(rows)} sessions" in out
+    # A staff account for the dashboard, its random password shown and kept in the file.
+    assert data["staff"]["name"] == "demo" and len(data["staff"]["password"]) >= 12
+    assert f"password: {data['staff']['password']}" in out
+    assert "past sessions with attendance" in out
     titles = {r["title"] for r in rows}
     assert {"Demo: Luento suorana KANTISTA", "Demo: Keskusteluryhmä"} <= titles
     live = [r for r in rows if r["live"]]

@@ -13,19 +13,24 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import select, update
 
+from stream_server.attendance import rollups
 from stream_server.attendance.events import AttendanceEvents
+from stream_server.attendance.figures import (
+    DEVICE_CHANNELS,
+    ONLINE_CHANNELS,
+    empty_figures,
+    session_figures,
+)
 from stream_server.catalog.service import hash_secret, utcnow
 from stream_server.db.engine import Database
-from stream_server.db.models import AttendanceInterval, Participant
+from stream_server.db.models import AttendanceInterval, Participant, SessionRollup
 
 logger = logging.getLogger(__name__)
 
-#: People on their own devices: each one is an online participant.
-ONLINE_CHANNELS = frozenset({"tablet", "browser", "whep"})
-#: Room devices and media links: recorded, but the people in the room are counted by headcount.
-DEVICE_CHANNELS = frozenset({"kiosk", "room-link", "whip", "presenter"})
+__all__ = ["CHANNELS", "DEVICE_CHANNELS", "ONLINE_CHANNELS", "AttendanceLedger", "Presence"]
+
 CHANNELS = ONLINE_CHANNELS | DEVICE_CHANNELS
 
 
@@ -52,10 +57,13 @@ class AttendanceLedger:
         database: Database,
         clock: Callable[[], dt.datetime] = utcnow,
         events: AttendanceEvents | None = None,
+        *,
+        brief_visit_seconds: float = 60.0,
     ) -> None:
         self._db = database
         self._clock = clock
         self.events = events or AttendanceEvents()
+        self.brief_visit_seconds = brief_visit_seconds
 
     def changed(self, session_id: str, what: str) -> None:
         """Tell live subscribers (the staff dashboard) that a session's figures moved."""
@@ -105,6 +113,7 @@ class AttendanceLedger:
             )
             db.add(interval)
             await db.flush()
+            await rollups.mark_dirty(db, session_id)
             presence = Presence(
                 participant.id, interval.id, session_id, participant.channel, resumed
             )
@@ -130,6 +139,7 @@ class AttendanceLedger:
                 )
                 .values(left_at=now, last_seen_at=now, close_reason=reason)
             )
+            await rollups.mark_dirty(db, presence.session_id)
         closed = bool(result.rowcount)  # type: ignore[attr-defined]
         if closed:
             logger.info(
@@ -158,6 +168,16 @@ class AttendanceLedger:
         """At start-up: intervals still open belong to a previous process; close them at the
         last moment they were known alive."""
         async with self._db.session() as db:
+            open_sessions = (
+                select(Participant.session_id)
+                .join(AttendanceInterval, AttendanceInterval.participant_id == Participant.id)
+                .where(AttendanceInterval.left_at.is_(None))
+            )
+            await db.execute(
+                update(SessionRollup)
+                .where(SessionRollup.session_id.in_(open_sessions))
+                .values(dirty=True)
+            )
             result = await db.execute(
                 update(AttendanceInterval)
                 .where(AttendanceInterval.left_at.is_(None))
@@ -169,39 +189,13 @@ class AttendanceLedger:
         return count
 
     async def summary(self, session_id: str) -> dict[str, Any]:
-        """Live and cumulative counts for one session."""
+        """Live and cumulative figures for one session (see :mod:`.figures` for definitions);
+        an unknown session gives zeros."""
         async with self._db.session() as db:
-            open_participant = (
-                select(AttendanceInterval.participant_id)
-                .where(AttendanceInterval.left_at.is_(None))
-                .distinct()
-                .scalar_subquery()
-            )
-            rows = (
-                await db.execute(
-                    select(
-                        Participant.channel,
-                        func.count(Participant.id),
-                        func.sum(case((Participant.id.in_(open_participant), 1), else_=0)),
-                    )
-                    .where(Participant.session_id == session_id)
-                    .group_by(Participant.channel)
-                )
-            ).all()
-        by_channel: dict[str, dict[str, int]] = {}
-        online_now = online_total = devices_now = 0
-        for channel, total, now in rows:
-            now = int(now or 0)
-            by_channel[channel] = {"now": now, "total": int(total)}
-            if channel in ONLINE_CHANNELS:
-                online_now += now
-                online_total += int(total)
-            else:
-                devices_now += now
-        return {
-            "session_id": session_id,
-            "online_now": online_now,
-            "online_total": online_total,
-            "devices_now": devices_now,
-            "by_channel": by_channel,
-        }
+            result = await session_figures(db, session_id, self._clock(), self.brief_visit_seconds)
+        return result if result is not None else empty_figures(session_id)
+
+    async def figures(self, session_id: str) -> dict[str, Any] | None:
+        """Like :meth:`summary`, but ``None`` for an unknown session (the API answers 404)."""
+        async with self._db.session() as db:
+            return await session_figures(db, session_id, self._clock(), self.brief_visit_seconds)

@@ -1,4 +1,4 @@
-"""A week of realistic demo sessions (``kohtaamo demo``).
+"""A week of realistic demo sessions, and three past months with attendance (``kohtaamo demo``).
 
 The programme is modelled on the City of Kuopio's resident activity (asukastoiminta) in its
 libraries: lectures broadcast from KANTTI to screens in rural libraries, guided chair
@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import random
+import secrets
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +28,18 @@ from stream_server.catalog.service import (
     create_session,
     sync_reference_data,
 )
-from stream_server.db.models import Session, SessionMode
+from stream_server.db.models import (
+    Area,
+    AttendanceInterval,
+    Headcount,
+    Participant,
+    Session,
+    SessionMode,
+    StaffUser,
+    SurveyAnswer,
+    Venue,
+)
+from stream_server.staff import service as staff
 
 BROADCAST = SessionMode.BROADCAST
 GROUP = SessionMode.GROUP
@@ -280,3 +294,170 @@ async def load_demo(db: AsyncSession, now: dt.datetime) -> list[CreatedSession]:
             )
         )
     return created
+
+
+# -- past months: attendance for the dashboard and the reports ----------------------------------
+#: How far back ``kohtaamo demo`` makes past sessions (the demo week repeated).
+HISTORY_DAYS = 91
+#: Past sessions older than this mean the history is already there (demo runs twice).
+HISTORY_MARKER_AGE = dt.timedelta(days=14)
+HISTORY_SEED = 2026
+DEMO_STAFF = "demo"
+#: Smiley scores as people tend to give them: mostly happy, some lukewarm.
+SCORES = (5, 5, 5, 5, 4, 4, 4, 3, 3, 2, 1)
+
+
+def _past_plan(today: dt.date) -> list[tuple[dt.date, Planned]]:
+    """The demo week's programme on each of the past days (by weekday offset)."""
+    plan = []
+    for days_ago in range(HISTORY_DAYS, 0, -1):
+        day = today - dt.timedelta(days=days_ago)
+        plan += [(day, item) for item in WEEK if item.day == days_ago % 7]
+    return plan
+
+
+def _attendance(
+    rng: random.Random,
+    session: Session,
+    item: Planned,
+    rural_venues: list[int],
+    staff_id: int | None,
+) -> list[Any]:
+    """Headcounts, online participants with their intervals, and survey answers."""
+    rows: list[Any] = []
+    length = (session.ends_at - session.starts_at).total_seconds()
+    rooms = [session.room, *(r.room for r in session.receivers)]
+    if not item.private:  # home-care clients join from home: nobody in the room to count
+        for index, room in enumerate(rooms):
+            high = room.capacity or 25
+            low, top = (high // 5, high * 3 // 5) if index == 0 else (2, min(high, 15))
+            rows.append(
+                Headcount(
+                    session_id=session.id,
+                    venue_id=room.venue_id,
+                    count=rng.randint(low, max(low, top)),
+                    recorded_at=session.starts_at + dt.timedelta(minutes=10),
+                    staff_id=staff_id,
+                )
+            )
+    channels: tuple[str, ...] = ("browser", "tablet")
+    if item.private:
+        online, channels = rng.randint(4, 9), ("tablet",)
+    elif item.mode == BROADCAST:
+        online, channels = rng.randint(6, 28), ("whep", "browser", "browser", "tablet")
+        publisher = Participant(
+            session_id=session.id,
+            channel="whip",
+            role="publisher",
+            is_device=True,
+            first_joined_at=session.starts_at - dt.timedelta(minutes=10),
+        )
+        publisher.intervals.append(
+            AttendanceInterval(
+                joined_at=publisher.first_joined_at,
+                last_seen_at=session.ends_at,
+                left_at=session.ends_at,
+                close_reason="left",
+            )
+        )
+        rows.append(publisher)
+    else:
+        online = rng.randint(0, 5)
+    for _ in range(online):
+        channel = rng.choice(channels)
+        venue_id = rng.choice(rural_venues) if channel == "tablet" and rng.random() < 0.25 else None
+        joined = session.starts_at + dt.timedelta(seconds=rng.uniform(-300, 600))
+        participant = Participant(
+            session_id=session.id,
+            channel=channel,
+            venue_id=venue_id,
+            first_joined_at=joined,
+        )
+        brief = rng.random() < 0.1
+        stretches = 1 if brief or rng.random() < 0.8 else 2
+        for _ in range(stretches):
+            seconds = rng.uniform(10, 55) if brief else rng.uniform(0.3, 1.0) * length / stretches
+            left = joined + dt.timedelta(seconds=seconds)
+            participant.intervals.append(
+                AttendanceInterval(
+                    joined_at=joined, last_seen_at=left, left_at=left, close_reason="left"
+                )
+            )
+            joined = left + dt.timedelta(seconds=rng.uniform(5, 90))
+        rows.append(participant)
+        if not brief and rng.random() < 0.4:
+            participant.surveyed = True
+            rows.append(
+                SurveyAnswer(session_id=session.id, channel=channel, score=rng.choice(SCORES))
+            )
+    if not item.private:
+        for _ in range(rng.randint(0, 6)):  # answers given on the room's kiosk
+            rows.append(
+                SurveyAnswer(session_id=session.id, channel="kiosk", score=rng.choice(SCORES))
+            )
+    return rows
+
+
+async def load_history(db: AsyncSession, now: dt.datetime, staff_id: int | None = None) -> int:
+    """Past sessions of the last three months with realistic attendance; returns how many.
+
+    Seeded, so every demo database looks the same; skipped when sessions older than two
+    weeks exist (the history was loaded before), so running ``kohtaamo demo`` twice does not
+    double anything.
+    """
+    if await db.scalar(
+        select(func.count())
+        .select_from(Session)
+        .where(Session.starts_at < now - HISTORY_MARKER_AGE)
+    ):
+        return 0
+    await sync_reference_data(db)
+    rng = random.Random(HISTORY_SEED)
+    rural_venues = list(
+        (
+            await db.scalars(
+                select(Venue.id).join(Area, Area.id == Venue.area_id).where(Area.slug != "urban")
+            )
+        ).all()
+    )
+    created: list[tuple[Session, Planned]] = []
+    for day, item in _past_plan(now.astimezone(CITY_TZ).date()):
+        hour, minute = (int(part) for part in item.start.split(":"))
+        made = await create_session(
+            db,
+            title=item.title,
+            mode=item.mode,
+            venue=item.venue,
+            receivers=list(item.receivers),
+            private=item.private,
+            starts_at=dt.datetime.combine(day, dt.time(hour, minute), tzinfo=CITY_TZ),
+            minutes=item.minutes,
+            category=item.category,
+            organiser=item.organiser,
+            description=item.description,
+            now=now,
+        )
+        created.append((made.session, item))
+    # Attendance last, in one flush: added between sessions it would be flushed (slowly)
+    # by every query create_session makes.
+    for session, item in created:
+        db.add_all(_attendance(rng, session, item, rural_venues, staff_id))
+    await db.flush()
+    return len(created)
+
+
+async def ensure_demo_staff(db: AsyncSession, known_password: str | None) -> tuple[str, str]:
+    """The demo staff account and its password: kept if the password is known, else reset."""
+    user = await db.scalar(select(StaffUser).where(StaffUser.name == DEMO_STAFF))
+    if (
+        user is not None
+        and known_password
+        and await staff.check_password(db, DEMO_STAFF, known_password)
+    ):
+        return DEMO_STAFF, known_password
+    password = secrets.token_urlsafe(12)
+    if user is None:
+        await staff.add_staff(db, DEMO_STAFF, password)
+    else:
+        await staff.set_password(db, DEMO_STAFF, password)
+    return DEMO_STAFF, password

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -200,7 +201,10 @@ class Participant(Base):
     """
 
     __tablename__ = "participants"
-    __table_args__ = (UniqueConstraint("session_id", "attendee_key_hash"),)
+    __table_args__ = (
+        UniqueConstraint("session_id", "attendee_key_hash"),
+        Index("ix_participants_session_channel", "session_id", "id", "channel", "venue_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[str] = mapped_column(
@@ -243,6 +247,10 @@ class AttendanceInterval(Base):
     close_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
     participant: Mapped[Participant] = relationship(back_populates="intervals")
+
+    __table_args__ = (
+        Index("ix_attendance_intervals_participant_span", "participant_id", "joined_at", "left_at"),
+    )
 
 
 class DeviceKind(enum.StrEnum):
@@ -366,3 +374,79 @@ class SurveyAnswer(Base):
     )
     channel: Mapped[str] = mapped_column(String(20))
     score: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_survey_answers_session_score", "session_id", "score"),)
+
+
+class SessionRollup(Base):
+    """One session's online attendance folded from its intervals: a cache for reports.
+
+    Recomputed when ``dirty`` (set by the ledger on every join and leave, by new headcounts
+    and survey answers, and kept while the session is running); a session without a row has
+    not been computed yet. Counts only, like the ledger.
+    """
+
+    __tablename__ = "session_rollups"
+    __table_args__ = (
+        Index("ix_session_rollups_starts_at", "starts_at"),
+        Index("ix_session_rollups_dirty", "dirty"),
+    )
+
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    dirty: Mapped[bool] = mapped_column(Boolean, default=False)
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # Held: started, and any headcount or any connection (people, room devices, publishers).
+    held: Mapped[bool] = mapped_column(Boolean, default=False)
+    connections: Mapped[int] = mapped_column(Integer, default=0)
+    online_total: Mapped[int] = mapped_column(Integer, default=0)
+    brief_visits: Mapped[int] = mapped_column(Integer, default=0)
+    online_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    peak_online: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class VenueRollup(Base):
+    """A session's figures at one venue: the rows the reports aggregate.
+
+    One row per venue that hosts (``role`` 0) or receives (1) the session, or that online
+    participants count towards without taking part otherwise (2). The session's attributes
+    are copied in, so a year's report is one range scan of this table; on SQLite the rows
+    are stored in ``starts_at`` order (no rowid), so that scan reads adjacent pages.
+    """
+
+    __tablename__ = "venue_rollups"
+    __table_args__ = (
+        Index("ix_venue_rollups_session_id", "session_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id"), primary_key=True)
+    area_id: Mapped[int] = mapped_column(Integer)
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM of the start, Europe/Helsinki
+    category: Mapped[str] = mapped_column(String(40))
+    organiser_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    role: Mapped[int] = mapped_column(Integer)
+    held: Mapped[bool] = mapped_column(Boolean)
+    hours: Mapped[float] = mapped_column(Float)  # the session's realised activity hours
+    in_person: Mapped[int] = mapped_column(Integer, default=0)
+    online_total: Mapped[int] = mapped_column(Integer, default=0)
+    brief_visits: Mapped[int] = mapped_column(Integer, default=0)
+    online_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    survey_sum: Mapped[int] = mapped_column(Integer, default=0)  # on the host row only
+    survey_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupWatermark(Base):
+    """How far the rollups have seen an append-only table (headcounts, survey answers), and
+    the brief-visit threshold they were computed with."""
+
+    __tablename__ = "rollup_watermarks"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)

@@ -36,11 +36,11 @@ async def get_session(request: web.Request) -> web.Response:
 
 @routes.get("/api/sessions/{session_id}/attendance")
 async def attendance(request: web.Request) -> web.Response:
-    session_id = request.match_info["session_id"]
-    async with request.app[DATABASE].session() as db:
-        if await catalog.get_session(db, session_id) is None:
-            raise NotFound("no such session", code="unknown_session")
-    return web.json_response(await request.app[LEDGER].summary(session_id))
+    """Public on purpose: counts only, never who (see README, Attendance)."""
+    figures = await request.app[LEDGER].figures(request.match_info["session_id"])
+    if figures is None:
+        raise NotFound("no such session", code="unknown_session")
+    return web.json_response(figures)
 
 
 @routes.post("/api/sessions/{session_id}/headcount")

@@ -3,6 +3,7 @@
 
 import { Call, deviceChannel, readConfig, translator } from "./call.js";
 import { Stage } from "./stage.js";
+import { offerSurvey } from "./survey.js";
 import { announcer, setToggle, showView } from "./ui.js";
 
 const config = readConfig();
@@ -65,11 +66,21 @@ call.addEventListener("joined", (event) => {
   micButton.hidden = cameraButton.hidden = !mayPublish;
 });
 call.addEventListener("remotes", (event) => stage.update(event.detail.remotes, call.roster));
+// The smileys once, after leaving or the end, and only if this page really took part.
+let surveyOffered = false;
+function survey(sectionId, before) {
+  if (surveyOffered || !call.joinedInfo) return;
+  surveyOffered = true;
+  const options = { sessionId: config.session_id, channel: call.channel, t };
+  offerSurvey({ ...options, parent: $(sectionId), before, attendeeKey: call.attendeeKey });
+}
+
 call.addEventListener("ended", () => {
   stage.clear();
   resetControls();
   announce("status.ended");
   show("ended", "ended-heading");
+  survey("ended", $("ended").querySelector("p:last-of-type"));
 });
 call.addEventListener("failed", (event) => {
   stage.clear();
@@ -94,6 +105,7 @@ $("leave-button").addEventListener("click", () => {
   resetControls();
   announce("status.left");
   show("left", "left-heading");
+  survey("left", $("rejoin-button"));
 });
 
 micButton.addEventListener("click", async () => {

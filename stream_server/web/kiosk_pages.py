@@ -1,0 +1,220 @@
+"""Pages for registered devices and the staff page that registers them.
+
+``/kiosk`` (a Chromebook in kiosk mode, a room screen) and ``/tablet`` (a home-care tablet)
+are static shells: the device token arrives in the URL fragment, which never reaches the
+server, and the page scripts use it against the device API (``/api/device/...``) and the
+signaling WebSocket. ``/staff/devices`` lists, registers and revokes devices.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import segno
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from stream_server import i18n
+from stream_server.catalog import service as catalog
+from stream_server.config import PROJECT_ROOT
+from stream_server.db.models import Venue
+from stream_server.devices import service as devices
+from stream_server.web.auth import require_staff, require_staff_page
+from stream_server.web.keys import DATABASE
+from stream_server.web.rendering import language, render
+
+logger = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+#: A kiosk joins this long before the start (``?lead=`` minutes overrides it). Doors open
+#: 30 minutes before, so that is the most a kiosk can ask for.
+KIOSK_LEAD_MINUTES = 5.0
+MAX_LEAD_MINUTES = catalog.DOORS_OPEN_BEFORE.total_seconds() / 60
+#: Seconds between heartbeats (the staff list shows a device offline after 90 s of silence).
+HEARTBEAT_SECONDS = 30
+#: How long a kiosk keeps the smileys up after a session before returning to the programme.
+KIOSK_SURVEY_SECONDS = 180
+DEVICE_KINDS = ("kiosk", "room-link", "tablet")
+SERVICE_WORKER = PROJECT_ROOT / "web" / "static" / "js" / "kiosk-sw.js"
+
+
+def _lead_minutes(request: web.Request) -> float:
+    raw = request.query.get("lead")
+    if raw is None:
+        return KIOSK_LEAD_MINUTES
+    try:
+        value = float(raw)
+    except ValueError:
+        return KIOSK_LEAD_MINUTES
+    if value != value:  # NaN
+        return KIOSK_LEAD_MINUTES
+    return max(0.0, min(value, MAX_LEAD_MINUTES))
+
+
+def _device_page(request: web.Request, page: str, extra: dict[str, Any]) -> web.Response:
+    lang = language(request)
+    config: dict[str, Any] = {
+        "lang": lang,
+        "page": page,
+        "heartbeat_seconds": HEARTBEAT_SECONDS,
+        "messages": i18n.messages_for(lang),
+    }
+    config.update(extra)
+    response = render(
+        request,
+        f"{page}.html",
+        {
+            "title": i18n.translate(f"{page}.title", lang),
+            "config": config,
+            "page_scripts": [f"js/{page}.js"],
+            "extra_styles": ["kiosk.css"],
+        },
+    )
+    # The page holds a bearer token in local storage: nothing else may frame or embed it.
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+@routes.get("/kiosk", name="kiosk")
+async def kiosk_page(request: web.Request) -> web.Response:
+    """A room's screen: today's programme, joins its sessions by itself."""
+    return _device_page(
+        request,
+        "kiosk",
+        {
+            "lead_seconds": _lead_minutes(request) * 60,
+            "survey_seconds": KIOSK_SURVEY_SECONDS,
+            # In its own room, a group session gets the room's camera and microphone.
+            "publish_room": request.query.get("camera") != "0",
+        },
+    )
+
+
+@routes.get("/tablet", name="tablet")
+async def tablet_page(request: web.Request) -> web.Response:
+    """A home-care client's tablet: a week of sessions as large cards, one tap joins."""
+    return _device_page(request, "tablet", {"days": 7})
+
+
+@routes.get("/kiosk-sw.js", name="device_service_worker")
+async def device_service_worker(request: web.Request) -> web.StreamResponse:
+    """The kiosk/tablet service worker, served from the root so it may control /kiosk and
+    /tablet (a worker's scope cannot be above its own path)."""
+    return web.FileResponse(
+        SERVICE_WORKER,
+        headers={"Content-Type": "text/javascript", "Cache-Control": "no-cache"},
+    )
+
+
+# -- staff: devices -----------------------------------------------------------------------------
+def qr_data_uri(url: str) -> str:
+    """The enrolment link as an SVG QR code (a data URI: the page CSP allows ``data:``)."""
+    return str(segno.make(url, error="m").svg_data_uri(scale=6, border=4, dark="#000"))
+
+
+async def _venues(request: web.Request) -> list[dict[str, Any]]:
+    async with request.app[DATABASE].session() as db:
+        venues = (
+            await db.scalars(select(Venue).options(selectinload(Venue.rooms)).order_by(Venue.name))
+        ).all()
+        return [
+            {
+                "slug": v.slug,
+                "name": v.name,
+                "rooms": [{"slug": r.slug, "name": r.name} for r in v.rooms],
+            }
+            for v in venues
+        ]
+
+
+async def _devices_page(
+    request: web.Request,
+    csrf_token: str | None,
+    *,
+    created: dict[str, Any] | None = None,
+    error: str | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
+    lang = language(request)
+    now = catalog.utcnow()
+    async with request.app[DATABASE].session() as db:
+        rows = [devices.device_to_json(d, now) for d in await devices.list_devices(db)]
+    for row in rows:
+        if row.get("last_seen_at"):
+            seen = dt.datetime.fromisoformat(row["last_seen_at"])
+            row["last_seen_local"] = i18n.format_datetime(seen, lang, now)
+        row["state_label"] = (
+            i18n.translate(f"devices.state.{row['state']}", lang) if row.get("state") else None
+        )
+    return render(
+        request,
+        "staff_devices.html",
+        {
+            "title": i18n.translate("devices.title", lang),
+            "devices": rows,
+            "venues": await _venues(request),
+            "kinds": DEVICE_KINDS,
+            "csrf_token": csrf_token or "",
+            "created": created,
+            "error": error,
+            "form": form or dict.fromkeys(("venue", "room", "kind", "name"), ""),
+            "extra_styles": ["kiosk.css"],
+        },
+        status=status,
+    )
+
+
+@routes.get("/staff/devices", name="staff_devices")
+async def staff_devices(request: web.Request) -> web.Response:
+    identity = await require_staff_page(request)
+    return await _devices_page(request, identity.csrf_token)
+
+
+@routes.post("/staff/devices")
+async def register_device(request: web.Request) -> web.Response:
+    """Register a device; the token is shown on this response only (never stored in clear)."""
+    identity = await require_staff(request)
+    form = await request.post()
+    values = {k: str(form.get(k, "")).strip()[:120] for k in ("venue", "room", "kind", "name")}
+    lang = language(request)
+    # The room list names rooms as venue/room (room slugs repeat across libraries).
+    room_venue, _, room = values["room"].rpartition("/")
+    try:
+        if room_venue and room_venue != values["venue"]:
+            raise devices.DeviceError(f"room {values['room']!r} is not at {values['venue']!r}")
+        async with request.app[DATABASE].session() as db:
+            new = await devices.add_device(
+                db, values["venue"], values["kind"], room or None, values["name"]
+            )
+            device = devices.device_to_json(new.device)
+    except devices.DeviceError as exc:
+        logger.info("staff %s: device registration refused: %s", identity.name, exc)
+        return await _devices_page(
+            request,
+            identity.csrf_token,
+            error=i18n.translate("devices.form_error", lang, reason=str(exc)),
+            form=values,
+            status=400,
+        )
+    path = devices.enrol_path(new.device.kind, new.token)
+    url = f"{request.scheme}://{request.host}{path}"
+    logger.info("staff %s registered device %d (%s)", identity.name, device["id"], device["kind"])
+    created = {"device": device, "token": new.token, "url": url, "qr": qr_data_uri(url)}
+    return await _devices_page(request, identity.csrf_token, created=created, status=201)
+
+
+@routes.post("/staff/devices/{device_id:\\d+}/revoke")
+async def revoke_device(request: web.Request) -> web.StreamResponse:
+    """Revoke at once: the next request or join with the token is refused."""
+    identity = await require_staff(request)
+    device_id = int(request.match_info["device_id"])
+    async with request.app[DATABASE].session() as db:
+        if await devices.get_device(db, device_id) is None:
+            raise web.HTTPNotFound(reason="no such device")
+        revoked = await devices.revoke_device(db, device_id)
+    logger.info("staff %s revoked device %d (%s)", identity.name, device_id, revoked)
+    raise web.HTTPSeeOther("/staff/devices")
