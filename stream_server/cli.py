@@ -87,11 +87,15 @@ def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 def _read_demo_file() -> dict[str, Any]:
     """``{"staff": {...}, "sessions": [...]}``; an older file held only the session list."""
     if not DEMO_TOKENS_FILE.exists():
-        return {"staff": None, "sessions": []}
+        return {"staff": None, "sessions": [], "devices": []}
     data = json.loads(DEMO_TOKENS_FILE.read_text())
     if isinstance(data, list):
-        return {"staff": None, "sessions": data}
-    return {"staff": data.get("staff"), "sessions": data.get("sessions", [])}
+        return {"staff": None, "sessions": data, "devices": []}
+    return {
+        "staff": data.get("staff"),
+        "sessions": data.get("sessions", []),
+        "devices": data.get("devices", []),
+    }
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -100,22 +104,26 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     known = _read_demo_file()
     known_password = (known["staff"] or {}).get("password")
 
-    async def work(database: Database) -> tuple[list[catalog.CreatedSession], int, str, str]:
+    async def work(
+        database: Database,
+    ) -> tuple[list[catalog.CreatedSession], list[dict[str, str]], int, str, str]:
         now = catalog.utcnow()
         async with database.session() as db:
             await catalog.sync_reference_data(db)
             created = await demo.load_demo(db, now)
+            new_devices = await demo.load_demo_devices(db, created)
             name, password = await demo.ensure_demo_staff(db, known_password)
             staff_id = await db.scalar(select(StaffUser.id).where(StaffUser.name == name))
             past = await demo.load_history(db, now, staff_id)
-        return created, past, name, password
+        return created, new_devices, past, name, password
 
-    created, past, name, password = _run(_with_db(settings, work))
+    created, new_devices, past, name, password = _run(_with_db(settings, work))
     base = f"http://{settings.host}:{settings.port}"
     sessions = [created_session_json(c, base) for c in created] or known["sessions"]
     data = {
         "staff": {"name": name, "password": password, "login_url": f"{base}/staff/login"},
         "sessions": sessions,
+        "devices": new_devices or known["devices"],
     }
     if created or password != known_password or not DEMO_TOKENS_FILE.exists():
         DEMO_TOKENS_FILE.parent.mkdir(parents=True, exist_ok=True)
@@ -128,6 +136,8 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     if past:
         print(f"demo: created {past} past sessions with attendance and survey answers")
     print(f"  staff dashboard and reports: {base}/staff/login  name: {name}  password: {password}")
+    for device in data["devices"]:
+        print(f"  demo {device['kind']} ({device['place']}): {base}{device['enrol_path']}")
     now = catalog.utcnow()
     for row in sessions:
         starts = dt.datetime.fromisoformat(row["starts_at"])

@@ -197,6 +197,17 @@ def test_demo_loads_once_and_keeps_its_tokens(upgraded: Cli, tmp_path: Path) -> 
     assert "Demo: Luento suorana KANTISTA" in out
     for row in live:
         assert row["join_url"] in out and row["publish_token"] in out
+    # Room screens of the live lecture and a home tablet, with their enrolment links.
+    assert {(d["kind"], d["place"]) for d in data["devices"]} == {
+        ("kiosk", "nilsia/lukusali"),
+        ("room-link", "juankoski/lukusali"),
+        ("tablet", "kantti"),
+    }
+    for device in data["devices"]:
+        assert device["enrol_path"].endswith("#device=" + device["token"])
+        assert device["enrol_path"] in out
+    code, out, _ = upgraded("devices", "list", "--json")
+    assert len(json.loads(out)) == 3
 
     before = tokens_file.read_text()
     code, out, _ = upgraded("demo")

@@ -39,6 +39,7 @@ from stream_server.db.models import (
     SurveyAnswer,
     Venue,
 )
+from stream_server.devices import service as devices
 from stream_server.staff import service as staff
 
 BROADCAST = SessionMode.BROADCAST
@@ -461,3 +462,35 @@ async def ensure_demo_staff(db: AsyncSession, known_password: str | None) -> tup
     else:
         await staff.set_password(db, DEMO_STAFF, password)
     return DEMO_STAFF, password
+
+
+async def load_demo_devices(
+    db: AsyncSession, created: list[CreatedSession]
+) -> list[dict[str, str]]:
+    """Room screens for the live demo lecture and a home tablet invited to the demo group.
+
+    Made together with the demo sessions (once); the tokens exist only in the returned links.
+    """
+    if len(created) < 2:
+        return []
+    lecture, group = created[0].session, created[1].session
+    made = []
+    for receiver, kind in zip(lecture.receivers, ("kiosk", "room-link"), strict=False):
+        room = receiver.room
+        new = await devices.add_device(
+            db, room.venue.slug, kind, room.slug, f"Demo screen, {room.venue.name}"
+        )
+        made.append((new, f"{room.venue.slug}/{room.slug}"))
+    tablet = await devices.add_device(db, "kantti", "tablet", None, "Demo home tablet")
+    await devices.invite(db, tablet.device.id, group.id)
+    made.append((tablet, "kantti"))
+    return [
+        {
+            "id": str(new.device.id),
+            "kind": new.device.kind.value,
+            "place": place,
+            "token": new.token,
+            "enrol_path": devices.enrol_path(new.device.kind, new.token),
+        }
+        for new, place in made
+    ]

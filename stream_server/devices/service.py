@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import secrets
 from typing import Any
 
@@ -29,6 +30,9 @@ from stream_server.db.models import (
     Venue,
     Visibility,
 )
+from stream_server.errors import Forbidden, Unauthorized
+
+logger = logging.getLogger(__name__)
 
 DEVICE_TOKEN_PREFIX = "kd_"
 #: States a device may report; anything else is refused.
@@ -159,6 +163,20 @@ async def identify_device(db: AsyncSession, token: str) -> Device:
     if device.revoked_at is not None:
         raise DeviceRevoked(f"device {device.id} has been revoked")
     return device
+
+
+async def authenticate(db: AsyncSession, token: str) -> Device:
+    """:func:`identify_device` with the errors a client is shown (401 unknown, 403 revoked)."""
+    try:
+        return await identify_device(db, token)
+    except DeviceRevoked:
+        logger.warning("refused a revoked device token")
+        raise Forbidden(
+            "this device has been revoked; ask the library staff to register it again",
+            code="device_revoked",
+        ) from None
+    except DeviceTokenInvalid:
+        raise Unauthorized("unknown device token", code="device_token_invalid") from None
 
 
 async def record_heartbeat(

@@ -147,15 +147,7 @@ class LiveService:
     async def device_access(self, session: Session, token: str) -> DeviceAccess:
         """Check a device token against a session; raises 401/403 with the reason."""
         async with self._db.session() as db:
-            try:
-                device = await devices.identify_device(db, token)
-            except devices.DeviceRevoked:
-                raise Forbidden(
-                    "this device has been revoked; ask the library staff to register it again",
-                    code="device_revoked",
-                ) from None
-            except devices.DeviceTokenInvalid:
-                raise Unauthorized("unknown device token", code="device_token_invalid") from None
+            device = await devices.authenticate(db, token)
             place = await devices.placement(db, device, session)
         if place is None:
             raise Forbidden(

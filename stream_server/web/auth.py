@@ -125,16 +125,7 @@ async def device_from_token(request: web.Request, token: str | None = None) -> D
     if token is None:
         raise Unauthorized("a device token is needed", code="device_token_invalid")
     async with request.app[DATABASE].session() as db:
-        try:
-            return await devices.identify_device(db, token)
-        except devices.DeviceRevoked:
-            logger.warning("refused a revoked device token from %s", request.remote)
-            raise Forbidden(
-                "this device has been revoked; ask the library staff to register it again",
-                code="device_revoked",
-            ) from None
-        except devices.DeviceTokenInvalid:
-            raise Unauthorized("unknown device token", code="device_token_invalid") from None
+        return await devices.authenticate(db, token)
 
 
 def is_device_token(token: str | None) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from stream_server.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from stream_server.web.auth import bearer_token
 from stream_server.web.keys import LIVE, SETTINGS
 
 routes = web.RouteTableDef()
@@ -15,14 +16,6 @@ CORS_HEADERS = {
     "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
     "Access-Control-Expose-Headers": "Location, Link, ETag",
 }
-
-
-def bearer_token(request: web.Request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
 
 
 async def read_sdp(request: web.Request) -> str:
