@@ -9,7 +9,9 @@ import json
 import sys
 from typing import Any
 
-from stream_server.catalog.service import utcnow
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stream_server.catalog.service import sync_reference_data, utcnow
 from stream_server.config import Settings
 from stream_server.db.engine import Database
 from stream_server.devices import service as devices
@@ -80,12 +82,14 @@ def cmd_staff(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_devices(settings: Settings, args: argparse.Namespace) -> int:
     try:
         if args.devices_command == "add":
-            new = _run_db(
-                settings,
-                lambda db: devices.add_device(
+
+            async def add(db: AsyncSession) -> devices.NewDevice:
+                await sync_reference_data(db)  # a fresh database knows no venues yet
+                return await devices.add_device(
                     db, args.venue, args.kind, args.room, args.name or ""
-                ),
-            )
+                )
+
+            new = _run_db(settings, add)
             data: dict[str, Any] = devices.device_to_json(new.device)
             data["token"] = new.token
             data["enrol_url"] = args.base_url.rstrip("/") + devices.enrol_path(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import stat
@@ -218,3 +219,53 @@ def test_demo_loads_once_and_keeps_its_tokens(upgraded: Cli, tmp_path: Path) -> 
     assert len(json.loads(out)) == len(
         [r for r in rows if r["visibility"] == "public" and r["phase"] != "ended"]
     )
+
+
+def test_staff_add_reads_the_password_from_stdin_and_tokens_can_be_revoked(
+    upgraded: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("too short\n"))
+    code, _, err = upgraded("staff", "add", "anna")
+    assert code == 2 and "at least" in err
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    assert upgraded("staff", "add", "anna")[0] == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    code, _, err = upgraded("staff", "add", "anna")
+    assert code == 2 and "already exists" in err
+    code, out, err = upgraded("staff", "token", "anna")
+    assert code == 0 and out.strip().startswith("ks_") and "revoke-token 1" in err
+    code, out, _ = upgraded("staff", "list")
+    assert "anna" in out and "token 1" in out and "active" in out
+    assert upgraded("staff", "revoke-token", "1")[0] == 0
+    assert upgraded("staff", "revoke-token", "1")[0] == 2
+    assert "revoked" in upgraded("staff", "list")[1]
+
+
+def test_devices_are_added_on_a_fresh_database_listed_and_revoked(upgraded: Cli) -> None:
+    code, out, err = upgraded(
+        "devices",
+        "add",
+        "--venue",
+        "juankoski",
+        "--room",
+        "lukusali",
+        "--kind",
+        "room-link",
+        "--json",
+    )
+    assert code == 0, err
+    device = json.loads(out)
+    assert device["token"].startswith("kd_") and device["room"] == "lukusali"
+    assert device["enrol_url"] == f"/kiosk#device={device['token']}"
+    code, _, err = upgraded("devices", "add", "--venue", "nowhere", "--kind", "kiosk")
+    assert code == 2 and "unknown venue" in err
+    code, _, err = upgraded(
+        "devices", "add", "--venue", "kantti", "--room", "lava", "--kind", "tablet"
+    )
+    assert code == 2 and "not to a room" in err
+    listing = json.loads(upgraded("devices", "list", "--json")[1])
+    assert [(d["id"], d["revoked"]) for d in listing] == [(device["id"], False)]
+    assert "token" not in listing[0]
+    assert upgraded("devices", "revoke", str(device["id"]))[0] == 0
+    assert upgraded("devices", "revoke", str(device["id"]))[0] == 2
+    assert json.loads(upgraded("devices", "list", "--json")[1])[0]["revoked"] is True
