@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench bench-fanout clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,10 @@ lint: setup
 
 bench: setup
 	unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m bench.forwarding $(BENCH_ARGS)'
+
+# Fan-out at scale (hundreds of cheap viewers); writes bench/results/fanout-latest.md.
+bench-fanout: setup
+	unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m bench.fanout $(BENCH_ARGS)'
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3*

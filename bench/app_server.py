@@ -19,6 +19,7 @@ from stream_server.app import create_app
 from stream_server.catalog import service as catalog
 from stream_server.config import Settings
 from stream_server.db.engine import Database, upgrade_database
+from stream_server.media.peers import raise_open_file_limit
 
 
 async def create_session(url: str) -> tuple[str, str]:
@@ -39,7 +40,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workdir", type=Path, required=True, help="where the database goes")
+    parser.add_argument("--uvloop", action="store_true", help="serve on uvloop's event loop")
     args = parser.parse_args(argv)
+    raise_open_file_limit()
     url = f"sqlite+aiosqlite:///{args.workdir}/kohtaamo.sqlite3"
     upgrade_database(url)
     session_id, token = asyncio.run(create_session(url))
@@ -56,6 +59,10 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app(settings)
     sys.stdout.write(json.dumps({"session_id": session_id, "token": token}) + "\n")
     sys.stdout.flush()
+    if args.uvloop:
+        import uvloop  # optional: only the benchmark's --uvloop needs it
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     web.run_app(app, host="127.0.0.1", port=args.port, print=None)
 
 
