@@ -185,7 +185,7 @@ class CheapViewer:
                 # First complete key frame: from now on, count without decrypting.
                 self.join_seconds = time.monotonic() - self._posted
                 self._decrypting = False
-                dtls._rx_srtp = _NoDecrypt(dtls._rx_srtp)
+                dtls._rx_srtp = _NoDecrypt(dtls._rx_srtp)  # type: ignore[assignment]
                 self.first_frame.set()
             if second & 0x80:
                 now = time.monotonic()

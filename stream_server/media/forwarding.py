@@ -23,14 +23,19 @@ import asyncio
 import collections
 import fractions
 import logging
+import random
+import struct
 from collections.abc import Callable
 from typing import Any
 
 import av
-from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCRtpReceiver, RTCRtpSender, clock
+from aiortc.codecs import get_encoder
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.rtp import RtpPacket
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import RTP_HISTORY_SIZE, HeaderExtensionsMap, RtpPacket
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +48,35 @@ AUDIO_QUEUE_PACKETS = 25
 #: How long to wait for a requested key frame before asking the publisher again.
 KEYFRAME_RETRY_SECONDS = 0.5
 
+#: Subscribers sent to between two yields to the event loop, so ingest (the publisher's
+#: packets, ICE consent) is read between batches rather than after the whole fan-out.
+FANOUT_BATCH = 16
+#: A subscriber whose socket has this much unsent data queued is skipped to the next key frame.
+SEND_BACKLOG_BYTES = 256 * 1024
+
 _JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
+# Private parts of RTCRtpSender that the direct RTP path (_RtpForwarder) reads or writes.
+_SENDER = "_RTCRtpSender__"
+_SENDER_ATTRS = (
+    "rtp_started",
+    "rtp_exited",
+    "rtp_history",
+    "rtp_header_extensions_map",
+    "ntp_timestamp",
+    "rtp_timestamp",
+    "octet_count",
+    "packet_count",
+    "mid",
+)
+
+
+def _names_used(cls: type) -> set[str]:
+    names: set[str] = set()
+    for value in vars(cls).values():
+        code = getattr(value, "__code__", None)
+        if code is not None:
+            names.update(code.co_names)
+    return names
 
 
 def check_aiortc_seams() -> None:
@@ -52,6 +85,21 @@ def check_aiortc_seams() -> None:
         raise RuntimeError("aiortc's RTCRtpReceiver has no jitter buffer attribute to tap")
     if not hasattr(RTCRtpSender, "_send_keyframe"):
         raise RuntimeError("aiortc's RTCRtpSender has no _send_keyframe hook")
+    sender_names = _names_used(RTCRtpSender)
+    for attr in _SENDER_ATTRS:
+        if f"{_SENDER}{attr}" not in sender_names:
+            raise RuntimeError(f"aiortc's RTCRtpSender has no {_SENDER}{attr}")
+    for method in ("_run_rtp", "_retransmit", "_ssrc"):
+        if method not in sender_names and not hasattr(RTCRtpSender, method):
+            raise RuntimeError(f"aiortc's RTCRtpSender has no {method}")
+    if "_tx_srtp" not in _names_used(RTCDtlsTransport):
+        raise RuntimeError("aiortc's RTCDtlsTransport has no _tx_srtp")
+    if "_HeaderExtensionsMap__ids" not in HeaderExtensionsMap.__init__.__code__.co_names:
+        raise RuntimeError("aiortc's HeaderExtensionsMap keeps no extension ids")
+    import aioice
+
+    if "_nominated" not in _names_used(aioice.Connection):
+        raise RuntimeError("aioice's Connection has no _nominated pairs")
 
 
 def is_keyframe(codec: str, data: bytes) -> bool:
@@ -78,13 +126,27 @@ def is_keyframe(codec: str, data: bytes) -> bool:
 class EncodedFrame:
     """One encoded frame as received, shared by every subscriber."""
 
-    __slots__ = ("_packet", "data", "keyframe", "timestamp")
+    __slots__ = ("_pack", "_packet", "_payloads", "data", "keyframe", "timestamp")
 
-    def __init__(self, data: bytes, timestamp: int, keyframe: bool) -> None:
+    def __init__(
+        self,
+        data: bytes,
+        timestamp: int,
+        keyframe: bool,
+        pack: Callable[[bytes], list[bytes]] | None = None,
+    ) -> None:
         self.data = data
         self.timestamp = timestamp  # unwrapped RTP timestamp, in the codec's clock
         self.keyframe = keyframe
         self._packet: av.Packet | None = None
+        self._pack = pack
+        self._payloads: list[bytes] | None = None
+
+    def payloads(self) -> list[bytes]:
+        """RTP payloads of this frame, packetized once for every subscriber."""
+        if self._payloads is None:
+            self._payloads = self._pack(self.data) if self._pack else [self.data]
+        return self._payloads
 
     def packet(self, timestamp: int, time_base: fractions.Fraction) -> av.Packet:
         """An ``av.Packet`` for a sender; built once and shared unless timestamps differ."""
@@ -127,13 +189,27 @@ class MediaSource:
         self.frames_in = 0
         self.keyframes_in = 0
         self.keyframe_requests_sent = 0
+        self._packer: Any = None
+
+    def _pack(self, data: bytes) -> list[bytes]:
+        """Packetize with aiortc's own packer (one per source, so VP8 picture ids run on)."""
+        if self._packer is None:
+            mime = f"{self.kind}/{'opus' if self.kind == 'audio' else self.codec}"
+            self._packer = get_encoder(RTCRtpCodecParameters(mimeType=mime, clockRate=0))
+        packet = av.Packet(data)
+        packet.pts = 0
+        packet.time_base = fractions.Fraction(1, self.clock_rate)
+        payloads, _ = self._packer.pack(packet)
+        return list(payloads)
 
     # -- input -------------------------------------------------------------------------
     def push(self, data: bytes, rtp_timestamp: int) -> None:
         """Take one complete encoded frame from the publisher and fan it out."""
         if self.closed or not data:
             return
-        frame = EncodedFrame(data, self._unwrap(rtp_timestamp), is_keyframe(self.codec, data))
+        frame = EncodedFrame(
+            data, self._unwrap(rtp_timestamp), is_keyframe(self.codec, data), self._pack
+        )
         self.frames_in += 1
         if frame.keyframe and self.kind == "video":
             self.keyframes_in += 1
@@ -212,6 +288,13 @@ class Slot:
         #: Fed when no publisher is (the demo's test card); a publisher always wins.
         self.fallback: MediaSource | None = None
         self._tracks: set[ForwardedTrack] = set()
+        # Subscribers whose senders take RTP straight from here (see _RtpForwarder).
+        self._direct: list[ForwardedTrack] = []
+        self._pending: collections.deque[EncodedFrame] = collections.deque()
+        self._wake = asyncio.Event()
+        self._fanout_task: asyncio.Task[None] | None = None
+        self._limit = VIDEO_QUEUE_FRAMES if kind == "video" else AUDIO_QUEUE_PACKETS
+        self.fanout_overflows = 0
 
     @property
     def subscriber_count(self) -> int:
@@ -244,15 +327,58 @@ class Slot:
 
     def _attach(self, track: ForwardedTrack) -> None:
         self._tracks.add(track)
+        if track._forwarder is not None and track not in self._direct:
+            self._direct.append(track)
         if self.source is not None:
             self.source.request_keyframe()
 
     def _detach(self, track: ForwardedTrack) -> None:
         self._tracks.discard(track)
+        if track in self._direct:
+            self._direct.remove(track)
+            if not self._direct:
+                self._pending.clear()
+                self._wake.set()  # the fan-out task ends
 
     def deliver(self, frame: EncodedFrame) -> None:
         for track in self._tracks:
-            track._offer(frame)
+            if track._forwarder is None:
+                track._offer(frame)
+        if not self._direct:
+            return
+        if len(self._pending) >= self._limit:
+            # The whole fan-out is behind: drop the backlog; video resumes on a key frame.
+            self.fanout_overflows += 1
+            self._pending.clear()
+            if self.kind == "video":
+                for track in self._direct:
+                    track._skip_to_keyframe()
+                if not frame.keyframe:
+                    return
+        self._pending.append(frame)
+        self._wake.set()
+        if self._fanout_task is None or self._fanout_task.done():
+            self._fanout_task = asyncio.get_running_loop().create_task(self._fanout())
+
+    async def _fanout(self) -> None:
+        """Send each frame to every direct subscriber, yielding to the loop between batches."""
+        while self._direct:
+            if not self._pending:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            frame = self._pending.popleft()
+            tracks = tuple(self._direct)
+            for start in range(0, len(tracks), FANOUT_BATCH):
+                abs_send_time = (clock.current_ntp_time() >> 14) & 0x00FFFFFF
+                for track in tracks[start : start + FANOUT_BATCH]:
+                    try:
+                        track._send_direct(frame, abs_send_time)
+                    except Exception:  # one broken subscriber must not stop the others
+                        logger.warning("%s: direct send failed", self.label, exc_info=True)
+                        track._skip_to_keyframe()
+                if start + FANOUT_BATCH < len(tracks):
+                    await asyncio.sleep(0)
 
     def request_keyframe(self) -> None:
         if self.source is not None:
@@ -283,6 +409,7 @@ class ForwardedTrack(MediaStreamTrack):
         self.frames_out = 0
         self.frames_dropped = 0
         self.skips = 0
+        self._forwarder: _RtpForwarder | None = None
 
     @property
     def slot(self) -> Slot | None:
@@ -327,6 +454,41 @@ class ForwardedTrack(MediaStreamTrack):
             self.frames_dropped += 1
         self._queue.append(frame)
         self._ready.set()
+
+    def _skip_to_keyframe(self) -> None:
+        """Drop what is queued; video resumes on the next key frame (asked for now)."""
+        self._queue.clear()
+        if self.kind == "video" and not self._waiting_for_keyframe:
+            self.skips += 1
+            self._waiting_for_keyframe = True
+            self.request_keyframe()
+
+    def _send_direct(self, frame: EncodedFrame, abs_send_time: int) -> None:
+        """The direct RTP path: this subscriber's packets, straight to its socket."""
+        forwarder = self._forwarder
+        if forwarder is None or self.readyState != "live":
+            return
+        if self._waiting_for_keyframe:
+            if not frame.keyframe:
+                self.frames_dropped += 1
+                return
+        if not forwarder.ready:
+            self.frames_dropped += 1
+            self._waiting_for_keyframe = self.kind == "video"
+            return
+        if forwarder.backlogged():
+            self.frames_dropped += 1
+            self._skip_to_keyframe()
+            return
+        self._waiting_for_keyframe = False
+        if self._rebase and self._last_out is not None:
+            step = 3000 if self.kind == "video" else 960
+            self._offset = self._last_out + step - frame.timestamp
+        self._rebase = False
+        timestamp = frame.timestamp + self._offset
+        self._last_out = timestamp
+        forwarder.send(frame.payloads(), timestamp, abs_send_time, self.kind == "video")
+        self.frames_out += 1
 
     def _source_changed(self) -> None:
         self._queue.clear()
@@ -406,6 +568,151 @@ def tap_receiver(receiver: RTCRtpReceiver, source: MediaSource) -> None:
     setattr(receiver, _JITTER_ATTR, _FrameTap(source.kind, on_frame))
 
 
-def attach_forwarded_track(sender: RTCRtpSender, track: ForwardedTrack) -> None:
-    """Make a subscriber's PLI/FIR reach the publisher (a forwarding sender ignores them)."""
+def attach_forwarded_track(
+    sender: RTCRtpSender, track: ForwardedTrack, direct: bool = True
+) -> None:
+    """Wire a subscriber's sender to ``track``; call before negotiating.
+
+    A subscriber's PLI/FIR is made to reach the publisher (a forwarding sender ignores
+    them). With ``direct`` (the default), the sender's own RTP loop is replaced by the
+    direct path (:class:`_RtpForwarder`): packets built from payloads packetized once per
+    frame, protected and sent without a task per subscriber. Otherwise aiortc's sender
+    reads the track and packetizes per subscriber (the simpler, slower path).
+    """
     sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
+    if direct:
+        slot = track.slot
+        if slot is not None:
+            track.follow(None)
+        track._forwarder = _RtpForwarder(sender, track)
+        if slot is not None:
+            track.follow(slot)
+
+
+class _RtpForwarder:
+    """One subscriber's RTP, written directly: header, SRTP, datagram; nothing per packet else.
+
+    It stands in for the sender's ``_run_rtp`` (aiortc starts that once DTLS is up): it
+    keeps aiortc's RTCP (sender reports from the counters it updates, NACK answered from its
+    own history through aiortc's ``_retransmit``, PLI relayed upstream), while the shared
+    frame's payloads are packetized once for all subscribers. Only the SSRC, sequence
+    number, timestamp and payload type differ per subscriber.
+    """
+
+    _header = struct.Struct("!BBHII")
+
+    def __init__(self, sender: RTCRtpSender, track: ForwardedTrack) -> None:
+        self.sender = sender
+        self.track = track
+        self.payload_type: int | None = None
+        self.sequence = random.getrandbits(16)
+        self.timestamp_origin = random.getrandbits(32)
+        self.history: dict[int, bytes] = {}
+        self._extensions: tuple[int, str, int] | None = None
+        self._ext_cache: tuple[int, bytes] = (-1, b"")
+        self._send: Callable[[bytes, Any], None] | None = None
+        self._transport: Any = None
+        self._addr: Any = None
+        self._protect: Callable[[bytes], bytes] | None = None
+        self.packets = 0
+        self.octets = 0
+        sender._run_rtp = self._run  # type: ignore[method-assign]
+        sender._retransmit = self._retransmit  # type: ignore[method-assign]
+
+    @property
+    def ready(self) -> bool:
+        return self._send is not None
+
+    async def _run(self, codec: RTCRtpCodecParameters) -> None:
+        """Replaces RTCRtpSender._run_rtp: wires up, asks for a key frame, then idles."""
+        sender = self.sender
+        getattr(sender, f"{_SENDER}rtp_started").set()
+        try:
+            self.payload_type = codec.payloadType
+            ids = getattr(sender, f"{_SENDER}rtp_header_extensions_map")._HeaderExtensionsMap__ids
+            self._extensions = (
+                ids.mid or 0,
+                getattr(sender, f"{_SENDER}mid") or "",
+                ids.abs_send_time or 0,
+            )
+            dtls = sender.transport
+            pair = dtls.transport._connection._nominated.get(1)
+            if pair is None or dtls._tx_srtp is None:
+                raise ConnectionError("not connected")
+            self._transport = pair.protocol.transport
+            self._addr = pair.remote_addr
+            self._protect = dtls._tx_srtp.protect
+            self._send = self._transport.sendto
+            self.track.request_keyframe()
+            await asyncio.Future()  # until the sender stops (cancelled)
+        except (asyncio.CancelledError, ConnectionError):
+            pass
+        finally:
+            self._send = None
+            self.track.stop()
+            getattr(sender, f"{_SENDER}rtp_exited").set()
+
+    def backlogged(self) -> bool:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            self._send = None
+            return False
+        return bool(transport.get_write_buffer_size() > SEND_BACKLOG_BYTES)
+
+    def _extension_block(self, abs_send_time: int) -> bytes:
+        if self._ext_cache[0] == abs_send_time:
+            return self._ext_cache[1]
+        assert self._extensions is not None
+        mid_id, mid, abs_id = self._extensions
+        body = b""
+        if mid_id and mid:
+            value = mid.encode()
+            body += bytes(((mid_id << 4) | (len(value) - 1),)) + value
+        if abs_id:
+            body += bytes(((abs_id << 4) | 2,)) + abs_send_time.to_bytes(3, "big")
+        block = b""
+        if body:
+            body += b"\x00" * (-len(body) % 4)
+            block = b"\xbe\xde" + (len(body) // 4).to_bytes(2, "big") + body
+        self._ext_cache = (abs_send_time, block)
+        return block
+
+    def send(self, payloads: list[bytes], timestamp: int, abs_send_time: int, video: bool) -> None:
+        send, protect, pt = self._send, self._protect, self.payload_type
+        if send is None or protect is None or pt is None:
+            return
+        ext = self._extension_block(abs_send_time)
+        first = 0x90 if ext else 0x80
+        rtp_timestamp = (self.timestamp_origin + timestamp) & 0xFFFFFFFF
+        ssrc = self.sender._ssrc
+        pack = self._header.pack
+        history = self.history
+        addr = self._addr
+        sequence = self.sequence
+        last = len(payloads) - 1
+        octets = 0
+        for index, payload in enumerate(payloads):
+            marker = 0x80 if (index == last or not video) else 0
+            packet = pack(first, marker | pt, sequence, rtp_timestamp, ssrc) + ext + payload
+            history[sequence % RTP_HISTORY_SIZE] = packet
+            send(protect(packet), addr)
+            sequence = (sequence + 1) & 0xFFFF
+            octets += len(payload)
+        self.sequence = sequence
+        self.packets += len(payloads)
+        self.octets += octets
+        sender = self.sender
+        setattr(sender, f"{_SENDER}ntp_timestamp", clock.current_ntp_time())
+        setattr(sender, f"{_SENDER}rtp_timestamp", rtp_timestamp)
+        setattr(sender, f"{_SENDER}octet_count", self.octets)
+        setattr(sender, f"{_SENDER}packet_count", self.packets)
+
+    async def _retransmit(self, sequence_number: int) -> None:
+        """NACK: hand aiortc the packet from this history, then let it resend (as RTX)."""
+        packet = self.history.get(sequence_number % RTP_HISTORY_SIZE)
+        if packet is None or int.from_bytes(packet[2:4], "big") != sequence_number:
+            return
+        sender = self.sender
+        parsed = RtpPacket.parse(packet, getattr(sender, f"{_SENDER}rtp_header_extensions_map"))
+        getattr(sender, f"{_SENDER}rtp_history")[sequence_number % RTP_HISTORY_SIZE] = parsed
+        await RTCRtpSender._retransmit(sender, sequence_number)
