@@ -119,6 +119,7 @@ class Options(argparse.Namespace):
     decoder: bool
     out: Path | None
     json: Path | None
+    logs: Path | None
     deadline: float | None
 
 
@@ -488,6 +489,9 @@ def fmt_max(value: float | None) -> float:
 
 async def run_all(opts: Options, windows: list[Window], failures: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="kohtaamo-fanout-") as tmp:
+        if opts.logs is not None:
+            opts.logs.mkdir(parents=True, exist_ok=True)
+            tmp = str(opts.logs)
         for run in range(1, opts.runs + 1):
             order = opts.paths if run % 2 else list(reversed(opts.paths))
             for path in order:
@@ -537,6 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/fanout-latest.md")
     parser.add_argument("--json", type=Path, default=None, help="also write every window here")
+    parser.add_argument("--logs", type=Path, default=None, help="keep every process's log here")
     parser.add_argument("--deadline", type=float, default=None, help="give up after N seconds")
     opts = parser.parse_args(argv, namespace=Options())
     estimate = estimate_seconds(opts)

@@ -4,8 +4,9 @@ A cheap viewer is a real aiortc peer: real ICE (with consent checks), real DTLS,
 receiver reports built from what arrived. What it skips is the per-packet work a player would
 do: once its first complete key frame has been seen (decrypted, so the join time is honest),
 SRTP packets are no longer decrypted; frames and bytes are counted from the cleartext RTP
-header (SRTP encrypts only the payload): a video frame ends at a packet with the marker bit.
-Depacketizing, jitter buffering, NACK and decoding are skipped, so one process can hold a
+header (SRTP encrypts only the payload), right where the socket hands them over: a video
+frame ends at a packet with the marker bit. Depacketizing, jitter buffering, NACK and
+decoding are skipped, so one process can hold a
 hundred viewers and the viewers' CPU stays small next to the server's.
 
 The driver (:mod:`bench.fanout`) talks to each process through lines on stdin/stdout, as in
@@ -159,7 +160,7 @@ class CheapViewer:
                 entry = streams[ssrc] = (stats, _Header())
             return entry
 
-        async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
+        def count(data: bytes) -> None:
             if len(data) < 12:
                 return
             first, second, seq, timestamp, ssrc = unpack(data)
@@ -186,6 +187,7 @@ class CheapViewer:
                 self.join_seconds = time.monotonic() - self._posted
                 self._decrypting = False
                 dtls._rx_srtp = _NoDecrypt(dtls._rx_srtp)  # type: ignore[assignment]
+                take_datagrams()
                 self.first_frame.set()
             if second & 0x80:
                 now = time.monotonic()
@@ -197,6 +199,22 @@ class CheapViewer:
                         self.max_gap = gap
                 self._last_frame = now
                 self.frames += 1
+
+        def take_datagrams() -> None:
+            """Count SRTP straight from the socket; STUN, DTLS and SRTCP still go to aiortc."""
+            for protocol in dtls.transport._connection._protocols:
+                original = protocol.datagram_received
+
+                def received(data: bytes, addr: Any, original: Any = original) -> None:
+                    if len(data) >= 12 and 127 < data[0] < 192 and not 192 <= data[1] <= 208:
+                        count(data)
+                    else:
+                        original(data, addr)
+
+                protocol.datagram_received = received
+
+        async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
+            count(data)
 
         dtls._handle_rtp_data = handle_rtp_data  # type: ignore[method-assign]
 

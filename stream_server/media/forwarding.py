@@ -24,7 +24,9 @@ import collections
 import fractions
 import logging
 import random
+import socket
 import struct
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -51,8 +53,11 @@ KEYFRAME_RETRY_SECONDS = 0.5
 #: Subscribers sent to between two yields to the event loop, so ingest (the publisher's
 #: packets, ICE consent) is read between batches rather than after the whole fan-out.
 FANOUT_BATCH = 16
-#: A subscriber whose socket has this much unsent data queued is skipped to the next key frame.
-SEND_BACKLOG_BYTES = 256 * 1024
+#: Linux UDP GSO (``UDP_SEGMENT``): one ``sendmsg`` carries a frame's equal-sized packets.
+_SOL_UDP = 17
+_UDP_SEGMENT = 103
+#: At most this many packets per GSO send (the kernel takes 64 and 64 KiB).
+GSO_MAX_SEGMENTS = 32
 
 _JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
 # Private parts of RTCRtpSender that the direct RTP path (_RtpForwarder) reads or writes.
@@ -476,10 +481,6 @@ class ForwardedTrack(MediaStreamTrack):
             self.frames_dropped += 1
             self._waiting_for_keyframe = self.kind == "video"
             return
-        if forwarder.backlogged():
-            self.frames_dropped += 1
-            self._skip_to_keyframe()
-            return
         self._waiting_for_keyframe = False
         if self._rebase and self._last_out is not None:
             step = 3000 if self.kind == "video" else 960
@@ -487,8 +488,11 @@ class ForwardedTrack(MediaStreamTrack):
         self._rebase = False
         timestamp = frame.timestamp + self._offset
         self._last_out = timestamp
-        forwarder.send(frame.payloads(), timestamp, abs_send_time, self.kind == "video")
-        self.frames_out += 1
+        if forwarder.send(frame.payloads(), timestamp, abs_send_time, self.kind == "video"):
+            self.frames_out += 1
+        else:  # the socket's buffer is full: this subscriber resumes on a key frame
+            self.frames_dropped += 1
+            self._skip_to_keyframe()
 
     def _source_changed(self) -> None:
         self._queue.clear()
@@ -610,8 +614,7 @@ class _RtpForwarder:
         self.history: dict[int, bytes] = {}
         self._extensions: tuple[int, str, int] | None = None
         self._ext_cache: tuple[int, bytes] = (-1, b"")
-        self._send: Callable[[bytes, Any], None] | None = None
-        self._transport: Any = None
+        self._sock: socket.socket | None = None
         self._addr: Any = None
         self._protect: Callable[[bytes], bytes] | None = None
         self.packets = 0
@@ -621,7 +624,7 @@ class _RtpForwarder:
 
     @property
     def ready(self) -> bool:
-        return self._send is not None
+        return self._sock is not None
 
     async def _run(self, codec: RTCRtpCodecParameters) -> None:
         """Replaces RTCRtpSender._run_rtp: wires up, asks for a key frame, then idles."""
@@ -639,25 +642,25 @@ class _RtpForwarder:
             pair = dtls.transport._connection._nominated.get(1)
             if pair is None or dtls._tx_srtp is None:
                 raise ConnectionError("not connected")
-            self._transport = pair.protocol.transport
+            transport = pair.protocol.transport
             self._addr = pair.remote_addr
             self._protect = dtls._tx_srtp.protect
-            self._send = self._transport.sendto
+            # A duplicate of the ICE socket: sendto/sendmsg straight to the kernel, without
+            # asyncio's transport; a full buffer raises instead of queueing (skip ahead).
+            self._sock = socket.fromfd(
+                transport.get_extra_info("socket").fileno(), socket.AF_INET, socket.SOCK_DGRAM
+            )
+            self._sock.setblocking(False)
             self.track.request_keyframe()
             await asyncio.Future()  # until the sender stops (cancelled)
         except (asyncio.CancelledError, ConnectionError):
             pass
         finally:
-            self._send = None
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
             self.track.stop()
             getattr(sender, f"{_SENDER}rtp_exited").set()
-
-    def backlogged(self) -> bool:
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            self._send = None
-            return False
-        return bool(transport.get_write_buffer_size() > SEND_BACKLOG_BYTES)
 
     def _extension_block(self, abs_send_time: int) -> bytes:
         if self._ext_cache[0] == abs_send_time:
@@ -677,35 +680,81 @@ class _RtpForwarder:
         self._ext_cache = (abs_send_time, block)
         return block
 
-    def send(self, payloads: list[bytes], timestamp: int, abs_send_time: int, video: bool) -> None:
-        send, protect, pt = self._send, self._protect, self.payload_type
-        if send is None or protect is None or pt is None:
-            return
+    #: Whether this kernel takes UDP_SEGMENT (None: not tried yet).
+    gso: bool | None = None if sys.platform == "linux" else False
+
+    def send(self, payloads: list[bytes], timestamp: int, abs_send_time: int, video: bool) -> bool:
+        """Send one frame; False when the socket's buffer is full (nothing more was sent)."""
+        sock, protect, pt = self._sock, self._protect, self.payload_type
+        if sock is None or protect is None or pt is None:
+            return True
         ext = self._extension_block(abs_send_time)
         first = 0x90 if ext else 0x80
         rtp_timestamp = (self.timestamp_origin + timestamp) & 0xFFFFFFFF
         ssrc = self.sender._ssrc
         pack = self._header.pack
         history = self.history
-        addr = self._addr
         sequence = self.sequence
         last = len(payloads) - 1
+        protected = []
         octets = 0
         for index, payload in enumerate(payloads):
             marker = 0x80 if (index == last or not video) else 0
             packet = pack(first, marker | pt, sequence, rtp_timestamp, ssrc) + ext + payload
             history[sequence % RTP_HISTORY_SIZE] = packet
-            send(protect(packet), addr)
+            protected.append(protect(packet))
             sequence = (sequence + 1) & 0xFFFF
             octets += len(payload)
         self.sequence = sequence
         self.packets += len(payloads)
         self.octets += octets
+        try:
+            self._transmit(sock, protected)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:  # e.g. the peer's port is gone; ICE consent will close it
+            logger.debug("send failed", exc_info=True)
         sender = self.sender
         setattr(sender, f"{_SENDER}ntp_timestamp", clock.current_ntp_time())
         setattr(sender, f"{_SENDER}rtp_timestamp", rtp_timestamp)
         setattr(sender, f"{_SENDER}octet_count", self.octets)
         setattr(sender, f"{_SENDER}packet_count", self.packets)
+        return True
+
+    def _transmit(self, sock: socket.socket, packets: list[bytes]) -> None:
+        """Equal-sized packets to one address go as one GSO send where the kernel can."""
+        addr = self._addr
+        start = 0
+        if _RtpForwarder.gso is not False:
+            while len(packets) - start > 1:
+                size = len(packets[start])
+                end = start + 1
+                limit = min(len(packets), start + GSO_MAX_SEGMENTS)
+                while end < limit and len(packets[end]) == size:
+                    end += 1
+                if end < limit and len(packets[end]) < size:
+                    end += 1  # the last segment may be shorter
+                if end - start < 2:
+                    break
+                try:
+                    sock.sendmsg(
+                        [b"".join(packets[start:end])],
+                        [(_SOL_UDP, _UDP_SEGMENT, struct.pack("=H", size))],
+                        0,
+                        addr,
+                    )
+                except (BlockingIOError, InterruptedError):
+                    raise
+                except OSError:
+                    if _RtpForwarder.gso:
+                        raise
+                    logger.info("UDP GSO not available; sending packet by packet")
+                    _RtpForwarder.gso = False
+                    break
+                _RtpForwarder.gso = True
+                start = end
+        for packet in packets[start:]:
+            sock.sendto(packet, addr)
 
     async def _retransmit(self, sequence_number: int) -> None:
         """NACK: hand aiortc the packet from this history, then let it resend (as RTX)."""
