@@ -375,10 +375,10 @@ class Slot:
             frame = self._pending.popleft()
             tracks = tuple(self._direct)
             for start in range(0, len(tracks), FANOUT_BATCH):
-                abs_send_time = (clock.current_ntp_time() >> 14) & 0x00FFFFFF
+                now = clock.current_ntp_time()
                 for track in tracks[start : start + FANOUT_BATCH]:
                     try:
-                        track._send_direct(frame, abs_send_time)
+                        track._send_direct(frame, now)
                     except Exception:  # one broken subscriber must not stop the others
                         logger.warning("%s: direct send failed", self.label, exc_info=True)
                         track._skip_to_keyframe()
@@ -468,7 +468,7 @@ class ForwardedTrack(MediaStreamTrack):
             self._waiting_for_keyframe = True
             self.request_keyframe()
 
-    def _send_direct(self, frame: EncodedFrame, abs_send_time: int) -> None:
+    def _send_direct(self, frame: EncodedFrame, ntp_time: int) -> None:
         """The direct RTP path: this subscriber's packets, straight to its socket."""
         forwarder = self._forwarder
         if forwarder is None or self.readyState != "live":
@@ -488,7 +488,7 @@ class ForwardedTrack(MediaStreamTrack):
         self._rebase = False
         timestamp = frame.timestamp + self._offset
         self._last_out = timestamp
-        if forwarder.send(frame.payloads(), timestamp, abs_send_time, self.kind == "video"):
+        if forwarder.send(frame.payloads(), timestamp, ntp_time, self.kind == "video"):
             self.frames_out += 1
         else:  # the socket's buffer is full: this subscriber resumes on a key frame
             self.frames_dropped += 1
@@ -683,12 +683,12 @@ class _RtpForwarder:
     #: Whether this kernel takes UDP_SEGMENT (None: not tried yet).
     gso: bool | None = None if sys.platform == "linux" else False
 
-    def send(self, payloads: list[bytes], timestamp: int, abs_send_time: int, video: bool) -> bool:
+    def send(self, payloads: list[bytes], timestamp: int, ntp_time: int, video: bool) -> bool:
         """Send one frame; False when the socket's buffer is full (nothing more was sent)."""
         sock, protect, pt = self._sock, self._protect, self.payload_type
         if sock is None or protect is None or pt is None:
             return True
-        ext = self._extension_block(abs_send_time)
+        ext = self._extension_block((ntp_time >> 14) & 0x00FFFFFF)
         first = 0x90 if ext else 0x80
         rtp_timestamp = (self.timestamp_origin + timestamp) & 0xFFFFFFFF
         ssrc = self.sender._ssrc
@@ -715,7 +715,7 @@ class _RtpForwarder:
         except OSError:  # e.g. the peer's port is gone; ICE consent will close it
             logger.debug("send failed", exc_info=True)
         sender = self.sender
-        setattr(sender, f"{_SENDER}ntp_timestamp", clock.current_ntp_time())
+        setattr(sender, f"{_SENDER}ntp_timestamp", ntp_time)
         setattr(sender, f"{_SENDER}rtp_timestamp", rtp_timestamp)
         setattr(sender, f"{_SENDER}octet_count", self.octets)
         setattr(sender, f"{_SENDER}packet_count", self.packets)
