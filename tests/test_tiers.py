@@ -112,9 +112,7 @@ async def test_an_unknown_tier_is_a_clear_400(client, sessions):
     created = await sessions.create()
     viewer = SizedViewer()
     try:
-        resp = await viewer.play_tier(
-            client.session, base_url(client), created.session.id, "ultra"
-        )
+        resp = await viewer.play_tier(client.session, base_url(client), created.session.id, "ultra")
         assert resp.status == 400
         assert '"invalid_tier"' in resp.body
     finally:
