@@ -11,10 +11,12 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket
 
 from stream_server.media.forwarding import ForwardedTrack, Slot
-from stream_server.media.tiers import HOLD_LOW_SECONDS, TierController
+from stream_server.media.tiers import HOLD_LOW_SECONDS, TIERS, TierController
+from stream_server.signaling.protocol import TIERS as PROTOCOL_TIERS
 from stream_server.web.keys import LIVE
 from tests.conftest import base_url
 from tests.peers import ColourTrack, Publisher, Viewer, colour_close, post_sdp
+from tests.ws_peer import WsParticipant
 
 BLUE = (40, 80, 200)
 
@@ -190,3 +192,39 @@ async def test_an_auto_viewer_starts_on_the_full_stream(client, sessions):
     finally:
         await viewer.close()
         await publisher.close()
+
+
+async def test_a_websocket_viewer_joins_audio_only_and_switches_with_one_message(client, sessions):
+    created = await sessions.create(mode="broadcast")
+    sid, base = created.session.id, base_url(client)
+    host = WsParticipant(client.session, base)
+    await host.join(session=sid, role="host", token=created.host_token, channel="presenter")
+    listener = WsParticipant(client.session, base)
+    try:
+        joined = await listener.join(session=sid, channel="tablet", tier="audio")
+        assert joined["type"] == "joined", joined
+        await host.publish(BLUE)
+        await listener.wait_for(lambda: sum(listener.audio_frames.values()) >= 50, timeout=30)
+        assert sum(listener.frames.values()) == 0
+        # One tap on the page: the full picture, on the same transceivers (no new offer).
+        offers = sum(m["type"] == "offer" for m in listener.messages)
+        await listener.send({"type": "tier", "tier": "low"})
+        await listener.wait_for(
+            lambda: colour_close(listener.colour_from(host.id), BLUE), timeout=30
+        )
+        assert client.app[LIVE].router(sid).low is not None
+        await listener.send({"type": "tier", "tier": "ultra"})
+        error = await listener.next_message(lambda m: m["type"] == "error")
+        assert error["code"] == "invalid_message" and error["ref"] == "tier"
+        assert sum(m["type"] == "offer" for m in listener.messages) == offers
+        # The host is not a viewer: no tiers for it.
+        await host.send({"type": "tier", "tier": "audio"})
+        error = await host.next_message(lambda m: m["type"] == "error")
+        assert error["code"] == "not_allowed"
+    finally:
+        await listener.close()
+        await host.close()
+
+
+def test_the_protocol_and_the_media_core_agree_on_tiers():
+    assert PROTOCOL_TIERS == TIERS

@@ -46,6 +46,8 @@ LOW_KBPS = 300
 LOSS_DOWN = 0.08
 #: ... a REMB below this too (bits per second) ...
 REMB_DOWN = 600_000
+#: REMB is ignored this long after a viewer starts (browsers' estimates ramp up from ~300 kbps).
+REMB_GRACE_SECONDS = 10.0
 #: ... after this many bad reports in a row.
 BAD_REPORTS_DOWN = 2
 #: Back up only after this long on the low tier and this many clean reports in a row.
@@ -219,10 +221,11 @@ class TierController:
         self._low = low
         self._clock = clock
         self.tier = "high"
+        self.active = True
         self.moves = 0
         self._bad = 0
         self._good = 0
-        self._since = clock()
+        self._since = self._started = clock()
         self._ssrc = sender._ssrc
         original = sender._handle_rtcp_packet
 
@@ -232,8 +235,17 @@ class TierController:
 
         sender._handle_rtcp_packet = handle_rtcp_packet  # type: ignore[method-assign]
 
+    def reset(self, active: bool) -> None:
+        """Start over on the full stream (``active``) or stay out of the way (a fixed tier)."""
+        self.active = active
+        self.tier = "high"
+        self._bad = self._good = 0
+        self._since = self._started = self._clock()
+
     def observe(self, packet: Any) -> None:
         """One RTCP packet addressed to this viewer's sender."""
+        if not self.active:
+            return
         if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
             for report in packet.reports:
                 if report.ssrc == self._ssrc:
@@ -247,6 +259,8 @@ class TierController:
                 self.report(loss=None, remb=bitrate)
 
     def report(self, loss: float | None, remb: int | None) -> None:
+        if remb is not None and self._clock() - self._started < REMB_GRACE_SECONDS:
+            remb = None  # a receiver's estimate starts low and ramps up: not a verdict yet
         bad = (loss is not None and loss > LOSS_DOWN) or (remb is not None and remb < REMB_DOWN)
         good = (loss is not None and loss < LOSS_UP) or (remb is not None and remb >= 2 * REMB_DOWN)
         if bad:
