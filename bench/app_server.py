@@ -43,6 +43,14 @@ async def log_stats(app: web.Application) -> None:
     while True:
         await asyncio.sleep(5)
         for session_id, router in live._routers.items():
+            if router.low is not None:
+                logging.getLogger("bench.stats").warning(
+                    "%s low tier: frames in %d out %d, transcoder thread CPU %.2f s",
+                    session_id,
+                    router.low.frames_in,
+                    router.low.frames_out,
+                    router.low.cpu_seconds,
+                )
             for slot in (router.camera, router.audio):
                 tracks = list(slot._tracks)
                 source = slot.source

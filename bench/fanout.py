@@ -32,6 +32,7 @@ import dataclasses
 import json
 import os
 import platform
+import signal
 import statistics
 import sys
 import tempfile
@@ -51,8 +52,12 @@ from bench.forwarding import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-PATHS = ("forwarding", "relay")
-PATH_LABELS = {"forwarding": "Kohtaamo forwarding", "relay": "MediaRelay + encoder per viewer"}
+PATHS = ("forwarding", "low", "relay")
+PATH_LABELS = {
+    "forwarding": "Kohtaamo forwarding",
+    "low": "Kohtaamo low tier (320x240, transcoded once)",
+    "relay": "MediaRelay + encoder per viewer",
+}
 #: A path keeps up while its median viewer gets at least this many frames per second.
 FULL_RATE_FPS = 28.0
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -108,6 +113,7 @@ class Window:
 class Options(argparse.Namespace):
     viewers: list[int]
     relay_viewers: list[int]
+    low_viewers: list[int]
     seconds: float
     warmup: float
     runs: int
@@ -134,6 +140,7 @@ class Fleet:
         self.decoder: Child | None = None
         self.batches: list[Child] = []
         self._sizes: list[int] = []
+        self.viewer_args: list[str] = []
 
     async def begin(self) -> None:
         module = ("-m", "bench.fanout_clients")
@@ -162,6 +169,7 @@ class Fleet:
                 "bench.fanout_clients",
                 "viewers",
                 *self._args,
+                *self.viewer_args,
             )
             self.batches.append(batch)
             self._sizes.append(take)
@@ -271,7 +279,7 @@ async def bench_path(
 
     try:
         port = free_port()
-        if path == "forwarding":
+        if path in ("forwarding", "low"):
             extra = ["--uvloop"] if opts.uvloop else []
             server = await start(
                 "server",
@@ -290,12 +298,15 @@ async def bench_path(
         if not opts.audio:
             args.append("--no-audio")
         fleet = Fleet(opts, start, args)
+        if path == "low":
+            fleet.viewer_args = ["--tier", "low"]
         await fleet.begin()
         await asyncio.sleep(opts.warmup)
         windows.append(await measure(path, run, 0, [], server, fleet))
         progress(windows[-1])
         have = 0
-        for count in opts.viewers if path == "forwarding" else opts.relay_viewers:
+        counts = {"forwarding": opts.viewers, "low": opts.low_viewers, "relay": opts.relay_viewers}
+        for count in counts[path]:
             failed, joins = await fleet.add(count - have)
             if failed:
                 print(f"  {path} run {run}: {failed} viewer(s) failed", file=sys.stderr)
@@ -444,6 +455,21 @@ def report(rows: Sequence[Row], opts: Options, failures: Sequence[str], notes: s
             f"| {r.viewers_cpu:.0f} % ({fmt(r.viewer_cpu_each, '.2f', ' %')}) "
             f"| {r.publisher_fps:.1f} | {fmt(r.decoder_fps, '.1f')} |"
         )
+    low = [r for r in rows if r.path == "low" and r.viewers]
+    if low:
+        lines += [
+            "",
+            "| low tier viewers | server CPU | above idle | off the event loop (the transcoder) "
+            "| fps median (min) |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for r in low:
+            above = None if r.per_viewer is None else r.per_viewer * r.viewers
+            lines.append(
+                f"| {r.viewers} | {r.server_cpu:.1f} % | {fmt(above, '.1f', ' %')} "
+                f"| {r.server_cpu - r.server_loop_cpu:.1f} % "
+                f"| {fmt(r.fps, '.1f')} ({fmt(r.fps_min, '.1f')}) |"
+            )
     fwd = [r for r in rows if r.path == "forwarding" and r.per_viewer is not None and r.viewers]
     relay = [
         r
@@ -505,7 +531,7 @@ async def run_all(opts: Options, windows: list[Window], failures: list[str]) -> 
 def estimate_seconds(opts: Options) -> float:
     total = 0.0
     for path in opts.paths:
-        counts = opts.viewers if path == "forwarding" else opts.relay_viewers
+        counts = {"forwarding": opts.viewers, "low": opts.low_viewers}.get(path, opts.relay_viewers)
         total += 10 + opts.warmup + opts.seconds
         total += sum(opts.warmup + opts.seconds + 2 + n / 15 for n in counts)
     return total * opts.runs
@@ -523,6 +549,12 @@ def main(argv: list[str] | None = None) -> int:
         default=[4, 8, 16, 24],
         help="the baseline's sweep; it stops where it no longer keeps up",
     )
+    parser.add_argument(
+        "--low-viewers",
+        type=parse_counts,
+        default=[1, 50],
+        help="viewers of the low tier (one transcoder for all of them)",
+    )
     parser.add_argument("--seconds", type=float, default=8.0, help="measured window per step")
     parser.add_argument("--warmup", type=float, default=4.0, help="wait before each window")
     parser.add_argument("--runs", type=int, default=2, help="repetitions; medians are reported")
@@ -530,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
         "--paths",
         type=lambda s: [p for p in s.split(",") if p in PATHS],
         default=list(PATHS),
-        help="forwarding,relay",
+        help="forwarding,low,relay",
     )
     parser.add_argument("--per-process", type=int, default=50, help="cheap viewers per process")
     parser.add_argument("--kbps", type=int, default=DEFAULT_KBPS, help="VP8 bitrate (1000)")
@@ -557,8 +589,20 @@ def main(argv: list[str] | None = None) -> int:
     windows: list[Window] = []
     failures: list[str] = []
     started = time.monotonic()
+
+    async def main_task() -> None:
+        task = asyncio.ensure_future(run_all(opts, windows, failures))
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            # Also when started in the background, where SIGINT is ignored by default.
+            loop.add_signal_handler(signum, task.cancel)
+        try:
+            await asyncio.wait_for(task, deadline)
+        except asyncio.CancelledError:
+            failures.append("interrupted; results so far are shown")
+
     try:
-        asyncio.run(asyncio.wait_for(run_all(opts, windows, failures), deadline))
+        asyncio.run(main_task())
     except TimeoutError:
         failures.append(f"stopped at the {deadline:.0f} s deadline; results so far are shown")
     notes = (

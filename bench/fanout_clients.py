@@ -219,12 +219,14 @@ class CheapViewer:
         dtls._handle_rtp_data = handle_rtp_data  # type: ignore[method-assign]
 
 
-async def run_viewers(base: str, session_id: str, token: str | None, audio: bool) -> None:
+async def run_viewers(
+    base: str, session_id: str, token: str | None, audio: bool, tier: str | None = None
+) -> None:
     """``add K`` connects K more viewers (replying with their join times); ``snap`` counts."""
     viewers: list[CheapViewer] = []
     commands = await stdin_reader()
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-    url = f"{base}/whep/{session_id}"
+    url = f"{base}/whep/{session_id}" + (f"?tier={tier}" if tier else "")
 
     async def connect(http: ClientSession) -> CheapViewer | None:
         viewer = CheapViewer(audio)
@@ -349,15 +351,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", default=None)
     parser.add_argument("--kbps", type=int, default=DEFAULT_KBPS, help="publisher's VP8 bitrate")
     parser.add_argument("--no-audio", dest="audio", action="store_false", help="video only")
+    parser.add_argument("--tier", default=None, help="viewers ask for this WHEP tier")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format=f"{args.role}: %(levelname)s %(message)s")
     check_seams()
     raise_open_file_limit()
     loopback_only()
     pin_vp8_bitrate(args.kbps)
-    runner = {"publisher": run_publisher, "viewers": run_viewers, "decoder": run_decoder}[args.role]
+    if args.role == "viewers":
+        work = run_viewers(args.base, args.session, args.token, args.audio, args.tier)
+    else:
+        runner = run_publisher if args.role == "publisher" else run_decoder
+        work = runner(args.base, args.session, args.token, args.audio)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(runner(args.base, args.session, args.token, args.audio))
+        asyncio.run(work)
 
 
 if __name__ == "__main__":
