@@ -75,6 +75,12 @@ _SENDER_ATTRS = (
 )
 
 
+_SR_NTP = f"{_SENDER}ntp_timestamp"
+_SR_RTP = f"{_SENDER}rtp_timestamp"
+_SR_OCTETS = f"{_SENDER}octet_count"
+_SR_PACKETS = f"{_SENDER}packet_count"
+
+
 def _names_used(cls: type) -> set[str]:
     names: set[str] = set()
     for value in vars(cls).values():
@@ -617,6 +623,7 @@ class _RtpForwarder:
         self._sock: socket.socket | None = None
         self._addr: Any = None
         self._protect: Callable[[bytes], bytes] | None = None
+        self.ssrc = sender._ssrc
         self.packets = 0
         self.octets = 0
         sender._run_rtp = self._run  # type: ignore[method-assign]
@@ -691,34 +698,44 @@ class _RtpForwarder:
         ext = self._extension_block((ntp_time >> 14) & 0x00FFFFFF)
         first = 0x90 if ext else 0x80
         rtp_timestamp = (self.timestamp_origin + timestamp) & 0xFFFFFFFF
-        ssrc = self.sender._ssrc
         pack = self._header.pack
-        history = self.history
         sequence = self.sequence
-        last = len(payloads) - 1
-        protected = []
-        octets = 0
-        for index, payload in enumerate(payloads):
-            marker = 0x80 if (index == last or not video) else 0
-            packet = pack(first, marker | pt, sequence, rtp_timestamp, ssrc) + ext + payload
-            history[sequence % RTP_HISTORY_SIZE] = packet
-            protected.append(protect(packet))
-            sequence = (sequence + 1) & 0xFFFF
-            octets += len(payload)
-        self.sequence = sequence
-        self.packets += len(payloads)
-        self.octets += octets
         try:
-            self._transmit(sock, protected)
+            if len(payloads) == 1:  # every Opus packet, small video frames: no batching
+                payload = payloads[0]
+                packet = pack(first, 0x80 | pt, sequence, rtp_timestamp, self.ssrc) + ext + payload
+                self.history[sequence % RTP_HISTORY_SIZE] = packet
+                self.sequence = (sequence + 1) & 0xFFFF
+                self.packets += 1
+                self.octets += len(payload)
+                sock.sendto(protect(packet), self._addr)
+            else:
+                history = self.history
+                ssrc = self.ssrc
+                last = len(payloads) - 1
+                protected = []
+                octets = 0
+                for index, payload in enumerate(payloads):
+                    marker = 0x80 if (index == last or not video) else 0
+                    packet = pack(first, marker | pt, sequence, rtp_timestamp, ssrc) + ext + payload
+                    history[sequence % RTP_HISTORY_SIZE] = packet
+                    protected.append(protect(packet))
+                    sequence = (sequence + 1) & 0xFFFF
+                    octets += len(payload)
+                self.sequence = sequence
+                self.packets += len(payloads)
+                self.octets += octets
+                self._transmit(sock, protected)
         except (BlockingIOError, InterruptedError):
             return False
         except OSError:  # e.g. the peer's port is gone; ICE consent will close it
             logger.debug("send failed", exc_info=True)
+        # What aiortc's RTCP task puts in this subscriber's sender reports.
         sender = self.sender
-        setattr(sender, f"{_SENDER}ntp_timestamp", ntp_time)
-        setattr(sender, f"{_SENDER}rtp_timestamp", rtp_timestamp)
-        setattr(sender, f"{_SENDER}octet_count", self.octets)
-        setattr(sender, f"{_SENDER}packet_count", self.packets)
+        setattr(sender, _SR_NTP, ntp_time)
+        setattr(sender, _SR_RTP, rtp_timestamp)
+        setattr(sender, _SR_OCTETS, self.octets)
+        setattr(sender, _SR_PACKETS, self.packets)
         return True
 
     def _transmit(self, sock: socket.socket, packets: list[bytes]) -> None:
