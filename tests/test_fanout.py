@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ from packaging.specifiers import SpecifierSet
 from stream_server.media.forwarding import check_aiortc_seams
 from stream_server.web.keys import LIVE
 from tests.conftest import base_url
-from tests.peers import Publisher, Viewer, colour_close
+from tests.peers import Publisher, Viewer, colour_close, wait_until
 
 BLUE = (40, 80, 200)
 
@@ -115,4 +116,36 @@ async def test_a_nack_from_a_subscriber_is_answered_with_a_retransmission(client
         await viewer.wait_for(retransmitted)
     finally:
         await viewer.close()
+        await publisher.close()
+
+
+async def test_viewers_that_come_and_go_leave_no_file_descriptors_behind(client, sessions):
+    """Each direct-path subscriber holds a duplicate of its ICE socket: closing must free it."""
+    publisher, base, sid = await start(client, sessions)
+    live = client.app[LIVE]
+
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    try:
+        warm = Viewer()  # the first connection opens lazily created things once
+        assert (await warm.play(client.session, base, sid)).status == 201
+        await warm.wait_for(lambda: warm.video_frames >= 5)
+        await warm.close()
+        baseline = open_fds()
+        for _ in range(3):
+            viewers = [Viewer() for _ in range(4)]
+            for viewer in viewers:
+                assert (await viewer.play(client.session, base, sid)).status == 201
+            for viewer in viewers:
+                await viewer.wait_for(lambda v=viewer: v.video_frames >= 5)
+            for viewer in viewers:
+                assert viewer.location is not None
+                async with client.session.delete(f"{base}{viewer.location}") as resp:
+                    assert resp.status == 200
+                await viewer.close()
+        await wait_until(lambda: live.router(sid).camera.subscriber_count == 0)
+        # Allow a little slack for the warm viewer's and the test client's own sockets.
+        await wait_until(lambda: open_fds() <= baseline + 4, timeout=20)
+    finally:
         await publisher.close()

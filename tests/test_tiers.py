@@ -10,11 +10,12 @@ from aiortc import RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket
 
+from stream_server.app import create_app
 from stream_server.media.forwarding import ForwardedTrack, Slot
 from stream_server.media.tiers import HOLD_LOW_SECONDS, TIERS, TierController
 from stream_server.signaling.protocol import TIERS as PROTOCOL_TIERS
-from stream_server.web.keys import LIVE
-from tests.conftest import base_url
+from stream_server.web.keys import DATABASE, LIVE
+from tests.conftest import Sessions, base_url
 from tests.peers import ColourTrack, Publisher, Viewer, colour_close, post_sdp
 from tests.ws_peer import WsParticipant
 
@@ -228,3 +229,22 @@ async def test_a_websocket_viewer_joins_audio_only_and_switches_with_one_message
 
 def test_the_protocol_and_the_media_core_agree_on_tiers():
     assert PROTOCOL_TIERS == TIERS
+
+
+async def test_the_low_tier_works_in_h264_too(aiohttp_client, settings):
+    """H.264 is the server's default codec: the low tier must transcode it (libx264)."""
+    app = create_app(settings.replace(video_codec="H264"))
+    client = await aiohttp_client(app)
+    publisher, base, sid = await publish_vga(client, Sessions(app[DATABASE]))
+    viewer = SizedViewer()
+    try:
+        resp = await viewer.play_tier(client.session, base, sid, "low")
+        assert resp.status == 201, resp.body
+        assert "H264" in resp.body
+        await viewer.wait_for(
+            lambda: viewer.video_frames >= 10 and colour_close(viewer.last_rgb, BLUE), timeout=30
+        )
+        assert set(viewer.sizes) == {(320, 240)}, set(viewer.sizes)
+    finally:
+        await viewer.close()
+        await publisher.close()

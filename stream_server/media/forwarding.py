@@ -467,11 +467,16 @@ class ForwardedTrack(MediaStreamTrack):
         self._ready.set()
 
     def _skip_to_keyframe(self) -> None:
-        """Drop what is queued; video resumes on the next key frame (asked for now)."""
+        """Drop what is queued; video resumes on the next key frame (asked for now).
+
+        Asked even when already waiting: the awaited key frame may itself have been dropped
+        with a backlog, and then nothing else would ask again (requests are coalesced).
+        """
         self._queue.clear()
-        if self.kind == "video" and not self._waiting_for_keyframe:
-            self.skips += 1
-            self._waiting_for_keyframe = True
+        if self.kind == "video":
+            if not self._waiting_for_keyframe:
+                self.skips += 1
+                self._waiting_for_keyframe = True
             self.request_keyframe()
 
     def _send_direct(self, frame: EncodedFrame, ntp_time: int) -> None:
