@@ -3,18 +3,27 @@
 The media path, per publisher track:
 
     publisher's RTCRtpReceiver ──(encoded frames, never decoded)──► MediaSource
-    MediaSource ──► Slot ──► ForwardedTrack (one per subscriber, bounded queue)
-    ForwardedTrack ──(av.Packet)──► subscriber's RTCRtpSender, which only packetizes
+    MediaSource ──► Slot ──► ForwardedTrack (one per subscriber)
+    Slot's fan-out task ──(payloads packetized once per frame)──► each subscriber's
+        _RtpForwarder: RTP header, SRTP, one datagram (or one GSO send) on its ICE socket
 
-aiortc's senders accept ``av.Packet`` from a track and then skip the encoder (they call the
-codec's ``pack``), so each subscriber costs packetization, SRTP and a datagram, not an encoder.
+Each subscriber costs an RTP header, SRTP and a send, not an encoder or a packetizer, and
+no task of its own: one fan-out task per slot sends a frame to every subscriber in batches
+that yield to the event loop, so the publisher's packets are read in between.
+(Without :func:`attach_forwarded_track`'s direct path, a ForwardedTrack is a plain
+MediaStreamTrack of ``av.Packet``: aiortc's sender packetizes it, one task per subscriber;
+the low tier's transcoder reads its input that way.)
 
-Two aiortc seams are used, both checked by :func:`check_aiortc_seams` at start-up:
+The aiortc (and aioice) seams used are checked by :func:`check_aiortc_seams` at start-up
+and in the tests, against the pinned versions:
 
 * the receiver's jitter buffer is swapped for :class:`_FrameTap`, which hands completed frames
   to the source and never to the decoder thread (which then idles);
 * the sender's ``_send_keyframe`` (called on PLI/FIR from a subscriber) is rebound to ask the
-  publisher for a key frame, because a forwarding sender ignores that flag.
+  publisher for a key frame, because a forwarding sender ignores that flag;
+* the sender's ``_run_rtp`` is replaced by :class:`_RtpForwarder`, which writes the counters
+  aiortc's RTCP task puts in sender reports and answers NACKs through ``_retransmit``; it
+  protects with the DTLS transport's ``_tx_srtp`` and sends to aioice's nominated pair.
 """
 
 from __future__ import annotations
