@@ -104,7 +104,8 @@ class Window:
     kbps: list[float]
     stalls: list[int]
     max_gap: list[float]
-    join: list[float]  # seconds, the viewers added at this step
+    join: list[float]  # seconds, the viewers added at this step (in a burst)
+    probe_join: list[float]  # seconds, late joiners one at a time while the others watch
     decoder_fps: float | None
     decoder_sizes: list[list[int]]
     decoder_rgb: list[float]
@@ -122,6 +123,7 @@ class Options(argparse.Namespace):
     kbps: int
     audio: bool
     uvloop: bool
+    probes: int
     decoder: bool
     out: Path | None
     json: Path | None
@@ -182,6 +184,13 @@ class Fleet:
         joins = [float(j) for a in answers for j in a["join"] if j is not None]
         return sum(int(a["failed"]) for a in answers), joins
 
+    async def probe(self, count: int) -> list[float]:
+        """Join times of ``count`` late joiners, one at a time (they leave again)."""
+        if not count or not self.batches:
+            return []
+        answer = await self.batches[0].ask(f"probe {count}", timeout=60 + 20 * count)
+        return [float(j) for j in answer["join"] if j is not None]
+
     async def snap(self) -> tuple[dict[str, Any], dict[str, Any] | None, list[dict[str, Any]]]:
         assert self.publisher is not None
         answers = await asyncio.gather(
@@ -204,7 +213,13 @@ def per_viewer_rates(
 
 
 async def measure(
-    path: str, run: int, viewers: int, joins: list[float], server: Child, fleet: Fleet
+    path: str,
+    run: int,
+    viewers: int,
+    joins: list[float],
+    server: Child,
+    fleet: Fleet,
+    probes: list[float] | None = None,
 ) -> Window:
     opts = fleet.opts
     assert fleet.publisher is not None
@@ -245,6 +260,7 @@ async def measure(
         stalls=stalls,
         max_gap=[g for s in after for g in s["max_gap"]],
         join=joins,
+        probe_join=probes or [],
         decoder_fps=decoder_fps,
         decoder_sizes=dec1["sizes"] if dec1 else [],
         decoder_rgb=dec1["mean_rgb"] if dec1 else [],
@@ -313,7 +329,9 @@ async def bench_path(
                 print(f"  {path} run {run}: {failed} viewer(s) failed", file=sys.stderr)
             have = count
             await asyncio.sleep(opts.warmup)
-            windows.append(await measure(path, run, count, joins, server, fleet))
+            probes = await fleet.probe(opts.probes)
+            await asyncio.sleep(1.0)
+            windows.append(await measure(path, run, count, joins, server, fleet, probes))
             progress(windows[-1])
             last = windows[-1]
             if last.publisher_state != "connected":
@@ -347,6 +365,8 @@ class Row:
     stalls: int | None
     join_median: float | None
     join_max: float | None
+    probe_median: float | None
+    probe_max: float | None
     rss_per_viewer: float | None  # MB
     viewers_cpu: float
     viewer_cpu_each: float | None
@@ -398,6 +418,10 @@ def summarise(windows: Iterable[Window]) -> list[Row]:
                 ),
                 join_median=median_or_none(statistics.median(w.join) for w in group if w.join),
                 join_max=median_or_none(max(w.join) for w in group if w.join),
+                probe_median=median_or_none(
+                    statistics.median(w.probe_join) for w in group if w.probe_join
+                ),
+                probe_max=median_or_none(max(w.probe_join) for w in group if w.probe_join),
                 rss_per_viewer=median_or_none(
                     (w.server_rss - i.server_rss) / viewers / 2**20
                     for w, i in base
@@ -428,9 +452,10 @@ def report(rows: Sequence[Row], opts: Options, failures: Sequence[str], notes: s
         f"medians over runs. CPU is % of one core. {notes}",
         "",
         "| path | viewers | server CPU (event loop) | server CPU per viewer "
-        "| fps median (min) | stalls > 100 ms (viewers) | join to first frame median / max "
+        "| fps median (min) | stalls > 100 ms (viewers) | join, one late joiner median / max "
+        "| join, burst of new viewers median / max "
         "| server RSS per viewer | viewers' CPU (each) | publisher fps | decoding viewer fps |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         viewers = str(r.viewers)
@@ -449,10 +474,15 @@ def report(rows: Sequence[Row], opts: Options, failures: Sequence[str], notes: s
             else f"{1000 * r.join_median:.0f} / {1000 * fmt_max(r.join_max):.0f} ms"
         )
         stalls = "—" if r.stalls is None else f"{r.stalls} ({r.stalled_viewers})"
+        probe = (
+            "—"
+            if r.probe_median is None
+            else f"{1000 * r.probe_median:.0f} / {1000 * fmt_max(r.probe_max):.0f} ms"
+        )
         lines.append(
             f"| {PATH_LABELS[r.path]} | {viewers} | {r.server_cpu:.1f} % "
             f"({r.server_loop_cpu:.1f} %) | {fmt(r.per_viewer, '.2f', ' %')} | {fps} "
-            f"| {stalls} | {join} | {fmt(r.rss_per_viewer, '.2f', ' MB')} "
+            f"| {stalls} | {probe} | {join} | {fmt(r.rss_per_viewer, '.2f', ' MB')} "
             f"| {r.viewers_cpu:.0f} % ({fmt(r.viewer_cpu_each, '.2f', ' %')}) "
             f"| {r.publisher_fps:.1f} | {fmt(r.decoder_fps, '.1f')} |"
         )
@@ -487,8 +517,10 @@ def report(rows: Sequence[Row], opts: Options, failures: Sequence[str], notes: s
         for r in fwd:
             assert r.per_viewer is not None and best.per_viewer is not None
             ratio = best.per_viewer / r.per_viewer if r.per_viewer > 0 else float("inf")
+            slow = r.fps is not None and r.fps < FULL_RATE_FPS
             lines.append(
-                f"| relay at {best.viewers} ({caveat}) vs forwarding at {r.viewers} "
+                f"| relay at {best.viewers} ({caveat}) vs forwarding at {r.viewers}"
+                f"{' (below full rate ⚠: understated)' if slow else ''} "
                 f"| {best.per_viewer:.2f} % | {r.per_viewer:.2f} % | {ratio:.0f}× |"
             )
     lines += [
@@ -497,8 +529,9 @@ def report(rows: Sequence[Row], opts: Options, failures: Sequence[str], notes: s
         "the decoding viewer connected. Viewers' CPU is the cheap viewer processes together "
         f"(they share the machine with the server). ⚠ = median below {FULL_RATE_FPS:g} fps. "
         "Stalls: gaps over 100 ms between complete frames at a viewer, summed over viewers "
-        "(viewers with any). Join: WHEP POST to the first complete key frame, for the viewers "
-        "added at that step while the others kept watching.",
+        "(viewers with any), over the window. Join: WHEP POST to the first complete key frame; "
+        "one late joiner at a time while the others watch (the probe leaves again), and for "
+        "the viewers added at that step all at once (4 offers in flight per viewer process).",
     ]
     if failures:
         lines += ["", "Failed:", *(f"- {f}" for f in failures)]
@@ -563,6 +596,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-process", type=int, default=50, help="cheap viewers per process")
     parser.add_argument("--kbps", type=int, default=DEFAULT_KBPS, help="VP8 bitrate (1000)")
     parser.add_argument("--no-audio", dest="audio", action="store_false", help="video only")
+    parser.add_argument(
+        "--probes", type=int, default=3, help="late joiners timed one at a time per step"
+    )
     parser.add_argument("--uvloop", action="store_true", help="forwarding server on uvloop")
     parser.add_argument(
         "--no-decoder", dest="decoder", action="store_false", help="skip the decoding viewer"
@@ -576,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deadline", type=float, default=None, help="give up after N seconds")
     opts = parser.parse_args(argv, namespace=Options())
     if opts.render is not None:
-        saved = [Window(**w) for w in json.loads(opts.render.read_text())]
+        saved = [Window(**{"probe_join": [], **w}) for w in json.loads(opts.render.read_text())]
         opts.runs = max(w.run for w in saved)
         print(report(summarise(saved), opts, [], f"Rendered from {opts.render}."))
         return 0

@@ -255,6 +255,15 @@ async def run_viewers(
                             "join": [v.join_seconds for v in ok],
                         }
                     )
+                elif verb == "probe":
+                    # Late joiners one at a time while the others watch; each leaves again.
+                    joins = []
+                    for _ in range(int(arg)):
+                        probe = await connect(http)
+                        if probe is not None:
+                            joins.append(probe.join_seconds)
+                            await close_peer(probe.pc, "probe")
+                    reply({"event": "probed", "join": joins})
                 elif verb == "snap":
                     reply(
                         {
