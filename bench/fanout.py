@@ -63,6 +63,15 @@ FULL_RATE_FPS = 28.0
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
+def runqueue_wait(pid: int) -> float:
+    """Seconds the process's main thread has spent runnable but waiting for a CPU."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/schedstat", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def rss_bytes(pid: int) -> int:
     """Resident memory of a process, from /proc/<pid>/statm."""
     with open(f"/proc/{pid}/statm", encoding="ascii") as fh:
@@ -97,6 +106,7 @@ class Window:
     viewers_cpu: float  # the cheap viewers' processes together, % of one core
     others_cpu: float  # publisher and the decoding viewer
     server_rss: int
+    server_wait: float  # % of the window the server's event loop was runnable, not running
     publisher_fps: float
     publisher_state: str
     fps: list[float]
@@ -226,10 +236,12 @@ async def measure(
     others = [fleet.publisher, *([fleet.decoder] if fleet.decoder else [])]
     pub0, dec0, before = await fleet.snap()
     t0, s0, l0 = time.monotonic(), server.cpu(), server.main_thread_cpu()
+    q0 = runqueue_wait(server.proc.pid)
     v0 = sum(b.cpu() for b in fleet.batches)
     o0 = sum(c.cpu() for c in others)
     await asyncio.sleep(opts.seconds)
     t1, s1, l1 = time.monotonic(), server.cpu(), server.main_thread_cpu()
+    q1 = runqueue_wait(server.proc.pid)
     v1 = sum(b.cpu() for b in fleet.batches)
     o1 = sum(c.cpu() for c in others)
     rss = rss_bytes(server.proc.pid)
@@ -252,6 +264,7 @@ async def measure(
         viewers_cpu=100 * (v1 - v0) / wall,
         others_cpu=100 * (o1 - o0) / wall,
         server_rss=rss,
+        server_wait=100 * (q1 - q0) / wall,
         publisher_fps=(pub1["frames"] - pub0["frames"]) / (pub1["t"] - pub0["t"]),
         publisher_state=pub1["state"],
         fps=per_viewer_rates(before, after, "video"),
@@ -272,7 +285,8 @@ def progress(w: Window) -> None:
     join = f" join med {1000 * statistics.median(w.join):.0f} ms" if w.join else ""
     print(
         f"  {w.path:<10} run {w.run} viewers {w.viewers:>3} ({w.connected}): server "
-        f"{w.server_cpu:5.1f} % (loop {w.server_loop_cpu:5.1f} %) rss {w.server_rss >> 20} MB "
+        f"{w.server_cpu:5.1f} % (loop {w.server_loop_cpu:5.1f} %, waited {w.server_wait:4.1f} %) "
+        f"rss {w.server_rss >> 20} MB "
         f" viewers {w.viewers_cpu:5.1f} %  {fps}  stalls {sum(w.stalls)}{join}  "
         f"publisher {w.publisher_fps:4.1f} fps {w.publisher_state}"
         f"  decoder {fmt(w.decoder_fps, '.1f')} fps",
@@ -368,6 +382,7 @@ class Row:
     probe_median: float | None
     probe_max: float | None
     rss_per_viewer: float | None  # MB
+    server_wait: float
     viewers_cpu: float
     viewer_cpu_each: float | None
     publisher_fps: float
@@ -428,6 +443,7 @@ def summarise(windows: Iterable[Window]) -> list[Row]:
                     if i and viewers
                 ),
                 viewers_cpu=statistics.median(w.viewers_cpu for w in group),
+                server_wait=statistics.median(w.server_wait for w in group),
                 viewer_cpu_each=median_or_none(
                     w.viewers_cpu / w.connected for w in group if w.connected
                 ),
@@ -451,11 +467,12 @@ def report(rows: Sequence[Row], opts: Options, failures: Sequence[str], notes: s
         f"{opts.runs} run(s), {opts.seconds:g} s windows after {opts.warmup:g} s warm-up; "
         f"medians over runs. CPU is % of one core. {notes}",
         "",
-        "| path | viewers | server CPU (event loop) | server CPU per viewer "
+        "| path | viewers | server CPU (event loop) | server loop waiting for a CPU "
+        "| server CPU per viewer "
         "| fps median (min) | stalls > 100 ms (viewers) | join, one late joiner median / max "
         "| join, burst of new viewers median / max "
         "| server RSS per viewer | viewers' CPU (each) | publisher fps | decoding viewer fps |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         viewers = str(r.viewers)
@@ -481,7 +498,8 @@ def report(rows: Sequence[Row], opts: Options, failures: Sequence[str], notes: s
         )
         lines.append(
             f"| {PATH_LABELS[r.path]} | {viewers} | {r.server_cpu:.1f} % "
-            f"({r.server_loop_cpu:.1f} %) | {fmt(r.per_viewer, '.2f', ' %')} | {fps} "
+            f"({r.server_loop_cpu:.1f} %) | {r.server_wait:.1f} % "
+            f"| {fmt(r.per_viewer, '.2f', ' %')} | {fps} "
             f"| {stalls} | {probe} | {join} | {fmt(r.rss_per_viewer, '.2f', ' MB')} "
             f"| {r.viewers_cpu:.0f} % ({fmt(r.viewer_cpu_each, '.2f', ' %')}) "
             f"| {r.publisher_fps:.1f} | {fmt(r.decoder_fps, '.1f')} |"
@@ -527,7 +545,10 @@ def report(rows: Sequence[Row], opts: Options, failures: Sequence[str], notes: s
         "",
         "Server CPU per viewer = (server CPU - idle server CPU) / viewers; idle = publisher and "
         "the decoding viewer connected. Viewers' CPU is the cheap viewer processes together "
-        f"(they share the machine with the server). ⚠ = median below {FULL_RATE_FPS:g} fps. "
+        "(they share the machine with the server). Waiting for a CPU: the share of the window "
+        "the server's event-loop thread was runnable but not running (/proc schedstat), i.e. "
+        "starved by the rest of the machine rather than busy. "
+        f"⚠ = median below {FULL_RATE_FPS:g} fps. "
         "Stalls: gaps over 100 ms between complete frames at a viewer, summed over viewers "
         "(viewers with any), over the window. Join: WHEP POST to the first complete key frame; "
         "one late joiner at a time while the others watch (the probe leaves again), and for "
@@ -612,7 +633,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deadline", type=float, default=None, help="give up after N seconds")
     opts = parser.parse_args(argv, namespace=Options())
     if opts.render is not None:
-        saved = [Window(**{"probe_join": [], **w}) for w in json.loads(opts.render.read_text())]
+        saved = [
+            Window(**{"probe_join": [], "server_wait": 0.0, **w})
+            for w in json.loads(opts.render.read_text())
+        ]
         opts.runs = max(w.run for w in saved)
         print(report(summarise(saved), opts, [], f"Rendered from {opts.render}."))
         return 0
