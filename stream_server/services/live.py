@@ -42,6 +42,7 @@ from stream_server.media.peers import (
     close_peer,
     enlarge_receive_buffers,
     prefer_codec,
+    raise_open_file_limit,
     rtc_configuration,
 )
 from stream_server.media.router import SessionRouter
@@ -123,6 +124,9 @@ class LiveService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.conference = ConferenceService(self)
         self._test_cards: dict[str, TestCard] = {}
+        # Each peer holds ~5 descriptors (ICE, DTLS, the direct path's socket): a soft limit
+        # of 1024 would cap a broadcast near 200 viewers.
+        logger.debug("open file limit %d", raise_open_file_limit())
 
     # -- lookups ------------------------------------------------------------------------------
     async def _load_session(self, session_id: str) -> Session:
