@@ -236,7 +236,12 @@ class MediaSource:
             self._keyframe_wanted = False
             self._keyframe_arrived.set()
         for slot in tuple(self._slots):
-            slot.deliver(frame)
+            try:
+                slot.deliver(frame)
+            except Exception:
+                # This runs inside the publisher's receive loop: an exception here would
+                # make aiortc close the publisher's transport, for every viewer at once.
+                logger.exception("%s: a frame was not fanned out", self.label)
 
     def _unwrap(self, timestamp: int) -> int:
         """RTP timestamps wrap at 2**32; forward a monotonic 64-bit value instead."""
