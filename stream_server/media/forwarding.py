@@ -90,6 +90,41 @@ _SR_OCTETS = f"{_SENDER}octet_count"
 _SR_PACKETS = f"{_SENDER}packet_count"
 
 
+def srtp_protector(session: Any) -> tuple[Callable[[bytes], bytes], bool]:
+    """A faster ``session.protect`` for the fan-out, and whether it is the fast one.
+
+    pylibsrtp's ``protect`` allocates a length cell and goes through two Python frames per
+    packet; here the session's own buffer is used directly (same thread, so sharing it with
+    aiortc's SRTCP is safe). If pylibsrtp's layout is not the expected one, the public
+    ``protect`` is used (and the seam test fails, so an upgrade is noticed).
+    """
+    try:
+        from pylibsrtp import Error
+        from pylibsrtp._binding import ffi, lib
+
+        srtp, cdata, buffer = session._srtp[0], session._cdata, session._buffer
+        capacity = len(buffer) - 16 - 128  # pylibsrtp's SRTP_MAX_TRAILER_LEN
+    except (ImportError, AttributeError, TypeError):
+        return session.protect, False
+    length = ffi.new("int *")
+    srtp_protect = lib.srtp_protect
+
+    # The closure holds the session itself: its context is freed when the session object
+    # is collected, and ``srtp`` is a raw pointer into it.
+    def protect(packet: bytes, _keep: Any = session) -> bytes:
+        size = len(packet)
+        if size > capacity:
+            raise ValueError("packet is too long")
+        buffer[0:size] = packet
+        length[0] = size
+        status = srtp_protect(srtp, cdata, length)
+        if status:
+            raise Error(f"srtp_protect failed ({status})")
+        return buffer[0 : length[0]]  # type: ignore[no-any-return]
+
+    return protect, True
+
+
 def _names_used(cls: type) -> set[str]:
     names: set[str] = set()
     for value in vars(cls).values():
@@ -117,9 +152,13 @@ def check_aiortc_seams() -> None:
     if "_HeaderExtensionsMap__ids" not in HeaderExtensionsMap.__init__.__code__.co_names:
         raise RuntimeError("aiortc's HeaderExtensionsMap keeps no extension ids")
     import aioice
+    from pylibsrtp import Policy, Session
 
     if "_nominated" not in _names_used(aioice.Connection):
         raise RuntimeError("aioice's Connection has no _nominated pairs")
+    probe = Session(Policy(key=bytes(30), ssrc_type=Policy.SSRC_ANY_OUTBOUND))
+    if not srtp_protector(probe)[1]:
+        raise RuntimeError("pylibsrtp's Session layout changed: the fast SRTP path is off")
 
 
 def is_keyframe(codec: str, data: bytes) -> bool:
@@ -393,12 +432,14 @@ class Slot:
                 await self._wake.wait()
                 continue
             frame = self._pending.popleft()
+            payloads = frame.payloads()  # packetized once, for every subscriber
             tracks = tuple(self._direct)
             for start in range(0, len(tracks), FANOUT_BATCH):
                 now = clock.current_ntp_time()
+                blocks: dict[Any, bytes] = {}  # header extensions, shared within a batch
                 for track in tracks[start : start + FANOUT_BATCH]:
                     try:
-                        track._send_direct(frame, now)
+                        track._send_direct(frame, payloads, now, blocks)
                     except Exception:  # one broken subscriber must not stop the others
                         logger.warning("%s: direct send failed", self.label, exc_info=True)
                         track._skip_to_keyframe()
@@ -435,6 +476,7 @@ class ForwardedTrack(MediaStreamTrack):
         self.frames_dropped = 0
         self.skips = 0
         self._forwarder: _RtpForwarder | None = None
+        self._video = kind == "video"
 
     @property
     def slot(self) -> Slot | None:
@@ -493,7 +535,13 @@ class ForwardedTrack(MediaStreamTrack):
                 self._waiting_for_keyframe = True
             self.request_keyframe()
 
-    def _send_direct(self, frame: EncodedFrame, ntp_time: int) -> None:
+    def _send_direct(
+        self,
+        frame: EncodedFrame,
+        payloads: list[bytes],
+        ntp_time: int,
+        blocks: dict[Any, bytes] | None = None,
+    ) -> None:
         """The direct RTP path: this subscriber's packets, straight to its socket."""
         forwarder = self._forwarder
         if forwarder is None or self.readyState != "live":
@@ -513,7 +561,7 @@ class ForwardedTrack(MediaStreamTrack):
         self._rebase = False
         timestamp = frame.timestamp + self._offset
         self._last_out = timestamp
-        if forwarder.send(frame.payloads(), timestamp, ntp_time, self.kind == "video"):
+        if forwarder.send(payloads, timestamp, ntp_time, self._video, blocks):
             self.frames_out += 1
         else:  # the socket's buffer is full: this subscriber resumes on a key frame
             self.frames_dropped += 1
@@ -643,6 +691,7 @@ class _RtpForwarder:
         self._addr: Any = None
         self._protect: Callable[[bytes], bytes] | None = None
         self.ssrc = sender._ssrc
+        self._frames = 0
         self.packets = 0
         self.octets = 0
         sender._run_rtp = self._run  # type: ignore[method-assign]
@@ -670,7 +719,7 @@ class _RtpForwarder:
                 raise ConnectionError("not connected")
             transport = pair.protocol.transport
             self._addr = pair.remote_addr
-            self._protect = dtls._tx_srtp.protect
+            self._protect = srtp_protector(dtls._tx_srtp)[0]
             # A duplicate of the ICE socket: sendto/sendmsg straight to the kernel, without
             # asyncio's transport; a full buffer raises instead of queueing (skip ahead).
             self._sock = socket.fromfd(
@@ -709,12 +758,30 @@ class _RtpForwarder:
     #: Whether this kernel takes UDP_SEGMENT (None: not tried yet).
     gso: bool | None = None if sys.platform == "linux" else False
 
-    def send(self, payloads: list[bytes], timestamp: int, ntp_time: int, video: bool) -> bool:
-        """Send one frame; False when the socket's buffer is full (nothing more was sent)."""
+    def send(
+        self,
+        payloads: list[bytes],
+        timestamp: int,
+        ntp_time: int,
+        video: bool,
+        blocks: dict[Any, bytes] | None = None,
+    ) -> bool:
+        """Send one frame; False when the socket's buffer is full (nothing more was sent).
+
+        ``blocks`` caches header-extension blocks by (ids, MID, send time) across the
+        subscribers of one batch: they are the same for most of them.
+        """
         sock, protect, pt = self._sock, self._protect, self.payload_type
         if sock is None or protect is None or pt is None:
             return True
-        ext = self._extension_block((ntp_time >> 14) & 0x00FFFFFF)
+        abs_send_time = (ntp_time >> 14) & 0x00FFFFFF
+        if blocks is None:
+            ext = self._extension_block(abs_send_time)
+        else:
+            key = (self._extensions, abs_send_time)
+            ext = blocks.get(key)  # type: ignore[assignment]
+            if ext is None:
+                ext = blocks[key] = self._extension_block(abs_send_time)
         first = 0x90 if ext else 0x80
         rtp_timestamp = (self.timestamp_origin + timestamp) & 0xFFFFFFFF
         pack = self._header.pack
@@ -749,12 +816,15 @@ class _RtpForwarder:
             return False
         except OSError:  # e.g. the peer's port is gone; ICE consent will close it
             logger.debug("send failed", exc_info=True)
-        # What aiortc's RTCP task puts in this subscriber's sender reports.
-        sender = self.sender
-        setattr(sender, _SR_NTP, ntp_time)
-        setattr(sender, _SR_RTP, rtp_timestamp)
-        setattr(sender, _SR_OCTETS, self.octets)
-        setattr(sender, _SR_PACKETS, self.packets)
+        # What aiortc's RTCP task puts in this subscriber's sender reports (sent every
+        # ~1 s): refreshed every few frames, always as a consistent NTP/RTP time pair.
+        self._frames += 1
+        if not self._frames & 3:
+            sender = self.sender
+            setattr(sender, _SR_NTP, ntp_time)
+            setattr(sender, _SR_RTP, rtp_timestamp)
+            setattr(sender, _SR_OCTETS, self.octets)
+            setattr(sender, _SR_PACKETS, self.packets)
         return True
 
     def _transmit(self, sock: socket.socket, packets: list[bytes]) -> None:
