@@ -175,7 +175,14 @@ class RecordingForwarder:
     def __init__(self) -> None:
         self.frames: list[bytes] = []
 
-    def send(self, payloads: list[bytes], timestamp: int, ntp_time: int, video: bool) -> bool:
+    def send(
+        self,
+        payloads: list[bytes],
+        timestamp: int,
+        ntp_time: int,
+        video: bool,
+        blocks: dict[object, bytes] | None = None,
+    ) -> bool:
         self.frames.append(b"".join(payloads))
         return True
 
