@@ -19,6 +19,8 @@ from stream_server.app import create_app
 from stream_server.catalog import service as catalog
 from stream_server.config import Settings
 from stream_server.db.engine import Database, upgrade_database
+from stream_server.media.peers import raise_open_file_limit
+from stream_server.web.keys import LIVE
 
 
 async def create_session(url: str) -> tuple[str, str]:
@@ -35,11 +37,52 @@ async def create_session(url: str) -> tuple[str, str]:
         await database.close()
 
 
+async def log_stats(app: web.Application) -> None:
+    """Every 5 s, the forwarding counters of each program slot, to stderr (the server log)."""
+    live = app[LIVE]
+    while True:
+        await asyncio.sleep(5)
+        for session_id, router in live._routers.items():
+            if router.low is not None:
+                logging.getLogger("bench.stats").warning(
+                    "%s low tier: frames in %d out %d, transcoder thread CPU %.2f s",
+                    session_id,
+                    router.low.frames_in,
+                    router.low.frames_out,
+                    router.low.cpu_seconds,
+                )
+            for slot in (router.camera, router.audio):
+                tracks = list(slot._tracks)
+                source = slot.source
+                logging.getLogger("bench.stats").warning(
+                    "%s %s: subscribers %d overflows %d skips %d dropped %d out %d "
+                    "keyframes in %d requests %d",
+                    session_id,
+                    slot.kind,
+                    len(tracks),
+                    slot.fanout_overflows,
+                    sum(t.skips for t in tracks),
+                    sum(t.frames_dropped for t in tracks),
+                    sum(t.frames_out for t in tracks),
+                    source.keyframes_in if source else -1,
+                    source.keyframe_requests_sent if source else -1,
+                )
+
+
+STATS_TASK = web.AppKey("bench_stats", asyncio.Task[None])
+
+
+async def start_stats(app: web.Application) -> None:
+    app[STATS_TASK] = asyncio.get_running_loop().create_task(log_stats(app))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workdir", type=Path, required=True, help="where the database goes")
+    parser.add_argument("--uvloop", action="store_true", help="serve on uvloop's event loop")
     args = parser.parse_args(argv)
+    raise_open_file_limit()
     url = f"sqlite+aiosqlite:///{args.workdir}/kohtaamo.sqlite3"
     upgrade_database(url)
     session_id, token = asyncio.run(create_session(url))
@@ -54,8 +97,13 @@ def main(argv: list[str] | None = None) -> None:
         log_level="WARNING",
     )
     app = create_app(settings)
+    app.on_startup.append(start_stats)
     sys.stdout.write(json.dumps({"session_id": session_id, "token": token}) + "\n")
     sys.stdout.flush()
+    if args.uvloop:
+        import uvloop  # optional: only the benchmark's --uvloop needs it
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     web.run_app(app, host="127.0.0.1", port=args.port, print=None)
 
 

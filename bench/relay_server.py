@@ -24,7 +24,7 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
 from bench import common
-from stream_server.media.peers import close_peer
+from stream_server.media.peers import close_peer, raise_open_file_limit
 
 SESSION_ID = "baseline"
 
@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.WARNING, format="baseline: %(levelname)s %(name)s %(message)s"
     )
+    raise_open_file_limit()
     common.loopback_only()
     common.pin_vp8_bitrate(args.kbps)
     sys.stdout.write(json.dumps({"session_id": SESSION_ID, "token": None}) + "\n")

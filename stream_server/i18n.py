@@ -114,6 +114,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Waiting for the stream to start…",
     },
     "call.tap_for_sound": {"fi": "Napauta, niin ääni kuuluu", "en": "Tap to hear the sound"},
+    "call.audio_only": {"fi": "Vain ääni", "en": "Audio only"},
+    "call.lower_quality": {"fi": "Kevyempi kuva", "en": "Lower quality"},
+    "status.audio_only_on": {
+        "fi": "Vain ääni: kuvaa ei tule, yhteys kevenee.",
+        "en": "Audio only: no picture, a lighter connection.",
+    },
+    "status.audio_only_off": {"fi": "Kuva palaa.", "en": "The picture is back."},
+    "status.lower_quality_on": {
+        "fi": "Kevyempi kuva on käytössä.",
+        "en": "Lower quality picture is on.",
+    },
+    "status.lower_quality_off": {
+        "fi": "Kuva mukautuu taas yhteyteen.",
+        "en": "The picture adapts to your connection again.",
+    },
     "left.heading": {"fi": "Olet poistunut", "en": "You have left"},
     "left.body": {
         "fi": "Voit liittyä uudelleen milloin tahansa tapahtuman aikana.",

@@ -8,6 +8,7 @@ import av
 
 from stream_server.media.forwarding import (
     VIDEO_QUEUE_FRAMES,
+    ForwardedTrack,
     MediaSource,
     Slot,
     is_keyframe,
@@ -163,4 +164,59 @@ async def test_subscribers_of_one_source_share_one_packet_per_frame():
     source.push(VP8_KEY, 90_000)
     packets = [await track.recv() for track in tracks]
     assert packets[0] is packets[1] is packets[2]
+    source.close()
+
+
+class RecordingForwarder:
+    """Stands in for a subscriber's network path (_RtpForwarder): records what it is given."""
+
+    ready = True
+
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+
+    def send(
+        self,
+        payloads: list[bytes],
+        timestamp: int,
+        ntp_time: int,
+        video: bool,
+        blocks: dict[object, bytes] | None = None,
+    ) -> bool:
+        self.frames.append(b"".join(payloads))
+        return True
+
+
+async def test_a_fanout_backlog_is_dropped_and_a_key_frame_is_asked_for_again():
+    """Regression: when a backlog overflow dropped the very key frame the subscribers were
+    waiting for, nobody asked for another (they were already waiting) and video stopped for
+    everyone until someone new joined."""
+    pli = PliCounter()
+    source = MediaSource("video", "VP8", send_pli=pli)
+    slot = Slot("video")
+    slot.set_source(source)
+    tracks = [ForwardedTrack("video") for _ in range(3)]
+    forwarders = [RecordingForwarder() for _ in tracks]
+    for track, forwarder in zip(tracks, forwarders, strict=True):
+        track._forwarder = forwarder  # type: ignore[assignment]
+        track.follow(slot)
+    # The fan-out task gets no turn while the loop is busy: frames pile up, then overflow.
+    source.push(VP8_KEY, 0)
+    for i in range(1, VIDEO_QUEUE_FRAMES + 1):
+        source.push(VP8_DELTA, i * 3000)
+    assert slot.fanout_overflows == 1
+    source._keyframe_wanted = False  # as if the answer to that request had come...
+    source.push(VP8_KEY, 1000 * 3000)  # ... and this is it, but the loop is still busy
+    for i in range(VIDEO_QUEUE_FRAMES):
+        source.push(VP8_DELTA, (1001 + i) * 3000)
+    assert slot.fanout_overflows == 2  # that key frame went with the backlog
+    assert source._keyframe_wanted  # so another one is asked for
+    source.push(VP8_KEY, 2000 * 3000)
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    for forwarder in forwarders:
+        # Resumed on the key frame (as RTP payloads: VP8 payload descriptor, then the frame).
+        assert len(forwarder.frames) == 1 and forwarder.frames[0].endswith(VP8_KEY)
+    for track in tracks:
+        track.stop()
     source.close()

@@ -3,18 +3,27 @@
 The media path, per publisher track:
 
     publisher's RTCRtpReceiver ──(encoded frames, never decoded)──► MediaSource
-    MediaSource ──► Slot ──► ForwardedTrack (one per subscriber, bounded queue)
-    ForwardedTrack ──(av.Packet)──► subscriber's RTCRtpSender, which only packetizes
+    MediaSource ──► Slot ──► ForwardedTrack (one per subscriber)
+    Slot's fan-out task ──(payloads packetized once per frame)──► each subscriber's
+        _RtpForwarder: RTP header, SRTP, one datagram (or one GSO send) on its ICE socket
 
-aiortc's senders accept ``av.Packet`` from a track and then skip the encoder (they call the
-codec's ``pack``), so each subscriber costs packetization, SRTP and a datagram, not an encoder.
+Each subscriber costs an RTP header, SRTP and a send, not an encoder or a packetizer, and
+no task of its own: one fan-out task per slot sends a frame to every subscriber in batches
+that yield to the event loop, so the publisher's packets are read in between.
+(Without :func:`attach_forwarded_track`'s direct path, a ForwardedTrack is a plain
+MediaStreamTrack of ``av.Packet``: aiortc's sender packetizes it, one task per subscriber;
+the low tier's transcoder reads its input that way.)
 
-Two aiortc seams are used, both checked by :func:`check_aiortc_seams` at start-up:
+The aiortc (and aioice) seams used are checked by :func:`check_aiortc_seams` at start-up
+and in the tests, against the pinned versions:
 
 * the receiver's jitter buffer is swapped for :class:`_FrameTap`, which hands completed frames
   to the source and never to the decoder thread (which then idles);
 * the sender's ``_send_keyframe`` (called on PLI/FIR from a subscriber) is rebound to ask the
-  publisher for a key frame, because a forwarding sender ignores that flag.
+  publisher for a key frame, because a forwarding sender ignores that flag;
+* the sender's ``_run_rtp`` is replaced by :class:`_RtpForwarder`, which writes the counters
+  aiortc's RTCP task puts in sender reports and answers NACKs through ``_retransmit``; it
+  protects with the DTLS transport's ``_tx_srtp`` and sends to aioice's nominated pair.
 """
 
 from __future__ import annotations
@@ -23,14 +32,21 @@ import asyncio
 import collections
 import fractions
 import logging
+import random
+import socket
+import struct
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import av
-from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCRtpReceiver, RTCRtpSender, clock
+from aiortc.codecs import get_encoder
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.rtp import RtpPacket
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import RTP_HISTORY_SIZE, HeaderExtensionsMap, RtpPacket
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +59,79 @@ AUDIO_QUEUE_PACKETS = 25
 #: How long to wait for a requested key frame before asking the publisher again.
 KEYFRAME_RETRY_SECONDS = 0.5
 
+#: Subscribers sent to between two yields to the event loop, so ingest (the publisher's
+#: packets, ICE consent) is read between batches rather than after the whole fan-out.
+FANOUT_BATCH = 16
+#: Linux UDP GSO (``UDP_SEGMENT``): one ``sendmsg`` carries a frame's equal-sized packets.
+_SOL_UDP = 17
+_UDP_SEGMENT = 103
+#: At most this many packets per GSO send (the kernel takes 64 and 64 KiB).
+GSO_MAX_SEGMENTS = 32
+
 _JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
+# Private parts of RTCRtpSender that the direct RTP path (_RtpForwarder) reads or writes.
+_SENDER = "_RTCRtpSender__"
+_SENDER_ATTRS = (
+    "rtp_started",
+    "rtp_exited",
+    "rtp_history",
+    "rtp_header_extensions_map",
+    "ntp_timestamp",
+    "rtp_timestamp",
+    "octet_count",
+    "packet_count",
+    "mid",
+)
+
+
+_SR_NTP = f"{_SENDER}ntp_timestamp"
+_SR_RTP = f"{_SENDER}rtp_timestamp"
+_SR_OCTETS = f"{_SENDER}octet_count"
+_SR_PACKETS = f"{_SENDER}packet_count"
+
+
+def srtp_protector(session: Any) -> tuple[Callable[[bytes], bytes], bool]:
+    """A faster ``session.protect`` for the fan-out, and whether it is the fast one.
+
+    pylibsrtp's ``protect`` allocates a length cell and goes through two Python frames per
+    packet; here the session's own buffer is used directly (same thread, so sharing it with
+    aiortc's SRTCP is safe). If pylibsrtp's layout is not the expected one, the public
+    ``protect`` is used (and the seam test fails, so an upgrade is noticed).
+    """
+    try:
+        from pylibsrtp import Error
+        from pylibsrtp._binding import ffi, lib
+
+        srtp, cdata, buffer = session._srtp[0], session._cdata, session._buffer
+        capacity = len(buffer) - 16 - 128  # pylibsrtp's SRTP_MAX_TRAILER_LEN
+    except (ImportError, AttributeError, TypeError):
+        return session.protect, False
+    length = ffi.new("int *")
+    srtp_protect = lib.srtp_protect
+
+    # The closure holds the session itself: its context is freed when the session object
+    # is collected, and ``srtp`` is a raw pointer into it.
+    def protect(packet: bytes, _keep: Any = session) -> bytes:
+        size = len(packet)
+        if size > capacity:
+            raise ValueError("packet is too long")
+        buffer[0:size] = packet
+        length[0] = size
+        status = srtp_protect(srtp, cdata, length)
+        if status:
+            raise Error(f"srtp_protect failed ({status})")
+        return buffer[0 : length[0]]  # type: ignore[no-any-return]
+
+    return protect, True
+
+
+def _names_used(cls: type) -> set[str]:
+    names: set[str] = set()
+    for value in vars(cls).values():
+        code = getattr(value, "__code__", None)
+        if code is not None:
+            names.update(code.co_names)
+    return names
 
 
 def check_aiortc_seams() -> None:
@@ -52,6 +140,25 @@ def check_aiortc_seams() -> None:
         raise RuntimeError("aiortc's RTCRtpReceiver has no jitter buffer attribute to tap")
     if not hasattr(RTCRtpSender, "_send_keyframe"):
         raise RuntimeError("aiortc's RTCRtpSender has no _send_keyframe hook")
+    sender_names = _names_used(RTCRtpSender)
+    for attr in _SENDER_ATTRS:
+        if f"{_SENDER}{attr}" not in sender_names:
+            raise RuntimeError(f"aiortc's RTCRtpSender has no {_SENDER}{attr}")
+    for method in ("_run_rtp", "_retransmit", "_ssrc"):
+        if method not in sender_names and not hasattr(RTCRtpSender, method):
+            raise RuntimeError(f"aiortc's RTCRtpSender has no {method}")
+    if "_tx_srtp" not in _names_used(RTCDtlsTransport):
+        raise RuntimeError("aiortc's RTCDtlsTransport has no _tx_srtp")
+    if "_HeaderExtensionsMap__ids" not in HeaderExtensionsMap.__init__.__code__.co_names:
+        raise RuntimeError("aiortc's HeaderExtensionsMap keeps no extension ids")
+    import aioice
+    from pylibsrtp import Policy, Session
+
+    if "_nominated" not in _names_used(aioice.Connection):
+        raise RuntimeError("aioice's Connection has no _nominated pairs")
+    probe = Session(Policy(key=bytes(30), ssrc_type=Policy.SSRC_ANY_OUTBOUND))
+    if not srtp_protector(probe)[1]:
+        raise RuntimeError("pylibsrtp's Session layout changed: the fast SRTP path is off")
 
 
 def is_keyframe(codec: str, data: bytes) -> bool:
@@ -78,13 +185,27 @@ def is_keyframe(codec: str, data: bytes) -> bool:
 class EncodedFrame:
     """One encoded frame as received, shared by every subscriber."""
 
-    __slots__ = ("_packet", "data", "keyframe", "timestamp")
+    __slots__ = ("_pack", "_packet", "_payloads", "data", "keyframe", "timestamp")
 
-    def __init__(self, data: bytes, timestamp: int, keyframe: bool) -> None:
+    def __init__(
+        self,
+        data: bytes,
+        timestamp: int,
+        keyframe: bool,
+        pack: Callable[[bytes], list[bytes]] | None = None,
+    ) -> None:
         self.data = data
         self.timestamp = timestamp  # unwrapped RTP timestamp, in the codec's clock
         self.keyframe = keyframe
         self._packet: av.Packet | None = None
+        self._pack = pack
+        self._payloads: list[bytes] | None = None
+
+    def payloads(self) -> list[bytes]:
+        """RTP payloads of this frame, packetized once for every subscriber."""
+        if self._payloads is None:
+            self._payloads = self._pack(self.data) if self._pack else [self.data]
+        return self._payloads
 
     def packet(self, timestamp: int, time_base: fractions.Fraction) -> av.Packet:
         """An ``av.Packet`` for a sender; built once and shared unless timestamps differ."""
@@ -127,20 +248,39 @@ class MediaSource:
         self.frames_in = 0
         self.keyframes_in = 0
         self.keyframe_requests_sent = 0
+        self._packer: Any = None
+
+    def _pack(self, data: bytes) -> list[bytes]:
+        """Packetize with aiortc's own packer (one per source, so VP8 picture ids run on)."""
+        if self._packer is None:
+            mime = f"{self.kind}/{'opus' if self.kind == 'audio' else self.codec}"
+            self._packer = get_encoder(RTCRtpCodecParameters(mimeType=mime, clockRate=0))
+        packet = av.Packet(data)
+        packet.pts = 0
+        packet.time_base = fractions.Fraction(1, self.clock_rate)
+        payloads, _ = self._packer.pack(packet)
+        return list(payloads)
 
     # -- input -------------------------------------------------------------------------
     def push(self, data: bytes, rtp_timestamp: int) -> None:
         """Take one complete encoded frame from the publisher and fan it out."""
         if self.closed or not data:
             return
-        frame = EncodedFrame(data, self._unwrap(rtp_timestamp), is_keyframe(self.codec, data))
+        frame = EncodedFrame(
+            data, self._unwrap(rtp_timestamp), is_keyframe(self.codec, data), self._pack
+        )
         self.frames_in += 1
         if frame.keyframe and self.kind == "video":
             self.keyframes_in += 1
             self._keyframe_wanted = False
             self._keyframe_arrived.set()
         for slot in tuple(self._slots):
-            slot.deliver(frame)
+            try:
+                slot.deliver(frame)
+            except Exception:
+                # This runs inside the publisher's receive loop: an exception here would
+                # make aiortc close the publisher's transport, for every viewer at once.
+                logger.exception("%s: a frame was not fanned out", self.label)
 
     def _unwrap(self, timestamp: int) -> int:
         """RTP timestamps wrap at 2**32; forward a monotonic 64-bit value instead."""
@@ -212,6 +352,13 @@ class Slot:
         #: Fed when no publisher is (the demo's test card); a publisher always wins.
         self.fallback: MediaSource | None = None
         self._tracks: set[ForwardedTrack] = set()
+        # Subscribers whose senders take RTP straight from here (see _RtpForwarder).
+        self._direct: list[ForwardedTrack] = []
+        self._pending: collections.deque[EncodedFrame] = collections.deque()
+        self._wake = asyncio.Event()
+        self._fanout_task: asyncio.Task[None] | None = None
+        self._limit = VIDEO_QUEUE_FRAMES if kind == "video" else AUDIO_QUEUE_PACKETS
+        self.fanout_overflows = 0
 
     @property
     def subscriber_count(self) -> int:
@@ -244,15 +391,60 @@ class Slot:
 
     def _attach(self, track: ForwardedTrack) -> None:
         self._tracks.add(track)
+        if track._forwarder is not None and track not in self._direct:
+            self._direct.append(track)
         if self.source is not None:
             self.source.request_keyframe()
 
     def _detach(self, track: ForwardedTrack) -> None:
         self._tracks.discard(track)
+        if track in self._direct:
+            self._direct.remove(track)
+            if not self._direct:
+                self._pending.clear()
+                self._wake.set()  # the fan-out task ends
 
     def deliver(self, frame: EncodedFrame) -> None:
         for track in self._tracks:
-            track._offer(frame)
+            if track._forwarder is None:
+                track._offer(frame)
+        if not self._direct:
+            return
+        if len(self._pending) >= self._limit:
+            # The whole fan-out is behind: drop the backlog; video resumes on a key frame.
+            self.fanout_overflows += 1
+            self._pending.clear()
+            if self.kind == "video":
+                for track in self._direct:
+                    track._skip_to_keyframe()
+                if not frame.keyframe:
+                    return
+        self._pending.append(frame)
+        self._wake.set()
+        if self._fanout_task is None or self._fanout_task.done():
+            self._fanout_task = asyncio.get_running_loop().create_task(self._fanout())
+
+    async def _fanout(self) -> None:
+        """Send each frame to every direct subscriber, yielding to the loop between batches."""
+        while self._direct:
+            if not self._pending:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            frame = self._pending.popleft()
+            payloads = frame.payloads()  # packetized once, for every subscriber
+            tracks = tuple(self._direct)
+            for start in range(0, len(tracks), FANOUT_BATCH):
+                now = clock.current_ntp_time()
+                blocks: dict[Any, bytes] = {}  # header extensions, shared within a batch
+                for track in tracks[start : start + FANOUT_BATCH]:
+                    try:
+                        track._send_direct(frame, payloads, now, blocks)
+                    except Exception:  # one broken subscriber must not stop the others
+                        logger.warning("%s: direct send failed", self.label, exc_info=True)
+                        track._skip_to_keyframe()
+                if start + FANOUT_BATCH < len(tracks):
+                    await asyncio.sleep(0)
 
     def request_keyframe(self) -> None:
         if self.source is not None:
@@ -283,6 +475,8 @@ class ForwardedTrack(MediaStreamTrack):
         self.frames_out = 0
         self.frames_dropped = 0
         self.skips = 0
+        self._forwarder: _RtpForwarder | None = None
+        self._video = kind == "video"
 
     @property
     def slot(self) -> Slot | None:
@@ -327,6 +521,51 @@ class ForwardedTrack(MediaStreamTrack):
             self.frames_dropped += 1
         self._queue.append(frame)
         self._ready.set()
+
+    def _skip_to_keyframe(self) -> None:
+        """Drop what is queued; video resumes on the next key frame (asked for now).
+
+        Asked even when already waiting: the awaited key frame may itself have been dropped
+        with a backlog, and then nothing else would ask again (requests are coalesced).
+        """
+        self._queue.clear()
+        if self.kind == "video":
+            if not self._waiting_for_keyframe:
+                self.skips += 1
+                self._waiting_for_keyframe = True
+            self.request_keyframe()
+
+    def _send_direct(
+        self,
+        frame: EncodedFrame,
+        payloads: list[bytes],
+        ntp_time: int,
+        blocks: dict[Any, bytes] | None = None,
+    ) -> None:
+        """The direct RTP path: this subscriber's packets, straight to its socket."""
+        forwarder = self._forwarder
+        if forwarder is None or self.readyState != "live":
+            return
+        if self._waiting_for_keyframe:
+            if not frame.keyframe:
+                self.frames_dropped += 1
+                return
+        if not forwarder.ready:
+            self.frames_dropped += 1
+            self._waiting_for_keyframe = self.kind == "video"
+            return
+        self._waiting_for_keyframe = False
+        if self._rebase and self._last_out is not None:
+            step = 3000 if self.kind == "video" else 960
+            self._offset = self._last_out + step - frame.timestamp
+        self._rebase = False
+        timestamp = frame.timestamp + self._offset
+        self._last_out = timestamp
+        if forwarder.send(payloads, timestamp, ntp_time, self._video, blocks):
+            self.frames_out += 1
+        else:  # the socket's buffer is full: this subscriber resumes on a key frame
+            self.frames_dropped += 1
+            self._skip_to_keyframe()
 
     def _source_changed(self) -> None:
         self._queue.clear()
@@ -406,6 +645,229 @@ def tap_receiver(receiver: RTCRtpReceiver, source: MediaSource) -> None:
     setattr(receiver, _JITTER_ATTR, _FrameTap(source.kind, on_frame))
 
 
-def attach_forwarded_track(sender: RTCRtpSender, track: ForwardedTrack) -> None:
-    """Make a subscriber's PLI/FIR reach the publisher (a forwarding sender ignores them)."""
+def attach_forwarded_track(
+    sender: RTCRtpSender, track: ForwardedTrack, direct: bool = True
+) -> None:
+    """Wire a subscriber's sender to ``track``; call before negotiating.
+
+    A subscriber's PLI/FIR is made to reach the publisher (a forwarding sender ignores
+    them). With ``direct`` (the default), the sender's own RTP loop is replaced by the
+    direct path (:class:`_RtpForwarder`): packets built from payloads packetized once per
+    frame, protected and sent without a task per subscriber. Otherwise aiortc's sender
+    reads the track and packetizes per subscriber (the simpler, slower path).
+    """
     sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
+    if direct:
+        slot = track.slot
+        if slot is not None:
+            track.follow(None)
+        track._forwarder = _RtpForwarder(sender, track)
+        if slot is not None:
+            track.follow(slot)
+
+
+class _RtpForwarder:
+    """One subscriber's RTP, written directly: header, SRTP, datagram; nothing per packet else.
+
+    It stands in for the sender's ``_run_rtp`` (aiortc starts that once DTLS is up): it
+    keeps aiortc's RTCP (sender reports from the counters it updates, NACK answered from its
+    own history through aiortc's ``_retransmit``, PLI relayed upstream), while the shared
+    frame's payloads are packetized once for all subscribers. Only the SSRC, sequence
+    number, timestamp and payload type differ per subscriber.
+    """
+
+    _header = struct.Struct("!BBHII")
+
+    def __init__(self, sender: RTCRtpSender, track: ForwardedTrack) -> None:
+        self.sender = sender
+        self.track = track
+        self.payload_type: int | None = None
+        self.sequence = random.getrandbits(16)
+        self.timestamp_origin = random.getrandbits(32)
+        self.history: dict[int, bytes] = {}
+        self._extensions: tuple[int, str, int] | None = None
+        self._ext_cache: tuple[int, bytes] = (-1, b"")
+        self._sock: socket.socket | None = None
+        self._addr: Any = None
+        self._protect: Callable[[bytes], bytes] | None = None
+        self.ssrc = sender._ssrc
+        self._frames = 0
+        self.packets = 0
+        self.octets = 0
+        sender._run_rtp = self._run  # type: ignore[method-assign]
+        sender._retransmit = self._retransmit  # type: ignore[method-assign]
+
+    @property
+    def ready(self) -> bool:
+        return self._sock is not None
+
+    async def _run(self, codec: RTCRtpCodecParameters) -> None:
+        """Replaces RTCRtpSender._run_rtp: wires up, asks for a key frame, then idles."""
+        sender = self.sender
+        getattr(sender, f"{_SENDER}rtp_started").set()
+        try:
+            self.payload_type = codec.payloadType
+            ids = getattr(sender, f"{_SENDER}rtp_header_extensions_map")._HeaderExtensionsMap__ids
+            self._extensions = (
+                ids.mid or 0,
+                getattr(sender, f"{_SENDER}mid") or "",
+                ids.abs_send_time or 0,
+            )
+            dtls = sender.transport
+            pair = dtls.transport._connection._nominated.get(1)
+            if pair is None or dtls._tx_srtp is None:
+                raise ConnectionError("not connected")
+            transport = pair.protocol.transport
+            self._addr = pair.remote_addr
+            self._protect = srtp_protector(dtls._tx_srtp)[0]
+            # A duplicate of the ICE socket: sendto/sendmsg straight to the kernel, without
+            # asyncio's transport; a full buffer raises instead of queueing (skip ahead).
+            self._sock = socket.fromfd(
+                transport.get_extra_info("socket").fileno(), socket.AF_INET, socket.SOCK_DGRAM
+            )
+            self._sock.setblocking(False)
+            self.track.request_keyframe()
+            await asyncio.Future()  # until the sender stops (cancelled)
+        except (asyncio.CancelledError, ConnectionError):
+            pass
+        finally:
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
+            self.track.stop()
+            getattr(sender, f"{_SENDER}rtp_exited").set()
+
+    def _extension_block(self, abs_send_time: int) -> bytes:
+        if self._ext_cache[0] == abs_send_time:
+            return self._ext_cache[1]
+        assert self._extensions is not None
+        mid_id, mid, abs_id = self._extensions
+        body = b""
+        if mid_id and mid:
+            value = mid.encode()
+            body += bytes(((mid_id << 4) | (len(value) - 1),)) + value
+        if abs_id:
+            body += bytes(((abs_id << 4) | 2,)) + abs_send_time.to_bytes(3, "big")
+        block = b""
+        if body:
+            body += b"\x00" * (-len(body) % 4)
+            block = b"\xbe\xde" + (len(body) // 4).to_bytes(2, "big") + body
+        self._ext_cache = (abs_send_time, block)
+        return block
+
+    #: Whether this kernel takes UDP_SEGMENT (None: not tried yet).
+    gso: bool | None = None if sys.platform == "linux" else False
+
+    def send(
+        self,
+        payloads: list[bytes],
+        timestamp: int,
+        ntp_time: int,
+        video: bool,
+        blocks: dict[Any, bytes] | None = None,
+    ) -> bool:
+        """Send one frame; False when the socket's buffer is full (nothing more was sent).
+
+        ``blocks`` caches header-extension blocks by (ids, MID, send time) across the
+        subscribers of one batch: they are the same for most of them.
+        """
+        sock, protect, pt = self._sock, self._protect, self.payload_type
+        if sock is None or protect is None or pt is None:
+            return True
+        abs_send_time = (ntp_time >> 14) & 0x00FFFFFF
+        if blocks is None:
+            ext = self._extension_block(abs_send_time)
+        else:
+            key = (self._extensions, abs_send_time)
+            ext = blocks.get(key)  # type: ignore[assignment]
+            if ext is None:
+                ext = blocks[key] = self._extension_block(abs_send_time)
+        first = 0x90 if ext else 0x80
+        rtp_timestamp = (self.timestamp_origin + timestamp) & 0xFFFFFFFF
+        pack = self._header.pack
+        sequence = self.sequence
+        try:
+            if len(payloads) == 1:  # every Opus packet, small video frames: no batching
+                payload = payloads[0]
+                packet = pack(first, 0x80 | pt, sequence, rtp_timestamp, self.ssrc) + ext + payload
+                self.history[sequence % RTP_HISTORY_SIZE] = packet
+                self.sequence = (sequence + 1) & 0xFFFF
+                self.packets += 1
+                self.octets += len(payload)
+                sock.sendto(protect(packet), self._addr)
+            else:
+                history = self.history
+                ssrc = self.ssrc
+                last = len(payloads) - 1
+                protected = []
+                octets = 0
+                for index, payload in enumerate(payloads):
+                    marker = 0x80 if (index == last or not video) else 0
+                    packet = pack(first, marker | pt, sequence, rtp_timestamp, ssrc) + ext + payload
+                    history[sequence % RTP_HISTORY_SIZE] = packet
+                    protected.append(protect(packet))
+                    sequence = (sequence + 1) & 0xFFFF
+                    octets += len(payload)
+                self.sequence = sequence
+                self.packets += len(payloads)
+                self.octets += octets
+                self._transmit(sock, protected)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:  # e.g. the peer's port is gone; ICE consent will close it
+            logger.debug("send failed", exc_info=True)
+        # What aiortc's RTCP task puts in this subscriber's sender reports (sent every
+        # ~1 s): refreshed every few frames, always as a consistent NTP/RTP time pair.
+        self._frames += 1
+        if not self._frames & 3:
+            sender = self.sender
+            setattr(sender, _SR_NTP, ntp_time)
+            setattr(sender, _SR_RTP, rtp_timestamp)
+            setattr(sender, _SR_OCTETS, self.octets)
+            setattr(sender, _SR_PACKETS, self.packets)
+        return True
+
+    def _transmit(self, sock: socket.socket, packets: list[bytes]) -> None:
+        """Equal-sized packets to one address go as one GSO send where the kernel can."""
+        addr = self._addr
+        start = 0
+        if _RtpForwarder.gso is not False:
+            while len(packets) - start > 1:
+                size = len(packets[start])
+                end = start + 1
+                limit = min(len(packets), start + GSO_MAX_SEGMENTS)
+                while end < limit and len(packets[end]) == size:
+                    end += 1
+                if end < limit and len(packets[end]) < size:
+                    end += 1  # the last segment may be shorter
+                if end - start < 2:
+                    break
+                try:
+                    sock.sendmsg(
+                        [b"".join(packets[start:end])],
+                        [(_SOL_UDP, _UDP_SEGMENT, struct.pack("=H", size))],
+                        0,
+                        addr,
+                    )
+                except (BlockingIOError, InterruptedError):
+                    raise
+                except OSError:
+                    if _RtpForwarder.gso:
+                        raise
+                    logger.info("UDP GSO not available; sending packet by packet")
+                    _RtpForwarder.gso = False
+                    break
+                _RtpForwarder.gso = True
+                start = end
+        for packet in packets[start:]:
+            sock.sendto(packet, addr)
+
+    async def _retransmit(self, sequence_number: int) -> None:
+        """NACK: hand aiortc the packet from this history, then let it resend (as RTX)."""
+        packet = self.history.get(sequence_number % RTP_HISTORY_SIZE)
+        if packet is None or int.from_bytes(packet[2:4], "big") != sequence_number:
+            return
+        sender = self.sender
+        parsed = RtpPacket.parse(packet, getattr(sender, f"{_SENDER}rtp_header_extensions_map"))
+        getattr(sender, f"{_SENDER}rtp_history")[sequence_number % RTP_HISTORY_SIZE] = parsed
+        await RTCRtpSender._retransmit(sender, sequence_number)

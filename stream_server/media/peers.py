@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import socket
 from collections.abc import Sequence
 
@@ -84,3 +85,16 @@ async def close_peer(pc: RTCPeerConnection, label: str = "") -> None:
         await asyncio.wait_for(pc.close(), CLOSE_TIMEOUT)
     except Exception:
         logger.warning("%s: peer connection did not close cleanly", label, exc_info=True)
+
+
+def raise_open_file_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
+
+    Each peer connection holds ~4 file descriptors, so the usual soft limit of 1024 runs
+    out near 250 peers, long before the CPU does.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stream_server.media.forwarding import Slot
+from stream_server.media.tiers import LowTier
 
 #: What a participant can send, and the media kind each travels as.
 TRACK_KINDS = {"audio": "audio", "video": "video", "screen": "video"}
@@ -21,6 +22,7 @@ class SessionRouter:
             name: Slot(kind, f"{session_id}/{name}") for name, kind in TRACK_KINDS.items()
         }
         self._member_slots: dict[tuple[int, str], Slot] = {}
+        self._low: LowTier | None = None
 
     @property
     def camera(self) -> Slot:
@@ -46,3 +48,20 @@ class SessionRouter:
         for key in [k for k in self._member_slots if k[0] == member_id]:
             slot = self._member_slots.pop(key)
             slot.set_source(None)
+
+    def low_tier(self, codec: str) -> Slot:
+        """The program camera's low tier (transcoding starts now if it is not running)."""
+        if self._low is None:
+            self._low = LowTier(self.camera, codec, label=self.session_id)
+        self._low.start()
+        return self._low.slot
+
+    @property
+    def low(self) -> LowTier | None:
+        return self._low
+
+    def close(self) -> None:
+        """The session's room emptied: stop what runs on its own (the low tier)."""
+        if self._low is not None:
+            self._low.close()
+            self._low = None

@@ -32,6 +32,7 @@ from stream_server.media.forwarding import (
 from stream_server.media.peers import close_peer, enlarge_receive_buffers, prefer_codec
 from stream_server.media.router import TRACK_KINDS, SessionRouter
 from stream_server.media.sdp import SdpError, parse_offer
+from stream_server.media.tiers import TierController
 from stream_server.rooms import Member, RoomFull
 from stream_server.signaling.protocol import Join, ProtocolError
 
@@ -93,6 +94,8 @@ class Participant:
         self.upstream: dict[str, Upstream] = {}
         self.downstream: list[Downstream] = []
         self.muted = {"audio": False, "video": False}
+        self.tier = "high"  # what a broadcast viewer receives (see media.tiers)
+        self.tiers: TierController | None = None
         self.needs_offer = False  # a transceiver was added: SDP must be renegotiated
         self.tracks_dirty = False  # only the mid → publisher map changed
         self.closed = False
@@ -295,6 +298,7 @@ class ConferenceService:
                 down = participant.add_downstream(router.program[name], TRACK_KINDS[name])
                 down.slot_name = name
                 down.publisher = self._program_publisher(session.id)
+            self._apply_tier(participant, join.tier)
         elif session.mode == SessionMode.GROUP:
             for other in self.participants(session.id):
                 if other is not participant:
@@ -429,6 +433,37 @@ class ConferenceService:
                     changed = True
             if changed:
                 await other.send({"type": "tracks", "tracks": other.track_map()})
+
+    # -- quality tiers ------------------------------------------------------------------------
+    def _apply_tier(self, participant: Participant, tier: str) -> None:
+        """Point a broadcast viewer's transceivers at the slots of ``tier`` (no new SDP)."""
+        participant.tier = tier
+        router = self._live.router(participant.session_id)
+        codec = self.codec("video").upper()
+        for down in participant.downstream:
+            if down.slot_name == "video":
+                if participant.tiers is None:
+                    participant.tiers = TierController(
+                        down.transceiver.sender,
+                        down.track,
+                        router.camera,
+                        lambda: router.low_tier(codec),
+                    )
+                participant.tiers.reset(active=tier == "auto")
+                if tier == "audio":
+                    down.track.follow(None)
+                elif tier == "low":
+                    down.track.follow(router.low_tier(codec))
+                else:
+                    down.track.follow(router.camera)
+            elif down.slot_name == "screen":
+                down.track.follow(None if tier == "audio" else router.program["screen"])
+
+    async def set_tier(self, participant: Participant, tier: str) -> None:
+        """The viewer chose another tier (e.g. the page's "audio only" button)."""
+        if participant.mode != SessionMode.BROADCAST or participant.member.may_publish:
+            raise ProtocolError("not_allowed", "tiers are for viewers of a broadcast", "tier")
+        self._apply_tier(participant, tier)
 
     async def mute(self, participant: Participant, audio: bool, video: bool) -> None:
         participant.muted = {"audio": audio, "video": video}

@@ -43,6 +43,7 @@ from stream_server.media.peers import (
     close_peer,
     enlarge_receive_buffers,
     prefer_codec,
+    raise_open_file_limit,
     rtc_configuration,
 )
 from stream_server.media.router import SessionRouter
@@ -54,6 +55,7 @@ from stream_server.media.sdp import (
     require_codecs,
 )
 from stream_server.media.testcard import TestCard
+from stream_server.media.tiers import TIERS, TierController
 from stream_server.rooms import LiveRoom, Member, RoomFull
 from stream_server.services.conference import ConferenceService
 from stream_server.signaling.protocol import Join, ProtocolError
@@ -99,6 +101,7 @@ class Resource:
         self.venue_id: int | None = None
         self.sources: list[MediaSource] = []
         self.tracks: list[ForwardedTrack] = []
+        self.tiers: TierController | None = None  # an ``auto`` viewer's tier moves
         self.closed = False
         self._on_closed = on_closed
         self.label = f"{kind} {session_id}/{self.id[:6]}"
@@ -133,6 +136,9 @@ class LiveService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.conference = ConferenceService(self)
         self._test_cards: dict[str, TestCard] = {}
+        # Each peer holds ~5 descriptors (ICE, DTLS, the direct path's socket): a soft limit
+        # of 1024 would cap a broadcast near 200 viewers.
+        logger.debug("open file limit %d", raise_open_file_limit())
 
     # -- lookups ------------------------------------------------------------------------------
     async def _load_session(self, session_id: str) -> Session:
@@ -283,8 +289,19 @@ class LiveService:
         return await self._register(resource, session_id)
 
     # -- WHEP -----------------------------------------------------------------------------------
-    async def play(self, session_id: str, bearer: str | None, sdp: str) -> Answer:
-        """WHEP playback: forwards the session's program to one more viewer."""
+    async def play(
+        self, session_id: str, bearer: str | None, sdp: str, tier: str = "high"
+    ) -> Answer:
+        """WHEP playback: forwards the session's program to one more viewer.
+
+        ``tier``: ``high`` (the publisher's stream), ``low`` (the session's shared 320x240
+        transcode), ``audio`` (no video) or ``auto`` (high, moved to low and back from the
+        viewer's receiver reports).
+        """
+        if tier not in TIERS:
+            raise BadRequest(
+                f"unknown tier {tier[:20]!r}; use one of {', '.join(TIERS)}", code="invalid_tier"
+            )
         session = await self._load_session(session_id)
         access = None
         if bearer is not None and bearer.startswith(devices.DEVICE_TOKEN_PREFIX):
@@ -304,11 +321,25 @@ class LiveService:
 
         def prepare() -> None:
             for kind in dict.fromkeys(summary.kinds()):
-                track = router.slot_for(kind).subscribe()
+                if kind == "video" and tier == "audio":
+                    idle = resource.pc.addTransceiver("video", direction="inactive")
+                    prefer_codec(idle, kind, self.codec(kind))
+                    continue
+                slot = router.slot_for(kind)
+                if kind == "video" and tier == "low":
+                    slot = router.low_tier(self.codec(kind).upper())
+                track = slot.subscribe()
                 resource.tracks.append(track)
                 transceiver = resource.pc.addTransceiver(track, direction="sendonly")
                 prefer_codec(transceiver, kind, self.codec(kind))
                 attach_forwarded_track(transceiver.sender, track)
+                if kind == "video" and tier == "auto":
+                    resource.tiers = TierController(
+                        transceiver.sender,
+                        track,
+                        router.camera,
+                        lambda: router.low_tier(self.codec("video").upper()),
+                    )
 
         await self._negotiate(resource, sdp, prepare)
         return await self._register(resource, session_id)
@@ -350,7 +381,9 @@ class LiveService:
             room.remove(member)
             if not len(room):
                 del self._rooms[session_id]
-                self._routers.pop(session_id, None)
+                router = self._routers.pop(session_id, None)
+                if router is not None:
+                    router.close()
 
     async def session_for_join(self, join: Join) -> Session:
         """The session a signaling ``join`` names, if this person may enter it now."""

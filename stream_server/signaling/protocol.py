@@ -22,6 +22,8 @@ SILENCE_TIMEOUT = 15.0
 CHANNELS = ("tablet", "browser", "kiosk", "room-link", "presenter")
 ROLES = ("participant", "host")
 TRACK_NAMES = ("audio", "video", "screen")
+#: What a broadcast viewer receives (see stream_server.media.tiers).
+TIERS = ("high", "low", "audio", "auto")
 ATTENDEE_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
@@ -49,6 +51,7 @@ class Join:
     token: str | None
     channel: str
     attendee_key: str
+    tier: str = "high"
     device_token: str | None = None
 
 
@@ -74,13 +77,20 @@ class Mute:
 
 
 @dataclasses.dataclass(frozen=True)
+class SetTier:
+    """``tier``: change what this (broadcast) viewer receives, without renegotiating."""
+
+    tier: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Simple:
     """``leave``, ``end`` and ``ping``: a type and nothing else."""
 
     type: str
 
 
-Message = Join | Answer | Publish | Unpublish | Mute | Simple
+Message = Join | Answer | Publish | Unpublish | Mute | SetTier | Simple
 
 
 def _field(data: dict[str, Any], name: str, kind: type, ref: str, required: bool = True) -> Any:
@@ -101,6 +111,15 @@ def _tracks(data: dict[str, Any], ref: str) -> tuple[str, ...]:
             "invalid_message", f"{ref}: 'tracks' must list some of {', '.join(TRACK_NAMES)}", ref
         )
     return tuple(dict.fromkeys(tracks))
+
+
+def _tier(data: dict[str, Any], ref: str, default: str | None) -> str:
+    tier = _field(data, "tier", str, ref, required=default is None) or default
+    if tier not in TIERS:
+        raise ProtocolError(
+            "invalid_message", f"{ref}: 'tier' must be one of {', '.join(TIERS)}", ref
+        )
+    return str(tier)
 
 
 def parse_message(raw: str | bytes) -> Message:
@@ -135,8 +154,9 @@ def parse_message(raw: str | bytes) -> Message:
                 kind,
             )
         token = _field(data, "token", str, kind, required=False)
-        device_token = _field(data, "device_token", str, kind, required=False)
-        return Join(session, code, role, token, channel, key, device_token or None)
+        device_token = _field(data, "device_token", str, kind, required=False) or None
+        tier = _tier(data, kind, "high")
+        return Join(session, code, role, token, channel, key, tier, device_token)
     if kind == "answer":
         return Answer(_field(data, "sdp", str, kind))
     if kind == "publish":
@@ -147,6 +167,8 @@ def parse_message(raw: str | bytes) -> Message:
         return Mute(
             bool(_field(data, "audio", bool, kind)), bool(_field(data, "video", bool, kind))
         )
+    if kind == "tier":
+        return SetTier(_tier(data, kind, None))
     if kind in ("leave", "end", "ping"):
         return Simple(kind)
     raise ProtocolError("unknown_type", f"unknown message type {kind[:30]!r}", kind[:30])

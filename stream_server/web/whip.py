@@ -72,7 +72,8 @@ async def whip_publish(request: web.Request) -> web.Response:
 async def whep_play(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
     sdp = await read_sdp(request)
-    answer = await request.app[LIVE].play(session_id, bearer_token(request), sdp)
+    tier = request.query.get("tier", "high")
+    answer = await request.app[LIVE].play(session_id, bearer_token(request), sdp, tier)
     return created(request, "whep", session_id, answer.resource_id, answer.sdp)
 
 

@@ -22,6 +22,7 @@ from stream_server.signaling.protocol import (
     ProtocolError,
     Publish,
     RateLimiter,
+    SetTier,
     Simple,
     Unpublish,
     parse_message,
@@ -60,6 +61,8 @@ async def dispatch(conference: ConferenceService, participant: Participant, mess
         await conference.unpublish(participant, message.tracks)
     elif isinstance(message, Mute):
         await conference.mute(participant, message.audio, message.video)
+    elif isinstance(message, SetTier):
+        await conference.set_tier(participant, message.tier)
     elif isinstance(message, Join):
         raise ProtocolError("already_joined", "this connection has already joined", "join")
     elif isinstance(message, Simple):

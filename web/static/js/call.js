@@ -100,9 +100,12 @@ function waitForIceGathering(pc, capMs) {
  *  ended () · failed ({code}) – a fatal error · left ()
  */
 export class Call extends EventTarget {
-  constructor({ join, role = "participant", token = null, channel, sessionId }) {
+  constructor({ join, role = "participant", token = null, channel, sessionId, tier = null }) {
     super();
     this.join = join;
+    // What a broadcast viewer receives: "auto" (full picture, lighter one on a poor link),
+    // "low", "audio" or "high"; kept across reconnects. See docs/signaling.md.
+    this.tier = tier;
     this.role = role;
     this.token = token;
     this.channel = channel;
@@ -134,6 +137,12 @@ export class Call extends EventTarget {
     this.emit("status", { key, params });
   }
 
+  /** Change what this viewer receives, at once and without a new offer. */
+  setTier(tier) {
+    this.tier = tier;
+    if (this.joinedInfo) this.send({ type: "tier", tier });
+  }
+
   // -- the WebSocket ---------------------------------------------------------------------
   start() {
     this.stopped = false;
@@ -152,6 +161,7 @@ export class Call extends EventTarget {
       Object.assign(message, this.join);
       if (this.role !== "participant") message.role = this.role;
       if (this.token) message.token = this.token;
+      if (this.tier) message.tier = this.tier;
       this.send(message);
       this.pingTimer = setInterval(() => this.send({ type: "ping" }), PING_INTERVAL_MS);
     });

@@ -15,12 +15,15 @@ const statusRegion = $("status");
 const micButton = $("mic-button");
 const cameraButton = $("camera-button");
 const selfView = $("self-view");
+const audioOnlyButton = $("audio-only-button");
+const lowerQualityButton = $("lower-quality-button");
 
 const call = new Call({
   join: config.join,
   role: "participant",
   channel: deviceChannel(config.channel),
   sessionId: config.session_id,
+  tier: "auto",
 });
 window.kohtaamoCall = call; // for the browser tests and for support staff debugging
 
@@ -56,6 +59,7 @@ function resetControls() {
   setButton(micButton, false, "call.mic_on", "call.mic_off");
   setButton(cameraButton, false, "call.camera_on", "call.camera_off");
   micButton.hidden = cameraButton.hidden = true;
+  audioOnlyButton.hidden = lowerQualityButton.hidden = true;
   selfView.hidden = true;
   selfView.srcObject = null;
 }
@@ -64,6 +68,33 @@ call.addEventListener("status", (event) => announce(event.detail.key, event.deta
 call.addEventListener("joined", (event) => {
   const mayPublish = Boolean(event.detail.may_publish);
   micButton.hidden = cameraButton.hidden = !mayPublish;
+  // A broadcast viewer on a weak link: one tap for audio only, or a lighter picture.
+  const viewer = !mayPublish && event.detail.session?.mode === "broadcast";
+  audioOnlyButton.hidden = lowerQualityButton.hidden = !viewer;
+});
+
+function pressed(button) {
+  return button.getAttribute("aria-pressed") === "true";
+}
+
+function chooseTier() {
+  const tier = pressed(audioOnlyButton) ? "audio" : pressed(lowerQualityButton) ? "low" : "auto";
+  call.setTier(tier);
+  lowerQualityButton.disabled = pressed(audioOnlyButton);
+}
+
+audioOnlyButton.addEventListener("click", () => {
+  const on = !pressed(audioOnlyButton);
+  audioOnlyButton.setAttribute("aria-pressed", String(on));
+  chooseTier();
+  announce(on ? "status.audio_only_on" : "status.audio_only_off");
+});
+
+lowerQualityButton.addEventListener("click", () => {
+  const on = !pressed(lowerQualityButton);
+  lowerQualityButton.setAttribute("aria-pressed", String(on));
+  chooseTier();
+  announce(on ? "status.lower_quality_on" : "status.lower_quality_off");
 });
 call.addEventListener("remotes", (event) => stage.update(event.detail.remotes, call.roster));
 // The smileys once, after leaving or the end, and only if this page really took part.
