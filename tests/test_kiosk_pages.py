@@ -464,6 +464,8 @@ async def test_tablet_lists_its_sessions_and_one_tap_joins_as_a_tablet(
     group = await sessions.create(title="Muistelupiiri", mode="group", private=True)
     later = await sessions.create(title="Runoilta", starts_at=now + dt.timedelta(days=1))
     await sessions.create(title="Salainen", mode="group", private=True)  # not invited
+    # Over this morning (if today began three hours ago): not on the cards at all.
+    await sessions.create(title="Aamujumppa", starts_at=now - dt.timedelta(hours=3), minutes=30)
     token = await devices.add("kantti", "tablet")
     async with client.app[DATABASE].session() as db:
         tablet = (await devices_service.list_devices(db))[0]
@@ -476,6 +478,7 @@ async def test_tablet_lists_its_sessions_and_one_tap_joins_as_a_tablet(
         titles = await page.locator(".card-title").all_inner_texts()
         # Soonest first (the two of today start together); the uninvited private one is absent.
         assert sorted(titles[:2]) == ["Muistelupiiri", "Satutunti"] and titles[2] == "Runoilta"
+        assert "Aamujumppa" not in titles
         tomorrow = page.locator(f".card[data-session-id='{later.session.id}'] button")
         assert await tomorrow.is_disabled()  # doors open half an hour before
         assert await page.locator("#camera-switch").get_attribute("aria-checked") == "false"

@@ -132,7 +132,8 @@ function renderCards() {
   const list = $("sessions");
   list.replaceChildren();
   const today = format.dayKey(Date.now());
-  for (const item of tablet.sessions) {
+  const current = tablet.sessions.filter((item) => item.phase !== "ended");
+  for (const item of current) {
     const li = document.createElement("li");
     li.className = "card";
     li.dataset.sessionId = item.id;
@@ -150,7 +151,7 @@ function renderCards() {
     time.textContent = when;
     const state = document.createElement("span");
     state.className = "card-state";
-    const canJoin = item.phase !== "upcoming";
+    const canJoin = item.phase === "open";
     state.textContent = item.live ? t("tablet.live") : canJoin ? t("tablet.open") : t("tablet.not_yet");
     const badge = document.createElement("span");
     badge.className = "card-badge";
@@ -166,7 +167,7 @@ function renderCards() {
     li.append(button);
     list.append(li);
   }
-  $("no-sessions").hidden = tablet.sessions.length > 0;
+  $("no-sessions").hidden = current.length > 0;
 }
 
 // -- the call ------------------------------------------------------------------------------------
