@@ -42,16 +42,19 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import DEFAULT_KBPS
-from bench.forwarding import (
+from bench.driver import (
+    ROOT,
     STARTUP_TIMEOUT,
-    BenchError,
     Child,
+    child_processes,
+    fmt,
     free_port,
+    median_or_none,
     parse_counts,
-    wait_listening,
+    run_paths,
+    start_server,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 PATHS = ("forwarding", "low", "relay")
 PATH_LABELS = {
     "forwarding": "Kohtaamo forwarding",
@@ -301,33 +304,21 @@ async def bench_path(
     """One server, one publisher, one decoder, viewers added step by step."""
     logdir = workdir / f"{path}-{run}"
     logdir.mkdir()
-    children: list[Child] = []
-
-    async def start(name: str, *args: str) -> Child:
-        child = await Child.start(name, args, logdir)
-        children.append(child)
-        return child
-
-    try:
+    async with child_processes(logdir) as start:
         port = free_port()
         if path in ("forwarding", "low"):
-            extra = ["--uvloop"] if opts.uvloop else []
-            server = await start(
-                "server",
-                *("-m", "bench.app_server", "--port", str(port), "--workdir", str(logdir)),
-                *extra,
-            )
+            server_args = ["-m", "bench.app_server", "--port", str(port), "--workdir", str(logdir)]
+            server_args += ["--uvloop"] if opts.uvloop else []
         else:
-            server = await start(
-                "server", "-m", "bench.relay_server", "--port", str(port), "--kbps", str(opts.kbps)
-            )
-        info = await server.read(STARTUP_TIMEOUT)
-        await wait_listening(port, server, STARTUP_TIMEOUT)
-        args = ["--base", f"http://127.0.0.1:{port}", "--session", info["session_id"]]
-        if info.get("token"):
-            args += ["--token", info["token"]]
-        if not opts.audio:
-            args.append("--no-audio")
+            server_args = [
+                "-m",
+                "bench.relay_server",
+                "--port",
+                str(port),
+                "--kbps",
+                str(opts.kbps),
+            ]
+        server, args = await start_server(start, port, server_args, opts.audio)
         fleet = Fleet(opts, start, args)
         if path == "low":
             fleet.viewer_args = ["--tier", "low"]
@@ -353,13 +344,6 @@ async def bench_path(
                 break
             if path == "relay" and (not last.fps or statistics.median(last.fps) < FULL_RATE_FPS):
                 break  # the baseline broke here: the rest of its sweep would say nothing new
-    finally:
-        clients = [c for c in children if c.name != "server"]
-        await asyncio.gather(*(c.stop() for c in clients), return_exceptions=True)
-        await asyncio.gather(
-            *(c.stop(signal_first=True) for c in children if c.name == "server"),
-            return_exceptions=True,
-        )
 
 
 @dataclasses.dataclass
@@ -390,11 +374,6 @@ class Row:
     decoder_fps: float | None
     kbps: float | None
     audio_pps: float | None
-
-
-def median_or_none(values: Iterable[float | None]) -> float | None:
-    items = [v for v in values if v is not None]
-    return statistics.median(items) if items else None
 
 
 def summarise(windows: Iterable[Window]) -> list[Row]:
@@ -455,10 +434,6 @@ def summarise(windows: Iterable[Window]) -> list[Row]:
             )
         )
     return rows
-
-
-def fmt(value: float | None, spec: str, suffix: str = "") -> str:
-    return "—" if value is None else f"{value:{spec}}{suffix}"
 
 
 def report(rows: Sequence[Row], opts: Options, failures: Sequence[str], notes: str) -> str:
@@ -568,14 +543,12 @@ async def run_all(opts: Options, windows: list[Window], failures: list[str]) -> 
         if opts.logs is not None:
             opts.logs.mkdir(parents=True, exist_ok=True)
             tmp = str(opts.logs)
-        for run in range(1, opts.runs + 1):
-            order = opts.paths if run % 2 else list(reversed(opts.paths))
-            for path in order:
-                try:
-                    await bench_path(path, run, opts, Path(tmp), windows)
-                except BenchError as exc:
-                    failures.append(f"{path} run {run}: {exc}")
-                    print(f"  {path} run {run} FAILED: {exc}", file=sys.stderr, flush=True)
+        workdir = Path(tmp)
+
+        async def one(path: str, run: int) -> None:
+            await bench_path(path, run, opts, workdir, windows)
+
+        await run_paths(opts.paths, opts.runs, one, failures)
 
 
 def estimate_seconds(opts: Options) -> float:
