@@ -25,6 +25,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from bench.common import (
     CONNECT_TIMEOUT,
     client_parser,
+    driver_commands,
     negotiate,
     new_peer,
     reply,
@@ -180,7 +181,7 @@ async def run_publisher(base: str, session_id: str, token: str | None, audio: bo
                     raise RuntimeError(f"publisher connection {pc.connectionState}")
                 await asyncio.sleep(0.05)
             reply({"event": "ready"})
-            while (line := (await commands.readline()).decode().strip()) not in ("", "quit"):
+            async for line in driver_commands(commands):
                 if line == "snap":
                     reply(
                         {
@@ -204,7 +205,7 @@ async def run_viewers(base: str, session_id: str, token: str | None, audio: bool
 
     async with ClientSession(timeout=ClientTimeout(total=CONNECT_TIMEOUT)) as http:
         try:
-            while (line := (await commands.readline()).decode().strip()) not in ("", "quit"):
+            async for line in driver_commands(commands):
                 verb, _, arg = line.partition(" ")
                 if verb == "add":
                     added = await asyncio.gather(*(connect(http) for _ in range(int(arg))))

@@ -9,7 +9,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 import aiortc.codecs.vpx
@@ -64,6 +64,12 @@ async def stdin_reader() -> asyncio.StreamReader:
     loop = asyncio.get_running_loop()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     return reader
+
+
+async def driver_commands(reader: asyncio.StreamReader) -> AsyncIterator[str]:
+    """The driver's command lines, until ``quit`` or the end of stdin."""
+    while (line := (await reader.readline()).decode().strip()) not in ("", "quit"):
+        yield line
 
 
 async def post_offer(

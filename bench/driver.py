@@ -156,6 +156,17 @@ def parse_counts(text: str) -> list[int]:
     return counts
 
 
+def rates(
+    before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]], key: str
+) -> list[float]:
+    """Per-viewer rates from two snapshots of every viewer batch, each on its own clock."""
+    out: list[float] = []
+    for start, end in zip(before, after, strict=True):
+        elapsed = end["t"] - start["t"]
+        out.extend((b - a) / elapsed for a, b in zip(start[key], end[key], strict=False))
+    return out
+
+
 def median_or_none(values: Iterable[float | None]) -> float | None:
     """The median of the values that are there; None when there are none."""
     items = [v for v in values if v is not None]

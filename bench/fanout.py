@@ -51,6 +51,7 @@ from bench.driver import (
     free_port,
     median_or_none,
     parse_counts,
+    rates,
     run_paths,
     start_server,
 )
@@ -215,16 +216,6 @@ class Fleet:
         return answers[0], decoder, list(answers[2 if self.decoder else 1 :])
 
 
-def per_viewer_rates(
-    before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]], key: str
-) -> list[float]:
-    out: list[float] = []
-    for start, end in zip(before, after, strict=True):
-        elapsed = end["t"] - start["t"]
-        out.extend((b - a) / elapsed for a, b in zip(start[key], end[key], strict=False))
-    return out
-
-
 async def measure(
     path: str,
     run: int,
@@ -270,9 +261,9 @@ async def measure(
         server_wait=100 * (q1 - q0) / wall,
         publisher_fps=(pub1["frames"] - pub0["frames"]) / (pub1["t"] - pub0["t"]),
         publisher_state=pub1["state"],
-        fps=per_viewer_rates(before, after, "video"),
-        audio_pps=per_viewer_rates(before, after, "audio"),
-        kbps=[8 * r / 1000 for r in per_viewer_rates(before, after, "bytes")],
+        fps=rates(before, after, "video"),
+        audio_pps=rates(before, after, "audio"),
+        kbps=[8 * r / 1000 for r in rates(before, after, "bytes")],
         stalls=stalls,
         max_gap=[g for s in after for g in s["max_gap"]],
         join=joins,

@@ -33,6 +33,7 @@ from bench.clients import run_publisher
 from bench.common import (
     CONNECT_TIMEOUT,
     client_parser,
+    driver_commands,
     negotiate,
     new_peer,
     post_offer,
@@ -224,7 +225,7 @@ async def run_viewers(
 
     async with ClientSession(timeout=ClientTimeout(total=CONNECT_TIMEOUT)) as http:
         try:
-            while (line := (await commands.readline()).decode().strip()) not in ("", "quit"):
+            async for line in driver_commands(commands):
                 verb, _, arg = line.partition(" ")
                 if verb == "add":
                     added = await asyncio.gather(*(connect(http) for _ in range(int(arg))))
@@ -304,7 +305,7 @@ async def run_decoder(base: str, session_id: str, token: str | None, audio: bool
         try:
             await negotiate(pc, http, f"{base}/whep/{session_id}", token)
             reply({"event": "ready"})
-            while (line := (await commands.readline()).decode().strip()) not in ("", "quit"):
+            async for line in driver_commands(commands):
                 if line == "snap":
                     video, sound = decoded["video"], decoded["audio"]
                     reply(

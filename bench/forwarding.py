@@ -43,6 +43,7 @@ from bench.driver import (
     free_port,
     median_or_none,
     parse_counts,
+    rates,
     run_paths,
     start_server,
 )
@@ -77,17 +78,6 @@ class Window:
 
 async def snap_all(publisher: Child, batches: Sequence[Child]) -> tuple[dict[str, Any], ...]:
     return tuple(await asyncio.gather(publisher.ask("snap"), *(b.ask("snap") for b in batches)))
-
-
-def rates(
-    before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]], key: str
-) -> list[float]:
-    """Per-viewer rates from two snapshots of every viewer batch, each on its own clock."""
-    out: list[float] = []
-    for start, end in zip(before, after, strict=True):
-        elapsed = end["t"] - start["t"]
-        out.extend((b - a) / elapsed for a, b in zip(start[key], end[key], strict=False))
-    return out
 
 
 async def measure(
