@@ -12,23 +12,27 @@ reassembly but no VP8 decoder, and one process can hold many of them.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import fractions
-import json
-import logging
-import sys
 import time
-from typing import Any
 
 import av
 import numpy as np
 from aiohttp import ClientSession, ClientTimeout
-from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from bench.common import DEFAULT_KBPS, loopback_only, new_peer, pin_vp8_bitrate
+from bench.common import (
+    CONNECT_TIMEOUT,
+    client_parser,
+    driver_commands,
+    negotiate,
+    new_peer,
+    reply,
+    setup_client,
+    stdin_reader,
+    viewer_connector,
+)
 from stream_server.media.forwarding import MediaSource, tap_receiver
 from stream_server.media.peers import close_peer, prefer_codec
 
@@ -37,17 +41,6 @@ AUDIO_RATE = 48000
 WIDTH, HEIGHT, FPS = 640, 480, 30
 #: Distinct precomputed frames cycled by the publisher (one second of video).
 LOOP_FRAMES = 30
-#: Viewers connecting at the same time, so a batch does not stall the server's event loop.
-CONNECT_CONCURRENCY = 4
-CONNECT_TIMEOUT = 30.0
-
-logger = logging.getLogger("bench.clients")
-
-
-def reply(message: dict[str, Any]) -> None:
-    """One JSON line to the driver."""
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
 
 
 def synthetic_frames(count: int = LOOP_FRAMES, seed: int = 7) -> list[av.VideoFrame]:
@@ -139,21 +132,6 @@ class LoopToneTrack(MediaStreamTrack):
         return frame
 
 
-async def negotiate(
-    pc: RTCPeerConnection, http: ClientSession, url: str, token: str | None
-) -> None:
-    """WHIP/WHEP: POST the complete offer (aiortc gathers before answering), apply the answer."""
-    await pc.setLocalDescription(await pc.createOffer())
-    headers = {"Content-Type": "application/sdp"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    async with http.post(url, data=pc.localDescription.sdp.encode(), headers=headers) as resp:
-        body = await resp.text()
-        if resp.status != 201:
-            raise RuntimeError(f"{url}: HTTP {resp.status}: {body[:200]}")
-    await pc.setRemoteDescription(RTCSessionDescription(body, "answer"))
-
-
 class CountingSource(MediaSource):
     """A tapped receiver's sink that only counts complete frames and their bytes."""
 
@@ -186,13 +164,6 @@ class CountingViewer:
         await asyncio.wait_for(self.sources["video"].first.wait(), CONNECT_TIMEOUT)
 
 
-async def stdin_reader() -> asyncio.StreamReader:
-    reader = asyncio.StreamReader()
-    loop = asyncio.get_running_loop()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    return reader
-
-
 async def run_publisher(base: str, session_id: str, token: str | None, audio: bool) -> None:
     """Publish, say ``ready`` once connected, then answer ``snap`` with frames produced."""
     pc = new_peer()
@@ -210,7 +181,7 @@ async def run_publisher(base: str, session_id: str, token: str | None, audio: bo
                     raise RuntimeError(f"publisher connection {pc.connectionState}")
                 await asyncio.sleep(0.05)
             reply({"event": "ready"})
-            while (line := (await commands.readline()).decode().strip()) not in ("", "quit"):
+            async for line in driver_commands(commands):
                 if line == "snap":
                     reply(
                         {
@@ -230,23 +201,11 @@ async def run_viewers(base: str, session_id: str, token: str | None, audio: bool
     """Hold a growing batch of viewers: ``add K`` connects K more, ``snap`` reports counters."""
     viewers: list[CountingViewer] = []
     commands = await stdin_reader()
-    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-    url = f"{base}/whep/{session_id}"
-
-    async def connect(http: ClientSession) -> CountingViewer | None:
-        viewer = CountingViewer(audio)
-        try:
-            async with gate:
-                await viewer.play(http, url, token)
-            return viewer
-        except Exception as exc:
-            logger.warning("viewer failed to connect: %r", exc)
-            await close_peer(viewer.pc, "viewer")
-            return None
+    connect = viewer_connector(lambda: CountingViewer(audio), f"{base}/whep/{session_id}", token)
 
     async with ClientSession(timeout=ClientTimeout(total=CONNECT_TIMEOUT)) as http:
         try:
-            while (line := (await commands.readline()).decode().strip()) not in ("", "quit"):
+            async for line in driver_commands(commands):
                 verb, _, arg = line.partition(" ")
                 if verb == "add":
                     added = await asyncio.gather(*(connect(http) for _ in range(int(arg))))
@@ -271,17 +230,9 @@ async def run_viewers(base: str, session_id: str, token: str | None, audio: bool
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("role", choices=("publisher", "viewers"))
-    parser.add_argument("--base", required=True, help="server URL, e.g. http://127.0.0.1:8080")
-    parser.add_argument("--session", required=True)
-    parser.add_argument("--token", default=None)
-    parser.add_argument("--kbps", type=int, default=DEFAULT_KBPS, help="publisher's VP8 bitrate")
-    parser.add_argument("--no-audio", dest="audio", action="store_false", help="video only")
+    parser = client_parser(__doc__.splitlines()[0], ("publisher", "viewers"))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format=f"{args.role}: %(levelname)s %(message)s")
-    loopback_only()
-    pin_vp8_bitrate(args.kbps)
+    setup_client(args)
     runner = run_publisher if args.role == "publisher" else run_viewers
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(runner(args.base, args.session, args.token, args.audio))

@@ -42,16 +42,20 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import DEFAULT_KBPS
-from bench.forwarding import (
+from bench.driver import (
+    ROOT,
     STARTUP_TIMEOUT,
-    BenchError,
     Child,
+    child_processes,
+    fmt,
     free_port,
+    median_or_none,
     parse_counts,
-    wait_listening,
+    rates,
+    run_paths,
+    start_server,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 PATHS = ("forwarding", "low", "relay")
 PATH_LABELS = {
     "forwarding": "Kohtaamo forwarding",
@@ -212,16 +216,6 @@ class Fleet:
         return answers[0], decoder, list(answers[2 if self.decoder else 1 :])
 
 
-def per_viewer_rates(
-    before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]], key: str
-) -> list[float]:
-    out: list[float] = []
-    for start, end in zip(before, after, strict=True):
-        elapsed = end["t"] - start["t"]
-        out.extend((b - a) / elapsed for a, b in zip(start[key], end[key], strict=False))
-    return out
-
-
 async def measure(
     path: str,
     run: int,
@@ -267,9 +261,9 @@ async def measure(
         server_wait=100 * (q1 - q0) / wall,
         publisher_fps=(pub1["frames"] - pub0["frames"]) / (pub1["t"] - pub0["t"]),
         publisher_state=pub1["state"],
-        fps=per_viewer_rates(before, after, "video"),
-        audio_pps=per_viewer_rates(before, after, "audio"),
-        kbps=[8 * r / 1000 for r in per_viewer_rates(before, after, "bytes")],
+        fps=rates(before, after, "video"),
+        audio_pps=rates(before, after, "audio"),
+        kbps=[8 * r / 1000 for r in rates(before, after, "bytes")],
         stalls=stalls,
         max_gap=[g for s in after for g in s["max_gap"]],
         join=joins,
@@ -301,33 +295,21 @@ async def bench_path(
     """One server, one publisher, one decoder, viewers added step by step."""
     logdir = workdir / f"{path}-{run}"
     logdir.mkdir()
-    children: list[Child] = []
-
-    async def start(name: str, *args: str) -> Child:
-        child = await Child.start(name, args, logdir)
-        children.append(child)
-        return child
-
-    try:
+    async with child_processes(logdir) as start:
         port = free_port()
         if path in ("forwarding", "low"):
-            extra = ["--uvloop"] if opts.uvloop else []
-            server = await start(
-                "server",
-                *("-m", "bench.app_server", "--port", str(port), "--workdir", str(logdir)),
-                *extra,
-            )
+            server_args = ["-m", "bench.app_server", "--port", str(port), "--workdir", str(logdir)]
+            server_args += ["--uvloop"] if opts.uvloop else []
         else:
-            server = await start(
-                "server", "-m", "bench.relay_server", "--port", str(port), "--kbps", str(opts.kbps)
-            )
-        info = await server.read(STARTUP_TIMEOUT)
-        await wait_listening(port, server, STARTUP_TIMEOUT)
-        args = ["--base", f"http://127.0.0.1:{port}", "--session", info["session_id"]]
-        if info.get("token"):
-            args += ["--token", info["token"]]
-        if not opts.audio:
-            args.append("--no-audio")
+            server_args = [
+                "-m",
+                "bench.relay_server",
+                "--port",
+                str(port),
+                "--kbps",
+                str(opts.kbps),
+            ]
+        server, args = await start_server(start, port, server_args, opts.audio)
         fleet = Fleet(opts, start, args)
         if path == "low":
             fleet.viewer_args = ["--tier", "low"]
@@ -353,13 +335,6 @@ async def bench_path(
                 break
             if path == "relay" and (not last.fps or statistics.median(last.fps) < FULL_RATE_FPS):
                 break  # the baseline broke here: the rest of its sweep would say nothing new
-    finally:
-        clients = [c for c in children if c.name != "server"]
-        await asyncio.gather(*(c.stop() for c in clients), return_exceptions=True)
-        await asyncio.gather(
-            *(c.stop(signal_first=True) for c in children if c.name == "server"),
-            return_exceptions=True,
-        )
 
 
 @dataclasses.dataclass
@@ -390,11 +365,6 @@ class Row:
     decoder_fps: float | None
     kbps: float | None
     audio_pps: float | None
-
-
-def median_or_none(values: Iterable[float | None]) -> float | None:
-    items = [v for v in values if v is not None]
-    return statistics.median(items) if items else None
 
 
 def summarise(windows: Iterable[Window]) -> list[Row]:
@@ -455,10 +425,6 @@ def summarise(windows: Iterable[Window]) -> list[Row]:
             )
         )
     return rows
-
-
-def fmt(value: float | None, spec: str, suffix: str = "") -> str:
-    return "—" if value is None else f"{value:{spec}}{suffix}"
 
 
 def report(rows: Sequence[Row], opts: Options, failures: Sequence[str], notes: str) -> str:
@@ -568,14 +534,12 @@ async def run_all(opts: Options, windows: list[Window], failures: list[str]) -> 
         if opts.logs is not None:
             opts.logs.mkdir(parents=True, exist_ok=True)
             tmp = str(opts.logs)
-        for run in range(1, opts.runs + 1):
-            order = opts.paths if run % 2 else list(reversed(opts.paths))
-            for path in order:
-                try:
-                    await bench_path(path, run, opts, Path(tmp), windows)
-                except BenchError as exc:
-                    failures.append(f"{path} run {run}: {exc}")
-                    print(f"  {path} run {run} FAILED: {exc}", file=sys.stderr, flush=True)
+        workdir = Path(tmp)
+
+        async def one(path: str, run: int) -> None:
+            await bench_path(path, run, opts, workdir, windows)
+
+        await run_paths(opts.paths, opts.runs, one, failures)
 
 
 def estimate_seconds(opts: Options) -> float:

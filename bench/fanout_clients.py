@@ -15,10 +15,8 @@ The driver (:mod:`bench.fanout`) talks to each process through lines on stdin/st
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import logging
 import re
 import struct
 import time
@@ -31,19 +29,25 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
 
-from bench.clients import reply, run_publisher, stdin_reader
-from bench.common import DEFAULT_KBPS, loopback_only, new_peer, pin_vp8_bitrate
+from bench.clients import run_publisher
+from bench.common import (
+    CONNECT_TIMEOUT,
+    client_parser,
+    driver_commands,
+    negotiate,
+    new_peer,
+    post_offer,
+    reply,
+    setup_client,
+    stdin_reader,
+    viewer_connector,
+)
 from stream_server.media.peers import close_peer, prefer_codec, raise_open_file_limit
 
-CONNECT_TIMEOUT = 30.0
-#: Offers a process has in flight at once, so a batch does not stall the server's loop.
-CONNECT_CONCURRENCY = 4
 #: A gap between two complete video frames longer than this is a stall.
 STALL_SECONDS = 0.100
 SRTP_AUTH_TAG = 10
 _STREAMS_ATTR = "_RTCRtpReceiver__remote_streams"
-
-logger = logging.getLogger("bench.fanout_clients")
 
 
 def check_seams() -> None:
@@ -127,17 +131,8 @@ class CheapViewer:
         self._decrypting = True
 
     async def play(self, http: ClientSession, url: str, token: str | None) -> None:
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        headers = {"Content-Type": "application/sdp"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
         self._posted = time.monotonic()
-        async with http.post(
-            url, data=self.pc.localDescription.sdp.encode(), headers=headers
-        ) as resp:
-            body = await resp.text()
-            if resp.status != 201:
-                raise RuntimeError(f"{url}: HTTP {resp.status}: {body[:200]}")
+        body = await post_offer(self.pc, http, url, token)
         video_pts, audio_pts = payload_types(body)
         self._hook(video_pts, audio_pts)
         await self.pc.setRemoteDescription(RTCSessionDescription(body, "answer"))
@@ -225,23 +220,12 @@ async def run_viewers(
     """``add K`` connects K more viewers (replying with their join times); ``snap`` counts."""
     viewers: list[CheapViewer] = []
     commands = await stdin_reader()
-    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
     url = f"{base}/whep/{session_id}" + (f"?tier={tier}" if tier else "")
-
-    async def connect(http: ClientSession) -> CheapViewer | None:
-        viewer = CheapViewer(audio)
-        try:
-            async with gate:
-                await viewer.play(http, url, token)
-            return viewer
-        except Exception as exc:
-            logger.warning("viewer failed to connect: %r", exc)
-            await close_peer(viewer.pc, "viewer")
-            return None
+    connect = viewer_connector(lambda: CheapViewer(audio), url, token)
 
     async with ClientSession(timeout=ClientTimeout(total=CONNECT_TIMEOUT)) as http:
         try:
-            while (line := (await commands.readline()).decode().strip()) not in ("", "quit"):
+            async for line in driver_commands(commands):
                 verb, _, arg = line.partition(" ")
                 if verb == "add":
                     added = await asyncio.gather(*(connect(http) for _ in range(int(arg))))
@@ -319,19 +303,9 @@ async def run_decoder(base: str, session_id: str, token: str | None, audio: bool
     commands = await stdin_reader()
     async with ClientSession(timeout=ClientTimeout(total=CONNECT_TIMEOUT)) as http:
         try:
-            await pc.setLocalDescription(await pc.createOffer())
-            headers = {"Content-Type": "application/sdp"}
-            if token:
-                headers["Authorization"] = f"Bearer {token}"
-            async with http.post(
-                f"{base}/whep/{session_id}", data=pc.localDescription.sdp.encode(), headers=headers
-            ) as resp:
-                body = await resp.text()
-                if resp.status != 201:
-                    raise RuntimeError(f"HTTP {resp.status}: {body[:200]}")
-            await pc.setRemoteDescription(RTCSessionDescription(body, "answer"))
+            await negotiate(pc, http, f"{base}/whep/{session_id}", token)
             reply({"event": "ready"})
-            while (line := (await commands.readline()).decode().strip()) not in ("", "quit"):
+            async for line in driver_commands(commands):
                 if line == "snap":
                     video, sound = decoded["video"], decoded["audio"]
                     reply(
@@ -353,20 +327,12 @@ async def run_decoder(base: str, session_id: str, token: str | None, audio: bool
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("role", choices=("publisher", "viewers", "decoder"))
-    parser.add_argument("--base", required=True, help="server URL, e.g. http://127.0.0.1:8080")
-    parser.add_argument("--session", required=True)
-    parser.add_argument("--token", default=None)
-    parser.add_argument("--kbps", type=int, default=DEFAULT_KBPS, help="publisher's VP8 bitrate")
-    parser.add_argument("--no-audio", dest="audio", action="store_false", help="video only")
+    parser = client_parser(__doc__.splitlines()[0], ("publisher", "viewers", "decoder"))
     parser.add_argument("--tier", default=None, help="viewers ask for this WHEP tier")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format=f"{args.role}: %(levelname)s %(message)s")
+    setup_client(args)
     check_seams()
     raise_open_file_limit()
-    loopback_only()
-    pin_vp8_bitrate(args.kbps)
     if args.role == "viewers":
         work = run_viewers(args.base, args.session, args.token, args.audio, args.tier)
     else:

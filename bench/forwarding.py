@@ -22,24 +22,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import json
 import math
 import os
-import socket
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from bench.common import DEFAULT_KBPS
+from bench.driver import (
+    STARTUP_TIMEOUT,
+    Child,
+    child_processes,
+    fmt,
+    free_port,
+    median_or_none,
+    parse_counts,
+    rates,
+    run_paths,
+    start_server,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 PATHS = ("forwarding", "relay")
 PATH_LABELS = {
     "forwarding": "Kohtaamo forwarding",
@@ -47,116 +55,6 @@ PATH_LABELS = {
 }
 #: Below this median rate a row is marked: the path no longer keeps up at that count.
 FULL_RATE_FPS = 28.0
-STARTUP_TIMEOUT = 60.0
-STOP_TIMEOUT = 10.0
-REQUEST_TIMEOUT = 15.0
-
-
-class BenchError(RuntimeError):
-    """A step of the benchmark failed; the message says which process and why."""
-
-
-def cpu_seconds(pid: int, thread: int | None = None) -> float:
-    """User + system CPU time of a whole process (all threads), or of one thread, from /proc."""
-    stat = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
-    with open(stat, encoding="ascii") as fh:
-        data = fh.read()
-    # The command name may contain spaces; fields resume after its closing parenthesis.
-    fields = data[data.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 (utime), 15 (stime)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def new_log(path: Path) -> BinaryIO:
-    """A child's stderr file (opened before the process starts; a local file, so no await)."""
-    return path.open("wb")
-
-
-class Child:
-    """A benchmark process driven through stdin/stdout lines; its stderr goes to a log file."""
-
-    def __init__(self, name: str, proc: asyncio.subprocess.Process, log: Path) -> None:
-        self.name = name
-        self.proc = proc
-        self.log = log
-
-    @classmethod
-    async def start(cls, name: str, args: Sequence[str], logdir: Path) -> Child:
-        log = logdir / f"{name}.log"
-        with new_log(log) as stderr:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                *args,
-                cwd=ROOT,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=stderr,
-            )
-        return cls(name, proc, log)
-
-    def cpu(self) -> float:
-        return cpu_seconds(self.proc.pid)
-
-    def main_thread_cpu(self) -> float:
-        """The thread that runs asyncio: aiortc's per-packet work, not its encoder threads."""
-        return cpu_seconds(self.proc.pid, self.proc.pid)
-
-    def log_tail(self, lines: int = 8) -> str:
-        try:
-            text = self.log.read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return ""
-        return "\n    ".join(text[-lines:])
-
-    async def read(self, timeout: float) -> dict[str, Any]:
-        """The next JSON line; anything else a library printed to stdout is skipped."""
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = await asyncio.wait_for(
-                    self.proc.stdout.readline(), max(0.0, deadline - time.monotonic())
-                )
-            except TimeoutError:
-                raise BenchError(f"{self.name}: no answer within {timeout:.0f} s") from None
-            if not line:
-                await asyncio.sleep(0.2)  # let the log be flushed
-                raise BenchError(f"{self.name} exited:\n    {self.log_tail()}")
-            if line.startswith(b"{"):
-                break
-        message: dict[str, Any] = json.loads(line)
-        if message.get("event") == "error":
-            raise BenchError(f"{self.name}: {message.get('error')}\n    {self.log_tail()}")
-        return message
-
-    async def ask(self, command: str, timeout: float = REQUEST_TIMEOUT) -> dict[str, Any]:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(command.encode() + b"\n")
-        await self.proc.stdin.drain()
-        return await self.read(timeout)
-
-    async def stop(self, signal_first: bool = False) -> None:
-        """``quit`` (or SIGTERM), then SIGKILL if it does not end in time."""
-        if self.proc.returncode is not None:
-            return
-        with contextlib.suppress(Exception):
-            if signal_first:
-                self.proc.terminate()
-            elif self.proc.stdin is not None:
-                self.proc.stdin.write(b"quit\n")
-                self.proc.stdin.close()
-        try:
-            await asyncio.wait_for(self.proc.wait(), STOP_TIMEOUT)
-        except (TimeoutError, asyncio.CancelledError):
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.kill()
-            await self.proc.wait()
-            raise
 
 
 @dataclasses.dataclass
@@ -180,17 +78,6 @@ class Window:
 
 async def snap_all(publisher: Child, batches: Sequence[Child]) -> tuple[dict[str, Any], ...]:
     return tuple(await asyncio.gather(publisher.ask("snap"), *(b.ask("snap") for b in batches)))
-
-
-def rates(
-    before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]], key: str
-) -> list[float]:
-    """Per-viewer rates from two snapshots of every viewer batch, each on its own clock."""
-    out: list[float] = []
-    for start, end in zip(before, after, strict=True):
-        elapsed = end["t"] - start["t"]
-        out.extend((b - a) / elapsed for a, b in zip(start[key], end[key], strict=False))
-    return out
 
 
 async def measure(
@@ -226,24 +113,6 @@ async def measure(
         audio_pps=rates(before[1:], after[1:], "audio"),
         kbps=[8 * r / 1000 for r in rates(before[1:], after[1:], "bytes")],
     )
-
-
-async def wait_listening(port: int, server: Child, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if server.proc.returncode is not None:
-            raise BenchError(f"server exited:\n    {server.log_tail()}")
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise BenchError(f"server not listening on {port} after {timeout:.0f} s") from None
-            await asyncio.sleep(0.1)
-        else:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-            return
 
 
 class Options(argparse.Namespace):
@@ -296,30 +165,20 @@ async def bench_path(
     """One server process, one publisher, viewers added step by step; one window per step."""
     logdir = workdir / f"{path}-{run}"
     logdir.mkdir()
-    children: list[Child] = []
-
-    async def start(name: str, *args: str) -> Child:
-        child = await Child.start(name, args, logdir)
-        children.append(child)
-        return child
-
-    try:
+    async with child_processes(logdir) as start:
         port = free_port()
         if path == "forwarding":
-            server = await start(
-                "server", "-m", "bench.app_server", "--port", str(port), "--workdir", str(logdir)
-            )
+            server_args = ["-m", "bench.app_server", "--port", str(port), "--workdir", str(logdir)]
         else:
-            server = await start(
-                "server", "-m", "bench.relay_server", "--port", str(port), "--kbps", str(opts.kbps)
-            )
-        info = await server.read(STARTUP_TIMEOUT)
-        await wait_listening(port, server, STARTUP_TIMEOUT)
-        client_args = ["--base", f"http://127.0.0.1:{port}", "--session", info["session_id"]]
-        if info.get("token"):
-            client_args += ["--token", info["token"]]
-        if not opts.audio:
-            client_args.append("--no-audio")
+            server_args = [
+                "-m",
+                "bench.relay_server",
+                "--port",
+                str(port),
+                "--kbps",
+                str(opts.kbps),
+            ]
+        server, client_args = await start_server(start, port, server_args, opts.audio)
         publisher = await start(
             "publisher", "-m", "bench.clients", "publisher", *client_args, "--kbps", str(opts.kbps)
         )
@@ -348,14 +207,6 @@ async def bench_path(
                 # that is a result (kept in the table), and nothing further can be measured.
                 print(f"  {path} run {run}: publisher connection lost", file=sys.stderr)
                 break
-    finally:
-        # Viewers and publisher first, so the server has nothing left to close.
-        clients = [c for c in children if c.name != "server"]
-        await asyncio.gather(*(c.stop() for c in clients), return_exceptions=True)
-        await asyncio.gather(
-            *(c.stop(signal_first=True) for c in children if c.name == "server"),
-            return_exceptions=True,
-        )
 
 
 def progress(window: Window) -> None:
@@ -426,15 +277,6 @@ def summarise(windows: Iterable[Window]) -> list[Row]:
             )
         )
     return rows
-
-
-def median_or_none(values: Iterable[float]) -> float | None:
-    items = list(values)
-    return statistics.median(items) if items else None
-
-
-def fmt(value: float | None, spec: str, suffix: str = "") -> str:
-    return "—" if value is None else f"{value:{spec}}{suffix}"
 
 
 def report(
@@ -515,22 +357,11 @@ def estimate_seconds(opts: Options) -> float:
 async def run_all(opts: Options, windows: list[Window], failures: list[str]) -> None:
     """Every run of every path; results are appended as they come, so a deadline keeps them."""
     with tempfile.TemporaryDirectory(prefix="kohtaamo-bench-") as tmp:
-        for run in range(1, opts.runs + 1):
-            # Alternate the order so slow drift on a shared machine does not favour one path.
-            order = opts.paths if run % 2 else list(reversed(opts.paths))
-            for path in order:
-                try:
-                    await bench_path(path, run, opts, Path(tmp), windows)
-                except BenchError as exc:
-                    failures.append(f"{path} run {run}: {exc}")
-                    print(f"  {path} run {run} FAILED: {exc}", file=sys.stderr, flush=True)
 
+        async def one(path: str, run: int) -> None:
+            await bench_path(path, run, opts, Path(tmp), windows)
 
-def parse_counts(text: str) -> list[int]:
-    counts = sorted({int(part) for part in text.split(",") if part.strip()})
-    if not counts or counts[0] < 1:
-        raise argparse.ArgumentTypeError("viewer counts must be positive integers")
-    return counts
+        await run_paths(opts.paths, opts.runs, one, failures)
 
 
 def parse_paths(text: str) -> list[str]:

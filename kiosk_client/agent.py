@@ -17,7 +17,7 @@ import contextlib
 import datetime as dt
 import enum
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,16 @@ def default_sink(config: KioskConfig, session_id: str, now: dt.datetime) -> Sink
         logger.info("sink: writing %s", path)
         return file_sink(path)
     return NullSink()
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Cancel the tasks and let each finish (their errors no longer matter to anyone)."""
+    tasks = list(tasks)
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
 
 
 class Agent:
@@ -166,11 +176,7 @@ class Agent:
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await cancel_and_wait(tasks)
         # Several may finish together; stop wins, then the order given.
         names = [tasks[t] for t in done]
         return "stop" if "stop" in names else next(n for n in waits if n in names)
@@ -222,11 +228,7 @@ class Agent:
             try:
                 await self._follow_schedule()
             finally:
-                for task in helpers:
-                    task.cancel()
-                for task in helpers:
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
+                await cancel_and_wait(helpers)
                 with contextlib.suppress(ApiError, ServerUnavailable):
                     await self.api.heartbeat(State.IDLE, None, "stopped")
                 logger.info("agent: stopped")

@@ -159,6 +159,7 @@ class Viewer:
         self.audio_frames = 0
         self.last_rgb: tuple[float, float, float] | None = None
         self.first_frame_at: float | None = None
+        self.sizes: set[tuple[int, int]] = set()  # of the video frames decoded (quality tiers)
         self._tasks: list[asyncio.Task[None]] = []
         self._frame_event = asyncio.Event()
         self.pc.on("track", self._on_track)
@@ -172,6 +173,7 @@ class Viewer:
                 frame = await track.recv()
                 if track.kind == "video":
                     self.video_frames += 1
+                    self.sizes.add((frame.width, frame.height))
                     if self.first_frame_at is None:
                         self.first_frame_at = time.monotonic()
                     if self.video_frames % 5 == 1:
@@ -182,12 +184,16 @@ class Viewer:
                 self._frame_event.set()
 
     async def play(
-        self, http: ClientSession, base: str, session_id: str, token: str | None = None
+        self,
+        http: ClientSession,
+        base: str,
+        session_id: str,
+        token: str | None = None,
+        tier: str | None = None,
     ) -> Response:
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        resp = await post_sdp(
-            http, f"{base}/whep/{session_id}", self.pc.localDescription.sdp, token
-        )
+        url = f"{base}/whep/{session_id}" + (f"?tier={tier}" if tier else "")
+        resp = await post_sdp(http, url, self.pc.localDescription.sdp, token)
         if resp.status == 201:
             self.location = resp.headers["Location"]
             await self.pc.setRemoteDescription(RTCSessionDescription(resp.body, "answer"))

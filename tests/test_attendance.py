@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import os
 import signal
-import socket
-import sys
 
 import aiohttp
 import pytest
@@ -22,6 +18,7 @@ from stream_server.db.models import AttendanceInterval, Venue
 from stream_server.web.keys import DATABASE
 from tests.conftest import Sessions, Staff
 from tests.peers import Viewer, wait_until
+from tests.servers import free_port, start_server
 from tests.ws_peer import WsParticipant
 
 
@@ -116,44 +113,8 @@ async def test_a_restart_closes_open_intervals_at_their_last_heartbeat(settings)
     await database.close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def start_server(settings, port: int) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "KOHTAAMO_DATABASE_URL": settings.database_url,
-        "KOHTAAMO_ICE_HOST_ADDRESSES": "127.0.0.1",
-        "KOHTAAMO_VIDEO_CODEC": "VP8",
-        "KOHTAAMO_ATTENDANCE_HEARTBEAT_SECONDS": "0.3",
-        # Seconds-long test visits would otherwise all be brief visits.
-        "KOHTAAMO_BRIEF_VISIT_SECONDS": "0",
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "stream_server",
-        "serve",
-        "--port",
-        str(port),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-
-    async def healthy() -> bool:
-        try:
-            async with aiohttp.ClientSession() as http:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
-                    return resp.status == 200
-        except aiohttp.ClientError:
-            return False
-
-    await wait_until(healthy, timeout=30, interval=0.1)
-    return proc
+# The heartbeat often enough to see; seconds-long test visits would otherwise all be brief.
+SERVER_ENV = {"KOHTAAMO_ATTENDANCE_HEARTBEAT_SECONDS": "0.3", "KOHTAAMO_BRIEF_VISIT_SECONDS": "0"}
 
 
 async def test_attendance_survives_a_killed_server(settings):
@@ -165,7 +126,7 @@ async def test_attendance_survives_a_killed_server(settings):
         session = await catalog.get_session(db, sid)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = await start_server(settings, port)
+    proc = await start_server(settings.database_url, port, SERVER_ENV)
     try:
         async with aiohttp.ClientSession() as http:
             person = WsParticipant(http, base)
@@ -184,7 +145,7 @@ async def test_attendance_survives_a_killed_server(settings):
             killed_at = catalog.utcnow()
             await viewer.close()
             await person.close()
-            proc = await start_server(settings, port)
+            proc = await start_server(settings.database_url, port, SERVER_ENV)
             async with http.get(f"{base}/api/sessions/{sid}/attendance") as resp:
                 data = await resp.json()
             async with database.session() as db:
@@ -204,7 +165,7 @@ async def test_attendance_survives_a_killed_server(settings):
             # A second restart finds nothing open: the intervals were closed exactly once.
             proc.send_signal(signal.SIGTERM)
             await proc.wait()
-            proc = await start_server(settings, port)
+            proc = await start_server(settings.database_url, port, SERVER_ENV)
             async with database.session() as db:
                 again = (await db.scalars(select(AttendanceInterval))).all()
             assert [(r.id, r.left_at, r.close_reason) for r in again] == [

@@ -38,6 +38,7 @@ from stream_server.db.engine import Database
 from stream_server.web.keys import DATABASE
 from tests.conftest import base_url
 from tests.peers import Publisher, Viewer, colour_close, wait_until
+from tests.servers import free_port, start_server
 
 RED = (200, 40, 40)
 
@@ -558,43 +559,6 @@ async def test_an_unknown_token_is_refused_and_another_venue_cannot_count(
         assert (wrong.value.status, wrong.value.code) == (403, "headcount_wrong_venue")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def start_server(settings, port: int) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "KOHTAAMO_DATABASE_URL": settings.database_url,
-        "KOHTAAMO_ICE_HOST_ADDRESSES": "127.0.0.1",
-        "KOHTAAMO_VIDEO_CODEC": "VP8",
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "stream_server",
-        "serve",
-        "--port",
-        str(port),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-
-    async def healthy() -> bool:
-        try:
-            async with aiohttp.ClientSession() as http:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
-                    return resp.status == 200
-        except aiohttp.ClientError:
-            return False
-
-    await wait_until(healthy, timeout=30, interval=0.1)
-    return proc
-
-
 @pytest.fixture
 def client_ice(monkeypatch: pytest.MonkeyPatch) -> KioskConfig:
     """What ``kohtaamo-kiosk run`` installs from its configuration (process-wide): loopback
@@ -623,7 +587,7 @@ async def test_agent_survives_a_server_restart_and_rejoins_within_10_s(
     device = await add_device(settings, "kantti", "lava", "kiosk")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = await start_server(settings, port)
+    proc = await start_server(settings.database_url, port)
     agent = Agent(
         config.replace(server=base, token=device["token"], schedule_refresh_seconds=60),
         input_factory=clip_input(make_clip(tmp_path / "clip.mkv")),
@@ -638,7 +602,7 @@ async def test_agent_survives_a_server_restart_and_rejoins_within_10_s(
             await viewer.close()
             proc.send_signal(signal.SIGKILL)
             await proc.wait()
-            proc = await start_server(settings, port)
+            proc = await start_server(settings.database_url, port)
             back = time.monotonic()
             await agent.wait_for(
                 lambda a: a.connections_made >= 2 and a.state == State.PUBLISHING, timeout=30

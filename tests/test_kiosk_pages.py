@@ -8,11 +8,8 @@ tablet lists its sessions and joins with one tap.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import os
 import signal
-import sys
 from typing import Any
 from urllib.parse import unquote
 
@@ -41,7 +38,7 @@ from tests.browser import (
 )
 from tests.conftest import Devices, Sessions, Staff, base_url
 from tests.peers import Publisher
-from tests.test_attendance import free_port
+from tests.servers import free_port, start_server
 from tests.test_pages import config_of, get_page, parse
 from tests.ws_peer import WsParticipant
 
@@ -191,38 +188,8 @@ async def open_device_page(browser: Browser, url: str, ready: str) -> Page:
     return page
 
 
-async def start_server(database_url: str, port: int) -> asyncio.subprocess.Process:
-    """The real server in its own process, with the demo test card feeding live broadcasts."""
-    env = {
-        **os.environ,
-        "KOHTAAMO_DATABASE_URL": database_url,
-        "KOHTAAMO_ICE_HOST_ADDRESSES": "127.0.0.1",
-        "KOHTAAMO_VIDEO_CODEC": "VP8",
-        "KOHTAAMO_DEMO_FEED": "true",
-        "KOHTAAMO_ATTENDANCE_HEARTBEAT_SECONDS": "0.5",
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "stream_server",
-        "serve",
-        "--port",
-        str(port),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-
-    async def healthy() -> bool:
-        try:
-            async with aiohttp.ClientSession() as http:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
-                    return resp.status == 200
-        except aiohttp.ClientError:
-            return False
-
-    await poll(healthy, lambda ok: bool(ok), timeout=60)
-    return proc
+# The demo test card feeds live broadcasts; heartbeats often enough to see.
+SERVER_ENV = {"KOHTAAMO_DEMO_FEED": "true", "KOHTAAMO_ATTENDANCE_HEARTBEAT_SECONDS": "0.5"}
 
 
 FRAMES = """(selector) => {
@@ -261,7 +228,7 @@ async def test_kiosk_joins_by_itself_counts_as_a_device_and_rejoins_after_a_rest
         token = (await devices_service.add_device(db, "puijonlaakso", "kiosk", "ryhmatila")).token
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = await start_server(settings.database_url, port)
+    proc = await start_server(settings.database_url, port, SERVER_ENV)
     try:
         page = await open_device_page(chromium, f"{base}/kiosk#device={token}", "main")
         # Nobody touches it: it joins the session shown in its room and plays the test card.
@@ -308,7 +275,7 @@ async def test_kiosk_joins_by_itself_counts_as_a_device_and_rejoins_after_a_rest
             assert joins == 1
             proc.send_signal(signal.SIGKILL)
             await proc.wait()
-            proc = await start_server(settings.database_url, port)
+            proc = await start_server(settings.database_url, port, SERVER_ENV)
             await page.wait_for_function(
                 f"() => window.kohtaamoKiosk.joins > {joins}", timeout=90_000, polling=250
             )
@@ -359,7 +326,7 @@ async def test_kiosk_page_comes_up_while_the_server_is_down_and_joins_when_it_is
         token = (await devices_service.add_device(db, "puijonlaakso", "kiosk", "ryhmatila")).token
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = await start_server(settings.database_url, port)
+    proc = await start_server(settings.database_url, port, SERVER_ENV)
     try:
         page = await open_device_page(chromium, f"{base}/kiosk#device={token}", "main")
         await wait_playing(page, f"#stage {CAMERA}")
@@ -375,7 +342,7 @@ async def test_kiosk_page_comes_up_while_the_server_is_down_and_joins_when_it_is
             timeout=MEDIA_TIMEOUT_MS,
         )
         assert await page.evaluate("window.kohtaamoKiosk.joins") == 0
-        proc = await start_server(settings.database_url, port)
+        proc = await start_server(settings.database_url, port, SERVER_ENV)
         await page.wait_for_function(
             "() => window.kohtaamoKiosk.joins >= 1", timeout=90_000, polling=250
         )

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Any
 
-from aiortc import RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket
 
 from stream_server.app import create_app
@@ -16,41 +12,10 @@ from stream_server.media.tiers import HOLD_LOW_SECONDS, TIERS, TierController
 from stream_server.signaling.protocol import TIERS as PROTOCOL_TIERS
 from stream_server.web.keys import DATABASE, LIVE
 from tests.conftest import Sessions, base_url
-from tests.peers import ColourTrack, Publisher, Viewer, colour_close, post_sdp
+from tests.peers import ColourTrack, Publisher, Viewer, colour_close
 from tests.ws_peer import WsParticipant
 
 BLUE = (40, 80, 200)
-
-
-class SizedViewer(Viewer):
-    """A decoding viewer that also keeps the size of the last video frame."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sizes: list[tuple[int, int]] = []
-
-    async def _consume(self, track: MediaStreamTrack) -> None:
-        with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
-            while True:
-                frame: Any = await track.recv()
-                if track.kind == "video":
-                    self.video_frames += 1
-                    self.sizes.append((frame.width, frame.height))
-                    if self.video_frames % 5 == 1:
-                        rgb = frame.to_ndarray(format="rgb24")
-                        self.last_rgb = tuple(float(c) for c in rgb.reshape(-1, 3).mean(axis=0))
-                else:
-                    self.audio_frames += 1
-                self._frame_event.set()
-
-    async def play_tier(self, http: Any, base: str, session_id: str, tier: str) -> Any:
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        resp = await post_sdp(
-            http, f"{base}/whep/{session_id}?tier={tier}", self.pc.localDescription.sdp
-        )
-        if resp.status == 201:
-            await self.pc.setRemoteDescription(RTCSessionDescription(resp.body, "answer"))
-        return resp
 
 
 async def publish_vga(client: Any, sessions: Any) -> tuple[Publisher, str, str]:
@@ -68,11 +33,11 @@ async def test_a_low_tier_viewer_gets_the_smaller_picture_while_others_get_the_f
     client, sessions
 ):
     publisher, base, sid = await publish_vga(client, sessions)
-    full, lows = SizedViewer(), [SizedViewer() for _ in range(3)]
+    full, lows = Viewer(), [Viewer() for _ in range(3)]
     try:
-        assert (await full.play_tier(client.session, base, sid, "high")).status == 201
+        assert (await full.play(client.session, base, sid, tier="high")).status == 201
         for low in lows:
-            assert (await low.play_tier(client.session, base, sid, "low")).status == 201
+            assert (await low.play(client.session, base, sid, tier="low")).status == 201
         await full.wait_for(lambda: full.video_frames >= 10, timeout=30)
         for low in lows:
             await low.wait_for(
@@ -94,13 +59,13 @@ async def test_a_low_tier_viewer_gets_the_smaller_picture_while_others_get_the_f
 
 async def test_an_audio_only_viewer_gets_audio_and_no_video(client, sessions):
     publisher, base, sid = await publish_vga(client, sessions)
-    listener, watcher = SizedViewer(), SizedViewer()
+    listener, watcher = Viewer(), Viewer()
     try:
-        resp = await listener.play_tier(client.session, base, sid, "audio")
+        resp = await listener.play(client.session, base, sid, tier="audio")
         assert resp.status == 201, resp.body
         video_section = resp.body.split("m=video", 1)[1].split("m=audio", 1)[0]
         assert "a=inactive" in video_section
-        assert (await watcher.play_tier(client.session, base, sid, "high")).status == 201
+        assert (await watcher.play(client.session, base, sid, tier="high")).status == 201
         # While the other viewer gets 30 video frames, the audio-only one gets none.
         await watcher.wait_for(lambda: watcher.video_frames >= 30, timeout=30)
         await listener.wait_for(lambda: listener.audio_frames >= 50, timeout=30)
@@ -113,9 +78,9 @@ async def test_an_audio_only_viewer_gets_audio_and_no_video(client, sessions):
 
 async def test_an_unknown_tier_is_a_clear_400(client, sessions):
     created = await sessions.create()
-    viewer = SizedViewer()
+    viewer = Viewer()
     try:
-        resp = await viewer.play_tier(client.session, base_url(client), created.session.id, "ultra")
+        resp = await viewer.play(client.session, base_url(client), created.session.id, tier="ultra")
         assert resp.status == 400
         assert '"invalid_tier"' in resp.body
     finally:
@@ -184,9 +149,9 @@ async def test_auto_tier_moves_down_on_loss_and_back_up_with_hysteresis():
 
 async def test_an_auto_viewer_starts_on_the_full_stream(client, sessions):
     publisher, base, sid = await publish_vga(client, sessions)
-    viewer = SizedViewer()
+    viewer = Viewer()
     try:
-        assert (await viewer.play_tier(client.session, base, sid, "auto")).status == 201
+        assert (await viewer.play(client.session, base, sid, tier="auto")).status == 201
         await viewer.wait_for(lambda: viewer.video_frames >= 10, timeout=30)
         assert set(viewer.sizes) == {(640, 480)}
         assert client.app[LIVE].router(sid).low is None  # no transcoder until one is needed
@@ -236,9 +201,9 @@ async def test_the_low_tier_works_in_h264_too(aiohttp_client, settings):
     app = create_app(settings.replace(video_codec="H264"))
     client = await aiohttp_client(app)
     publisher, base, sid = await publish_vga(client, Sessions(app[DATABASE]))
-    viewer = SizedViewer()
+    viewer = Viewer()
     try:
-        resp = await viewer.play_tier(client.session, base, sid, "low")
+        resp = await viewer.play(client.session, base, sid, tier="low")
         assert resp.status == 201, resp.body
         assert "H264" in resp.body
         await viewer.wait_for(

@@ -274,27 +274,29 @@ async def load_demo(db: AsyncSession, now: dt.datetime) -> list[CreatedSession]:
     )
     today = now.astimezone(CITY_TZ).date()
     for item in WEEK:
-        hour, minute = (int(part) for part in item.start.split(":"))
-        starts_at = dt.datetime.combine(
-            today + dt.timedelta(days=item.day), dt.time(hour, minute), tzinfo=CITY_TZ
-        )
-        created.append(
-            await create_session(
-                db,
-                title=item.title,
-                mode=item.mode,
-                venue=item.venue,
-                receivers=list(item.receivers),
-                private=item.private,
-                starts_at=starts_at,
-                minutes=item.minutes,
-                category=item.category,
-                organiser=item.organiser,
-                description=item.description,
-                now=now,
-            )
-        )
+        created.append(await _create_planned(db, item, today + dt.timedelta(days=item.day), now))
     return created
+
+
+async def _create_planned(
+    db: AsyncSession, item: Planned, day: dt.date, now: dt.datetime
+) -> CreatedSession:
+    """One planned session on ``day``, at its start time in the city's time zone."""
+    hour, minute = (int(part) for part in item.start.split(":"))
+    return await create_session(
+        db,
+        title=item.title,
+        mode=item.mode,
+        venue=item.venue,
+        receivers=list(item.receivers),
+        private=item.private,
+        starts_at=dt.datetime.combine(day, dt.time(hour, minute), tzinfo=CITY_TZ),
+        minutes=item.minutes,
+        category=item.category,
+        organiser=item.organiser,
+        description=item.description,
+        now=now,
+    )
 
 
 # -- past months: attendance for the dashboard and the reports ----------------------------------
@@ -423,21 +425,7 @@ async def load_history(db: AsyncSession, now: dt.datetime, staff_id: int | None 
     )
     created: list[tuple[Session, Planned]] = []
     for day, item in _past_plan(now.astimezone(CITY_TZ).date()):
-        hour, minute = (int(part) for part in item.start.split(":"))
-        made = await create_session(
-            db,
-            title=item.title,
-            mode=item.mode,
-            venue=item.venue,
-            receivers=list(item.receivers),
-            private=item.private,
-            starts_at=dt.datetime.combine(day, dt.time(hour, minute), tzinfo=CITY_TZ),
-            minutes=item.minutes,
-            category=item.category,
-            organiser=item.organiser,
-            description=item.description,
-            now=now,
-        )
+        made = await _create_planned(db, item, day, now)
         created.append((made.session, item))
     # Attendance last, in one flush: added between sessions it would be flushed (slowly)
     # by every query create_session makes.

@@ -555,17 +555,23 @@ class ForwardedTrack(MediaStreamTrack):
             self._waiting_for_keyframe = self.kind == "video"
             return
         self._waiting_for_keyframe = False
-        if self._rebase and self._last_out is not None:
-            step = 3000 if self.kind == "video" else 960
-            self._offset = self._last_out + step - frame.timestamp
-        self._rebase = False
-        timestamp = frame.timestamp + self._offset
-        self._last_out = timestamp
+        timestamp = self._out_timestamp(frame.timestamp)
         if forwarder.send(payloads, timestamp, ntp_time, self._video, blocks):
             self.frames_out += 1
         else:  # the socket's buffer is full: this subscriber resumes on a key frame
             self.frames_dropped += 1
             self._skip_to_keyframe()
+
+    def _out_timestamp(self, timestamp: int) -> int:
+        """The subscriber's timestamp for a frame: continuous across a change of source (the
+        first frame after one follows the last sent, one frame interval later)."""
+        if self._rebase and self._last_out is not None:
+            step = 3000 if self.kind == "video" else 960
+            self._offset = self._last_out + step - timestamp
+        self._rebase = False
+        out = timestamp + self._offset
+        self._last_out = out
+        return out
 
     def _source_changed(self) -> None:
         self._queue.clear()
@@ -585,15 +591,8 @@ class ForwardedTrack(MediaStreamTrack):
             self._ready.clear()
             await self._ready.wait()
         frame = self._queue.popleft()
-        if self._rebase and self._last_out is not None:
-            # Keep the subscriber's timestamps continuous across a change of source.
-            step = 3000 if self.kind == "video" else 960
-            self._offset = self._last_out + step - frame.timestamp
-        self._rebase = False
-        timestamp = frame.timestamp + self._offset
-        self._last_out = timestamp
         self.frames_out += 1
-        return frame.packet(timestamp, self._time_base)
+        return frame.packet(self._out_timestamp(frame.timestamp), self._time_base)
 
     def stop(self) -> None:
         self.follow(None)

@@ -2,6 +2,19 @@
 // the screen wake lock and time formatting.
 
 const TOKEN_KEY = "kohtaamo:device-token";
+
+/** How often the programme is fetched, and how long to wait after the server refused. */
+export const SCHEDULE_EVERY_MS = 60_000;
+export const REFUSED_RETRY_MS = 120_000;
+/** Error codes that mean this device may not be used (as opposed to "try again"). */
+export const DEVICE_ERRORS = new Set(["device_revoked", "device_token_invalid"]);
+/** The views both device pages have, in page order. */
+export const DEVICE_VIEWS = ["not-enrolled", "refused", "programme", "call", "after"];
+
+/** The message key that explains a refusal to the person in front of the screen. */
+export function refusalKey(code) {
+  return DEVICE_ERRORS.has(code) ? `error.${code}` : "error.device_token_invalid";
+}
 const TOKEN_SHAPE = /^kd_[A-Za-z0-9_-]{16,200}$/;
 
 /**

@@ -2,7 +2,7 @@
 
 import { Call, readConfig, translator } from "./call.js";
 import { Stage } from "./stage.js";
-import { announcer, setToggle, showView } from "./ui.js";
+import { announcer, bindMicButton, setToggle, showView } from "./ui.js";
 
 const config = readConfig();
 const t = translator(config.messages);
@@ -102,12 +102,8 @@ mediaButton.addEventListener("click", async () => {
   }
 });
 
-micButton.addEventListener("click", () => {
-  const on = micButton.dataset.on === "true";
-  call.setMuted("audio", on);
-  setButton(micButton, !on, "call.mic_on", "call.mic_off");
-  announce(on ? "status.mic_off" : "status.mic_on");
-});
+// Shown only while the camera and microphone are on, so this only mutes and unmutes.
+bindMicButton({ button: micButton, getCall: () => call, t, announce });
 
 function stopSharing() {
   call.removeLocal(["screen"]);

@@ -4,7 +4,7 @@
 import { Call, deviceChannel, readConfig, translator } from "./call.js";
 import { Stage } from "./stage.js";
 import { offerSurvey } from "./survey.js";
-import { announcer, setToggle, showView } from "./ui.js";
+import { announcer, bindCameraButton, bindMicButton, resetMediaButtons, showView } from "./ui.js";
 
 const config = readConfig();
 const t = translator(config.messages);
@@ -27,7 +27,6 @@ const call = new Call({
 });
 window.kohtaamoCall = call; // for the browser tests and for support staff debugging
 
-window.kohtaamoCall = call; // for debugging from the console, and for the browser tests
 
 const participantNumbers = new Map();
 function labelFor(participant) {
@@ -51,17 +50,9 @@ function show(id, focusId) {
 
 const announce = announcer(statusRegion, t);
 
-function setButton(button, on, onKey, offKey) {
-  setToggle(button, on, t, onKey, offKey);
-}
-
 function resetControls() {
-  setButton(micButton, false, "call.mic_on", "call.mic_off");
-  setButton(cameraButton, false, "call.camera_on", "call.camera_off");
-  micButton.hidden = cameraButton.hidden = true;
+  resetMediaButtons(micButton, cameraButton, selfView, t);
   audioOnlyButton.hidden = lowerQualityButton.hidden = true;
-  selfView.hidden = true;
-  selfView.srcObject = null;
 }
 
 call.addEventListener("status", (event) => announce(event.detail.key, event.detail.params));
@@ -139,59 +130,8 @@ $("leave-button").addEventListener("click", () => {
   survey("left", $("rejoin-button"));
 });
 
-micButton.addEventListener("click", async () => {
-  const on = micButton.dataset.on === "true";
-  if (on) {
-    call.setMuted("audio", true);
-    setButton(micButton, false, "call.mic_on", "call.mic_off");
-    announce("status.mic_off");
-    return;
-  }
-  if (!call.local.audio) {
-    micButton.disabled = true;
-    try {
-      const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
-      call.addLocal({ audio: stream.getAudioTracks()[0] });
-    } catch (error) {
-      announce("status.media_denied");
-      return;
-    } finally {
-      micButton.disabled = false;
-    }
-  }
-  call.setMuted("audio", false);
-  setButton(micButton, true, "call.mic_on", "call.mic_off");
-  announce("status.mic_on");
-});
-
-cameraButton.addEventListener("click", async () => {
-  const on = cameraButton.dataset.on === "true";
-  if (on) {
-    // Off means off: the device is released and the camera light goes out.
-    call.removeLocal(["camera"]);
-    selfView.srcObject = null;
-    selfView.hidden = true;
-    setButton(cameraButton, false, "call.camera_on", "call.camera_off");
-    announce("status.camera_off");
-    return;
-  }
-  cameraButton.disabled = true;
-  try {
-    const stream = await navigator.mediaDevices.getUserMedia({
-      video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 24 } },
-    });
-    const track = stream.getVideoTracks()[0];
-    call.addLocal({ camera: track });
-    selfView.srcObject = new MediaStream([track]);
-    selfView.hidden = false;
-    setButton(cameraButton, true, "call.camera_on", "call.camera_off");
-    announce("status.camera_on");
-  } catch (error) {
-    announce("status.media_denied");
-  } finally {
-    cameraButton.disabled = false;
-  }
-});
+bindMicButton({ button: micButton, getCall: () => call, t, announce });
+bindCameraButton({ button: cameraButton, selfView, getCall: () => call, t, announce, frameRate: 24 });
 
 // Closing the tab or navigating away: say goodbye so attendance closes at once.
 window.addEventListener("pagehide", () => call.leave());

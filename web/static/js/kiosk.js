@@ -5,10 +5,15 @@
 
 import { Call, readConfig, translator } from "./call.js";
 import {
+  DEVICE_ERRORS,
+  DEVICE_VIEWS,
+  REFUSED_RETRY_MS,
+  SCHEDULE_EVERY_MS,
   WakeLock,
   deviceFetch,
   goFullscreen,
   isRefusal,
+  refusalKey,
   takeDeviceToken,
   timeFormatter,
 } from "./device.js";
@@ -21,17 +26,14 @@ const t = translator(config.messages);
 const $ = (id) => document.getElementById(id);
 const format = timeFormatter(config.lang);
 
-const SCHEDULE_EVERY_MS = 60_000;
-const REFUSED_RETRY_MS = 120_000;
 const OFFLINE_BACKOFF_MS = [2000, 5000, 10000, 20000, 30000, 60000];
 const RETRY_FAILED_JOIN_MS = 30_000;
 const HEADCOUNT_DEBOUNCE_MS = 800;
 const SLEEP_GAP_MS = 20_000; // a tick this late means the machine slept
 // Placements the kiosk joins by itself; "venue" (a kiosk without a room) only lists them.
 const AUTO_JOIN = new Set(["host-room", "receiving-room"]);
-const DEVICE_ERRORS = new Set(["device_revoked", "device_token_invalid"]);
 
-const views = ["not-enrolled", "refused", "programme", "call", "after"].map($);
+const views = DEVICE_VIEWS.map($);
 const announce = announcer($("status"), t);
 const wakeLock = new WakeLock();
 const stage = new Stage({ stage: $("stage"), waiting: $("waiting"), soundButton: $("sound-button"), t, labelFor });
@@ -113,7 +115,7 @@ function refuse(code) {
   }
   closeSurvey();
   wakeLock.release();
-  $("refused-reason").textContent = t(DEVICE_ERRORS.has(code) ? `error.${code}` : "error.device_token_invalid");
+  $("refused-reason").textContent = t(refusalKey(code));
   if (kiosk.mode !== "refused") show("refused", "refused-heading");
   scheduleRefresh(REFUSED_RETRY_MS);
 }

@@ -2,23 +2,31 @@
 // unless turned on; "sound only" for weak connections. The person is an online participant.
 
 import { Call, readConfig, translator } from "./call.js";
-import { deviceFetch, isRefusal, takeDeviceToken, timeFormatter, WakeLock } from "./device.js";
+import {
+  DEVICE_ERRORS,
+  DEVICE_VIEWS,
+  REFUSED_RETRY_MS,
+  SCHEDULE_EVERY_MS,
+  WakeLock,
+  deviceFetch,
+  isRefusal,
+  refusalKey,
+  takeDeviceToken,
+  timeFormatter,
+} from "./device.js";
 import { Stage } from "./stage.js";
 import { offerSurvey } from "./survey.js";
-import { announcer, setToggle, showView } from "./ui.js";
+import { announcer, bindCameraButton, bindMicButton, resetMediaButtons, showView } from "./ui.js";
 
 const config = readConfig();
 const t = translator(config.messages);
 const $ = (id) => document.getElementById(id);
 const format = timeFormatter(config.lang);
 
-const SCHEDULE_EVERY_MS = 60_000;
-const REFUSED_RETRY_MS = 120_000;
 const OFFLINE_RETRY_MS = 10_000;
-const DEVICE_ERRORS = new Set(["device_revoked", "device_token_invalid"]);
 const SETTINGS_KEY = "kohtaamo:tablet-settings";
 
-const views = ["not-enrolled", "refused", "programme", "call", "after"].map($);
+const views = DEVICE_VIEWS.map($);
 const announce = announcer($("status"), t);
 const wakeLock = new WakeLock();
 const micButton = $("mic-button");
@@ -124,7 +132,7 @@ function refuse(code) {
     stage.clear();
   }
   wakeLock.release();
-  $("refused-reason").textContent = t(DEVICE_ERRORS.has(code) ? `error.${code}` : "error.device_token_invalid");
+  $("refused-reason").textContent = t(refusalKey(code));
   if (tablet.mode !== "refused") show("refused", "refused-heading");
 }
 
@@ -171,16 +179,8 @@ function renderCards() {
 }
 
 // -- the call ------------------------------------------------------------------------------------
-function setButton(button, on, onKey, offKey) {
-  setToggle(button, on, t, onKey, offKey);
-}
-
 function resetControls() {
-  setButton(micButton, false, "call.mic_on", "call.mic_off");
-  setButton(cameraButton, false, "call.camera_on", "call.camera_off");
-  micButton.hidden = cameraButton.hidden = true;
-  selfView.hidden = true;
-  selfView.srcObject = null;
+  resetMediaButtons(micButton, cameraButton, selfView, t);
 }
 
 function join(item) {
@@ -255,66 +255,14 @@ $("back-button").addEventListener("click", () => {
   renderCards();
 });
 
-async function startCamera() {
-  cameraButton.disabled = true;
-  try {
-    const stream = await navigator.mediaDevices.getUserMedia({
-      video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 20 } },
-    });
-    const track = stream.getVideoTracks()[0];
-    if (!tablet.call) {
-      track.stop();
-      return;
-    }
-    tablet.call.addLocal({ camera: track });
-    selfView.srcObject = new MediaStream([track]);
-    selfView.hidden = false;
-    setButton(cameraButton, true, "call.camera_on", "call.camera_off");
-    announce("status.camera_on");
-  } catch (error) {
-    announce("status.media_denied");
-  } finally {
-    cameraButton.disabled = false;
-  }
-}
-
-cameraButton.addEventListener("click", () => {
-  if (!tablet.call) return;
-  if (cameraButton.dataset.on === "true") {
-    tablet.call.removeLocal(["camera"]);
-    selfView.srcObject = null;
-    selfView.hidden = true;
-    setButton(cameraButton, false, "call.camera_on", "call.camera_off");
-    announce("status.camera_off");
-  } else {
-    startCamera();
-  }
-});
-
-micButton.addEventListener("click", async () => {
-  const call = tablet.call;
-  if (!call) return;
-  if (micButton.dataset.on === "true") {
-    call.setMuted("audio", true);
-    setButton(micButton, false, "call.mic_on", "call.mic_off");
-    announce("status.mic_off");
-    return;
-  }
-  if (!call.local.audio) {
-    micButton.disabled = true;
-    try {
-      const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
-      call.addLocal({ audio: stream.getAudioTracks()[0] });
-    } catch (error) {
-      announce("status.media_denied");
-      return;
-    } finally {
-      micButton.disabled = false;
-    }
-  }
-  call.setMuted("audio", false);
-  setButton(micButton, true, "call.mic_on", "call.mic_off");
-  announce("status.mic_on");
+bindMicButton({ button: micButton, getCall: () => tablet.call, t, announce });
+const startCamera = bindCameraButton({
+  button: cameraButton,
+  selfView,
+  getCall: () => tablet.call,
+  t,
+  announce,
+  frameRate: 20,
 });
 
 // -- heartbeat and start -------------------------------------------------------------------------

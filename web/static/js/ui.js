@@ -1,4 +1,4 @@
-// Small pieces both pages use: switching views, the status region, toggle buttons.
+// Small pieces the call pages share: views, the status region, toggle buttons, media buttons.
 
 // Confirmations fade after a while; problems and "reconnecting" stay until replaced.
 const TRANSIENT = new Set([
@@ -39,4 +39,92 @@ export function showView(views, id, focusTarget) {
 export function setToggle(button, on, t, onKey, offKey) {
   button.dataset.on = String(on);
   button.querySelector(".control-label").textContent = t(on ? offKey : onKey);
+}
+
+/**
+ * The microphone button of a call page (join, tablet, presenter). `getCall()` gives the
+ * current call or null; the microphone is asked for only on the first "on", then muted
+ * and unmuted, so turning it back on is instant.
+ */
+export function bindMicButton({ button, getCall, t, announce }) {
+  button.addEventListener("click", async () => {
+    const call = getCall();
+    if (!call) return;
+    if (button.dataset.on === "true") {
+      call.setMuted("audio", true);
+      setToggle(button, false, t, "call.mic_on", "call.mic_off");
+      announce("status.mic_off");
+      return;
+    }
+    if (!call.local.audio) {
+      button.disabled = true;
+      try {
+        const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+        call.addLocal({ audio: stream.getAudioTracks()[0] });
+      } catch (error) {
+        announce("status.media_denied");
+        return;
+      } finally {
+        button.disabled = false;
+      }
+    }
+    call.setMuted("audio", false);
+    setToggle(button, true, t, "call.mic_on", "call.mic_off");
+    announce("status.mic_on");
+  });
+}
+
+/**
+ * The participant's camera button (join and tablet pages). Off means off: the track is
+ * removed, so the device is released and the camera light goes out. Returns start(), for
+ * pages that turn the camera on by themselves.
+ */
+export function bindCameraButton({ button, selfView, getCall, t, announce, frameRate }) {
+  async function start() {
+    button.disabled = true;
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({
+        video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: frameRate } },
+      });
+      const track = stream.getVideoTracks()[0];
+      const call = getCall();
+      if (!call) {
+        track.stop(); // the call ended while the browser asked
+        return;
+      }
+      call.addLocal({ camera: track });
+      selfView.srcObject = new MediaStream([track]);
+      selfView.hidden = false;
+      setToggle(button, true, t, "call.camera_on", "call.camera_off");
+      announce("status.camera_on");
+    } catch (error) {
+      announce("status.media_denied");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  button.addEventListener("click", () => {
+    const call = getCall();
+    if (!call) return;
+    if (button.dataset.on === "true") {
+      call.removeLocal(["camera"]);
+      selfView.srcObject = null;
+      selfView.hidden = true;
+      setToggle(button, false, t, "call.camera_on", "call.camera_off");
+      announce("status.camera_off");
+    } else {
+      start();
+    }
+  });
+  return start;
+}
+
+/** Both buttons back to "off" and hidden, the self view empty: after a call. */
+export function resetMediaButtons(micButton, cameraButton, selfView, t) {
+  setToggle(micButton, false, t, "call.mic_on", "call.mic_off");
+  setToggle(cameraButton, false, t, "call.camera_on", "call.camera_off");
+  micButton.hidden = cameraButton.hidden = true;
+  selfView.hidden = true;
+  selfView.srcObject = null;
 }

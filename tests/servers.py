@@ -1,0 +1,60 @@
+"""The real server in its own process, on a free loopback port: for the tests that kill it
+(SIGKILL) and start it again to check what survives a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+
+import aiohttp
+
+from tests.peers import wait_until
+
+
+def free_port() -> int:
+    """A port nobody listens on now (the kernel picks it), for a server started later."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def start_server(
+    database_url: str, port: int, env: dict[str, str] | None = None
+) -> asyncio.subprocess.Process:
+    """``python -m stream_server serve`` on 127.0.0.1:``port``, returned once /healthz answers.
+
+    ICE stays on loopback and VP8 is forced (what the test peers decode); ``env`` adds or
+    overrides ``KOHTAAMO_*`` settings for this server.
+    """
+    full_env = {
+        **os.environ,
+        "KOHTAAMO_DATABASE_URL": database_url,
+        "KOHTAAMO_ICE_HOST_ADDRESSES": "127.0.0.1",
+        "KOHTAAMO_VIDEO_CODEC": "VP8",
+        **(env or {}),
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "stream_server",
+        "serve",
+        "--port",
+        str(port),
+        env=full_env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+    async def healthy() -> bool:
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                    return resp.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    # Generous: a loaded machine takes a while to import and migrate.
+    await wait_until(healthy, timeout=60, interval=0.1)
+    return proc
