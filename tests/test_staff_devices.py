@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 
+from stream_server.devices import service as devices_service
+from stream_server.web.keys import DATABASE
 from tests.conftest import Devices, Sessions, Staff, base_url
 from tests.peers import Viewer
+from tests.ws_peer import WsParticipant
 
 
 # -- staff ----------------------------------------------------------------------------------------
@@ -236,3 +239,39 @@ async def test_room_screen_plays_over_whep_as_a_device_not_an_online_participant
         assert resp.status == 403
     finally:
         await elsewhere.close()
+
+
+async def test_revoking_a_device_closes_its_live_connections_at_once(
+    client: TestClient, devices: Devices, sessions: Sessions, staff: Staff
+) -> None:
+    session = (await sessions.create(venue="kantti/lava", receivers=["juankoski"])).session
+    screen_token = await devices.add("juankoski", "room-link", "lukusali")
+    kiosk_token = await devices.add("kantti", "kiosk", "lava")
+    csrf = await staff.login()
+    screen = Viewer()
+    kiosk = WsParticipant(client.session, base_url(client))
+    try:
+        resp = await screen.play(client.session, base_url(client), session.id, screen_token)
+        assert resp.status == 201
+        joined = await kiosk.join(session=session.id, channel="kiosk", device_token=kiosk_token)
+        assert joined["type"] == "joined", joined
+        summary = await (await client.get(f"/api/sessions/{session.id}/attendance")).json()
+        assert summary["devices_now"] == 2
+
+        async with client.app[DATABASE].session() as db:
+            ids = [d.id for d in await devices_service.list_devices(db)]
+        for device_id in ids:
+            revoked = await client.post(
+                f"/staff/devices/{device_id}/revoke",
+                data={"csrf_token": csrf},
+                allow_redirects=False,
+            )
+            assert revoked.status == 303
+
+        # The kiosk is told why before its socket closes.
+        await kiosk.wait_for(lambda: any(m.get("code") == "device_revoked" for m in kiosk.messages))
+        summary = await (await client.get(f"/api/sessions/{session.id}/attendance")).json()
+        assert summary["devices_now"] == 0  # both closed before the revoke answered
+    finally:
+        await kiosk.close()
+        await screen.close()

@@ -98,6 +98,7 @@ class Participant:
         self.tiers: TierController | None = None
         self.needs_offer = False  # a transceiver was added: SDP must be renegotiated
         self.tracks_dirty = False  # only the mid → publisher map changed
+        self.device_id: int | None = None  # the registered device behind it, if any
         self.closed = False
         self._negotiating = False
         self._pending = False
@@ -267,7 +268,7 @@ class ConferenceService:
                 )
                 await other.close("replaced")
                 await other.channel.close(4000, "replaced")
-        channel_name, venue_id = await self._device_channel(session, join)
+        channel_name, venue_id, device_id = await self._device_channel(session, join)
         room = self._live.room(session)
         role = "host" if join.role == "host" else "participant"
         try:
@@ -277,6 +278,7 @@ class ConferenceService:
         member.may_publish = role == "host" or session.mode == SessionMode.GROUP
         pc = self._live.new_peer()
         participant = Participant(self, session, member, channel, pc, join.attendee_key)
+        participant.device_id = device_id
         participant.presence = await self._live.ledger.join(
             session.id,
             channel_name,
@@ -321,7 +323,9 @@ class ConferenceService:
         await self.broadcast_roster(session.id)
         return participant
 
-    async def _device_channel(self, session: Session, join: Join) -> tuple[str, int | None]:
+    async def _device_channel(
+        self, session: Session, join: Join
+    ) -> tuple[str, int | None, int | None]:
         """The attendance channel (and venue) of a join: room devices must prove they are.
 
         A kiosk or room link is not an online participant (its room is counted by headcount),
@@ -334,12 +338,12 @@ class ConferenceService:
                     f"only a registered device may join as {join.channel}",
                     "join",
                 )
-            return join.channel, None
+            return join.channel, None, None
         try:
             access = await self._live.device_access(session, join.device_token)
         except KohtaamoError as exc:
             raise ProtocolError(exc.code, exc.message, "join") from None
-        return access.channel, access.venue_id
+        return access.channel, access.venue_id, access.device_id
 
     def _program_publisher(self, session_id: str) -> int | None:
         for p in self.participants(session_id):
@@ -521,6 +525,24 @@ class ConferenceService:
         )
         for participant in people:
             await participant.channel.close(1000, "session ended")
+
+    async def drop_device(self, device_id: int) -> int:
+        """Close the connections of a revoked device, telling it why."""
+        gone = [
+            p
+            for group in self._participants.values()
+            for p in group.values()
+            if p.device_id == device_id
+        ]
+        revoked = ProtocolError("device_revoked", "this device has been revoked", None)
+        for participant in gone:
+            await participant.send(revoked.as_message())
+        await asyncio.gather(
+            *(self.close_participant(p, "device-revoked") for p in gone), return_exceptions=True
+        )
+        for participant in gone:
+            await participant.channel.close(4001, "device revoked")
+        return len(gone)
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)

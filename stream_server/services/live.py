@@ -99,6 +99,7 @@ class Resource:
         self.member = member
         self.presence: Presence | None = None
         self.venue_id: int | None = None
+        self.device_id: int | None = None  # the registered device behind it, if any
         self.sources: list[MediaSource] = []
         self.tracks: list[ForwardedTrack] = []
         self.tiers: TierController | None = None  # an ``auto`` viewer's tier moves
@@ -251,6 +252,7 @@ class LiveService:
         """WHIP ingest: the newest publisher of a session takes over the program."""
         session = await self._load_session(session_id)
         channel = "whip"
+        access = None
         if bearer is not None and bearer.startswith(devices.DEVICE_TOKEN_PREFIX):
             access = await self.device_access(session, bearer)
             if not access.may_publish:
@@ -266,6 +268,7 @@ class LiveService:
         summary = self._check_offer(sdp)
         member = self._admit(session, "publisher", channel)
         resource = Resource("whip", session_id, self.new_peer(), member, self._resource_closed)
+        resource.device_id = access.device_id if access else None
         router = self.router(session_id)
 
         def prepare() -> None:
@@ -317,6 +320,7 @@ class LiveService:
         member = self._admit(session, "viewer", access.channel if access else "whep")
         resource = Resource("whep", session_id, self.new_peer(), member, self._resource_closed)
         resource.venue_id = access.venue_id if access else None
+        resource.device_id = access.device_id if access else None
         router = self.router(session_id)
 
         def prepare() -> None:
@@ -442,6 +446,16 @@ class LiveService:
         await self.conference.end_session(session_id)
         for resource in [r for r in self._resources.values() if r.session_id == session_id]:
             await resource.close("session-ended")
+
+    async def drop_device(self, device_id: int) -> int:
+        """A device was revoked: close its live connections now, not at its next request."""
+        resources = [r for r in self._resources.values() if r.device_id == device_id]
+        for resource in resources:
+            await resource.close("device-revoked")
+        dropped = len(resources) + await self.conference.drop_device(device_id)
+        if dropped:
+            logger.info("device %d revoked: %d live connection(s) closed", device_id, dropped)
+        return dropped
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

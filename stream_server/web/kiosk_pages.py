@@ -23,7 +23,7 @@ from stream_server.config import PROJECT_ROOT
 from stream_server.db.models import Venue
 from stream_server.devices import service as devices
 from stream_server.web.auth import require_staff, require_staff_page
-from stream_server.web.keys import DATABASE
+from stream_server.web.keys import DATABASE, LIVE
 from stream_server.web.rendering import language, render
 
 logger = logging.getLogger(__name__)
@@ -209,12 +209,19 @@ async def register_device(request: web.Request) -> web.Response:
 
 @routes.post("/staff/devices/{device_id:\\d+}/revoke")
 async def revoke_device(request: web.Request) -> web.StreamResponse:
-    """Revoke at once: the next request or join with the token is refused."""
+    """Revoke at once: live connections close, and every later request is refused."""
     identity = await require_staff(request)
     device_id = int(request.match_info["device_id"])
     async with request.app[DATABASE].session() as db:
         if await devices.get_device(db, device_id) is None:
             raise web.HTTPNotFound(reason="no such device")
         revoked = await devices.revoke_device(db, device_id)
-    logger.info("staff %s revoked device %d (%s)", identity.name, device_id, revoked)
+    dropped = await request.app[LIVE].drop_device(device_id)
+    logger.info(
+        "staff %s revoked device %d (%s, %d live connection(s) closed)",
+        identity.name,
+        device_id,
+        revoked,
+        dropped,
+    )
     raise web.HTTPSeeOther("/staff/devices")
