@@ -210,16 +210,26 @@ async def invite(db: AsyncSession, device_id: int, session_id: str) -> None:
 
 async def placement(db: AsyncSession, device: Device, session: Session) -> Placement | None:
     """How this device may take part in this session, or None if it may not."""
+    invited = False
+    if device.kind == DeviceKind.TABLET and session.visibility != Visibility.PUBLIC:
+        invited = (
+            await db.scalar(
+                select(DeviceInvitation.id).where(
+                    DeviceInvitation.device_id == device.id,
+                    DeviceInvitation.session_id == session.id,
+                )
+            )
+            is not None
+        )
+    return _placement(device, session, invited)
+
+
+def _placement(device: Device, session: Session, invited: bool) -> Placement | None:
+    """:func:`placement` once it is known whether a tablet is invited (no I/O)."""
     if device.kind == DeviceKind.TABLET:
         if session.visibility == Visibility.PUBLIC:
             return Placement("public", False, None)
-        invited = await db.scalar(
-            select(DeviceInvitation.id).where(
-                DeviceInvitation.device_id == device.id,
-                DeviceInvitation.session_id == session.id,
-            )
-        )
-        return Placement("invited", False, None) if invited is not None else None
+        return Placement("invited", False, None) if invited else None
     venue_slug = device.venue.slug
     if device.room_id is not None:
         if session.room_id == device.room_id:
@@ -268,7 +278,8 @@ async def schedule(
         query = query.where(or_(Session.room_id.in_(rooms), Session.id.in_(receiving)))
     result = []
     for session in (await db.scalars(query)).all():
-        place = await placement(db, device, session)
+        # The query above already kept only the private sessions this tablet is invited to.
+        place = _placement(device, session, invited=True)
         if place is None:
             continue
         item = catalog.session_to_json(session, now)
