@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from aiohttp.test_utils import TestClient
 
+from stream_server.catalog.service import CITY_TZ
 from stream_server.devices import service as devices_service
 from stream_server.web.keys import DATABASE
 from tests.conftest import Devices, Sessions, Staff, base_url
@@ -174,6 +177,23 @@ async def test_device_schedule_lists_its_rooms_sessions_with_placement(
     assert [(s["id"], s["placement"], s["may_publish"]) for s in body["sessions"]] == [
         (lecture.id, "host-room", True)
     ]
+
+
+async def test_schedule_late_in_the_evening_reaches_past_midnight(
+    client: TestClient, devices: Devices, sessions: Sessions
+) -> None:
+    # Five to midnight in the city: a session ten minutes later belongs to tomorrow, but a
+    # kiosk must still see it in time to join its lead time before the start.
+    evening = dt.datetime(2026, 11, 27, 23, 55, tzinfo=CITY_TZ).astimezone(dt.UTC)
+    night = (
+        await sessions.create(venue="kantti/paja", starts_at=evening + dt.timedelta(minutes=10))
+    ).session
+    await sessions.create(venue="kantti/paja", starts_at=evening + dt.timedelta(hours=9))
+    await devices.add("kantti", "kiosk", "paja")
+    async with client.app[DATABASE].session() as db:
+        kiosk = (await devices_service.list_devices(db))[0]
+        listed = await devices_service.schedule(db, kiosk, now=evening)
+    assert [s["id"] for s in listed] == [night.id]  # tomorrow morning's waits for tomorrow
 
 
 async def test_revoked_device_is_refused_at_once(client: TestClient, devices: Devices) -> None:

@@ -40,6 +40,9 @@ DEVICE_STATES = frozenset({"idle", "waiting", "joining", "playing", "publishing"
 #: A device unheard of for this long is shown as offline.
 ONLINE_WITHIN = dt.timedelta(seconds=90)
 MAX_SCHEDULE_DAYS = 14
+#: The schedule always reaches this far ahead, so that a session just after midnight is
+#: still joined its lead time before the start although it belongs to tomorrow.
+SCHEDULE_LOOKAHEAD = dt.timedelta(hours=3)
 
 
 class DeviceError(ValueError):
@@ -255,10 +258,15 @@ def local_day_bounds(now: dt.datetime, days: int) -> tuple[dt.datetime, dt.datet
 async def schedule(
     db: AsyncSession, device: Device, now: dt.datetime | None = None, days: int = 1
 ) -> list[dict[str, Any]]:
-    """The sessions this device takes part in from today on, soonest first."""
+    """The sessions this device takes part in from today on, soonest first.
+
+    The window ends at the end of the ``days``-th day (city time) but never less than
+    ``SCHEDULE_LOOKAHEAD`` from now.
+    """
     now = now or utcnow()
     days = max(1, min(days, MAX_SCHEDULE_DAYS))
     start, end = local_day_bounds(now, days)
+    end = max(end, now + SCHEDULE_LOOKAHEAD)
     query = (
         catalog.session_query()
         .where(Session.starts_at < end, Session.ends_at > start, Session.ended_at.is_(None))
