@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench bench-attendance bench-fanout clean
+.PHONY: setup run test lint bench bench-attendance bench-fanout bench-join-burst clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,9 @@ bench: setup
 
 bench-attendance: setup
 	unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m bench.attendance $(BENCH_ARGS)'
+
+bench-join-burst: setup
+	$(BIN)/python -m bench.join_burst $(BENCH_ARGS)
 
 # Fan-out at scale (hundreds of cheap viewers); writes bench/results/fanout-latest.md.
 bench-fanout: setup

@@ -13,7 +13,8 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from stream_server.attendance import rollups
 from stream_server.attendance.events import AttendanceEvents
@@ -49,6 +50,150 @@ class Presence:
     resumed: bool = False
 
 
+@dataclasses.dataclass(frozen=True)
+class _JoinRequest:
+    session_id: str
+    channel: str
+    role: str
+    key_hash: str | None
+    room_id: int | None
+    venue_id: int | None
+    at: dt.datetime
+
+    @property
+    def key(self) -> tuple[str, str] | None:
+        return (self.session_id, self.key_hash) if self.key_hash is not None else None
+
+
+async def _write_joins(db: AsyncSession, requests: list[_JoinRequest]) -> list[Presence]:
+    """Write a burst of joins with a few multi-row statements, not a few per join.
+
+    A request with a known attendee key continues that participant (also one that an
+    earlier request of the same burst created).
+    """
+    known: dict[tuple[str, str], tuple[int, str]] = {}  # (session, key) -> (id, channel)
+    for request in requests:
+        key = request.key
+        if key is None or key in known:
+            continue
+        row = (
+            await db.execute(
+                select(Participant.id, Participant.channel).where(
+                    Participant.session_id == request.session_id,
+                    Participant.attendee_key_hash == request.key_hash,
+                )
+            )
+        ).first()
+        if row is not None:
+            known[key] = (row[0], row[1])
+    resumed = [False] * len(requests)
+    creating: list[int] = []  # indexes of the requests that make a new participant
+    created_keys: set[tuple[str, str]] = set()
+    for index, request in enumerate(requests):
+        key = request.key
+        if key is not None and (key in known or key in created_keys):
+            resumed[index] = True  # also the same page twice in one burst: one participant
+            continue
+        creating.append(index)
+        if key is not None:
+            created_keys.add(key)
+    placed: dict[int, tuple[int, str]] = {}
+    if creating:
+        ids = (
+            await db.scalars(
+                insert(Participant).returning(Participant.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "session_id": r.session_id,
+                        "channel": r.channel,
+                        "role": r.role,
+                        "is_device": r.channel in DEVICE_CHANNELS,
+                        "room_id": r.room_id,
+                        "venue_id": r.venue_id,
+                        "attendee_key_hash": r.key_hash,
+                        "first_joined_at": r.at,
+                        "surveyed": False,
+                    }
+                    for r in (requests[i] for i in creating)
+                ],
+            )
+        ).all()
+        for index, participant_id in zip(creating, ids, strict=True):
+            placed[index] = (participant_id, requests[index].channel)
+            key = requests[index].key
+            if key is not None:
+                known[key] = placed[index]
+    for index, request in enumerate(requests):
+        if index not in placed:
+            key = request.key
+            assert key is not None
+            placed[index] = known[key]
+    interval_ids = list(
+        (
+            await db.scalars(
+                insert(AttendanceInterval).returning(
+                    AttendanceInterval.id, sort_by_parameter_order=True
+                ),
+                [
+                    {"participant_id": placed[i][0], "joined_at": r.at, "last_seen_at": r.at}
+                    for i, r in enumerate(requests)
+                ],
+            )
+        ).all()
+    )
+    for session_id in dict.fromkeys(r.session_id for r in requests):
+        await rollups.mark_dirty(db, session_id)
+    return [
+        Presence(placed[i][0], interval_id, r.session_id, placed[i][1], resumed[i])
+        for i, (r, interval_id) in enumerate(zip(requests, interval_ids, strict=True))
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class _LeaveRequest:
+    presence: Presence
+    reason: str
+    at: dt.datetime
+
+
+async def _write_leaves(db: AsyncSession, requests: list[_LeaveRequest]) -> list[bool]:
+    """Close a burst of intervals (a lecture ends) with two statements; True where closed."""
+    ids = {r.presence.interval_id for r in requests}
+    still_open = set(
+        (
+            await db.scalars(
+                select(AttendanceInterval.id).where(
+                    AttendanceInterval.id.in_(ids), AttendanceInterval.left_at.is_(None)
+                )
+            )
+        ).all()
+    )
+    closing: list[_LeaveRequest] = []
+    closed: list[bool] = []
+    for request in requests:
+        interval_id = request.presence.interval_id
+        closed.append(interval_id in still_open)
+        if closed[-1]:
+            still_open.discard(interval_id)  # the same interval twice in a burst: once
+            closing.append(request)
+    if closing:
+        await db.execute(
+            update(AttendanceInterval),
+            [
+                {
+                    "id": r.presence.interval_id,
+                    "left_at": r.at,
+                    "last_seen_at": r.at,
+                    "close_reason": r.reason,
+                }
+                for r in closing
+            ],
+        )
+    for session_id in dict.fromkeys(r.presence.session_id for r in closing):
+        await rollups.mark_dirty(db, session_id)
+    return closed
+
+
 class AttendanceLedger:
     """Records attendance intervals in the database."""
 
@@ -82,41 +227,17 @@ class AttendanceLedger:
         """Open an interval; the same ``attendee_key`` continues the same participant."""
         if channel not in CHANNELS:
             raise AttendanceError(f"unknown channel {channel!r}")
-        now = self._clock()
-        key_hash = hash_secret(f"{session_id}:{attendee_key}") if attendee_key else None
-        async with self._db.session() as db:
-            participant = None
-            resumed = False
-            if key_hash is not None:
-                participant = await db.scalar(
-                    select(Participant).where(
-                        Participant.session_id == session_id,
-                        Participant.attendee_key_hash == key_hash,
-                    )
-                )
-            resumed = participant is not None
-            if participant is None:
-                participant = Participant(
-                    session_id=session_id,
-                    channel=channel,
-                    role=role,
-                    is_device=channel in DEVICE_CHANNELS,
-                    room_id=room_id,
-                    venue_id=venue_id,
-                    attendee_key_hash=key_hash,
-                    first_joined_at=now,
-                )
-                db.add(participant)
-                await db.flush()
-            interval = AttendanceInterval(
-                participant_id=participant.id, joined_at=now, last_seen_at=now
-            )
-            db.add(interval)
-            await db.flush()
-            await rollups.mark_dirty(db, session_id)
-            presence = Presence(
-                participant.id, interval.id, session_id, participant.channel, resumed
-            )
+        request = _JoinRequest(
+            session_id=session_id,
+            channel=channel,
+            role=role,
+            key_hash=hash_secret(f"{session_id}:{attendee_key}") if attendee_key else None,
+            room_id=room_id,
+            venue_id=venue_id,
+            at=self._clock(),
+        )
+        # Committed before returning, together with whatever other joins arrived meanwhile.
+        presence = await self._db.writes.run_many(_write_joins, request)
         logger.info(
             "session %s: %s joined (participant %d, interval %d)",
             session_id,
@@ -129,18 +250,9 @@ class AttendanceLedger:
 
     async def leave(self, presence: Presence, reason: str = "left") -> bool:
         """Close the interval; closing twice is harmless (returns False the second time)."""
-        now = self._clock()
-        async with self._db.session() as db:
-            result = await db.execute(
-                update(AttendanceInterval)
-                .where(
-                    AttendanceInterval.id == presence.interval_id,
-                    AttendanceInterval.left_at.is_(None),
-                )
-                .values(left_at=now, last_seen_at=now, close_reason=reason)
-            )
-            await rollups.mark_dirty(db, presence.session_id)
-        closed = bool(result.rowcount)  # type: ignore[attr-defined]
+        closed = await self._db.writes.run_many(
+            _write_leaves, _LeaveRequest(presence, reason, self._clock())
+        )
         if closed:
             logger.info(
                 "session %s: %s left (%s, interval %d)",
@@ -157,12 +269,16 @@ class AttendanceLedger:
         ids = list(interval_ids)
         if not ids:
             return
-        async with self._db.session() as db:
+        now = self._clock()
+
+        async def write(db: AsyncSession) -> None:
             await db.execute(
                 update(AttendanceInterval)
                 .where(AttendanceInterval.id.in_(ids), AttendanceInterval.left_at.is_(None))
-                .values(last_seen_at=self._clock())
+                .values(last_seen_at=now)
             )
+
+        await self._db.writes.run(write)
 
     async def close_stale_intervals(self) -> int:
         """At start-up: intervals still open belong to a previous process; close them at the

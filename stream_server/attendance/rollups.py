@@ -41,7 +41,12 @@ HOST, RECEIVER, ELSEWHERE = 0, 1, 2
 
 
 async def mark_dirty(db: AsyncSession, session_id: str) -> None:
-    """Called by the ledger on join and leave, in the same transaction."""
+    """Called by the ledger on join and leave, in the same transaction (once per session
+    per transaction: a burst of joins shares one)."""
+    marked: set[str] = db.info.setdefault("rollups_marked_dirty", set())
+    if session_id in marked:
+        return
+    marked.add(session_id)
     await db.execute(
         update(SessionRollup).where(SessionRollup.session_id == session_id).values(dirty=True)
     )

@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from stream_server.db.group_commit import GroupCommit
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 _SYNC_DRIVERS = {"sqlite+aiosqlite": "sqlite", "postgresql+asyncpg": "postgresql+psycopg"}
@@ -72,6 +74,8 @@ class Database:
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        #: Frequent small writes (attendance joins and leaves) go through here, many per commit.
+        self.writes = GroupCommit(self.session)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -85,4 +89,5 @@ class Database:
                 raise
 
     async def close(self) -> None:
+        await self.writes.close()
         await self.engine.dispose()

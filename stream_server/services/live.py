@@ -123,6 +123,44 @@ class Resource:
             await self._on_closed(self, reason)
 
 
+class SessionCache:
+    """Sessions as joins see them, read once for a burst rather than once per join.
+
+    When a lecture starts, a hundred viewers ask for the same session within a second; each
+    read is eight queries (the session and what it refers to). Here concurrent readers share
+    one read, and the result serves for ``ttl`` seconds. A session ended through this server
+    is forgotten at once; one ended elsewhere (the CLI) is seen within ``ttl``.
+    """
+
+    def __init__(self, database: Database, ttl: float = 2.0) -> None:
+        self._db = database
+        self._ttl = ttl
+        self._reads: dict[str, tuple[float, asyncio.Future[Session | None]]] = {}
+
+    async def get(self, session_id: str) -> Session | None:
+        loop = asyncio.get_running_loop()
+        cached = self._reads.get(session_id)
+        if cached is not None and cached[0] > loop.time():
+            return await asyncio.shield(cached[1])
+        if len(self._reads) > 1000:  # ids come from requests: keep the map small
+            now = loop.time()
+            self._reads = {k: v for k, v in self._reads.items() if v[0] > now}
+        read = loop.create_task(self._read(session_id))
+        self._reads[session_id] = (loop.time() + self._ttl, read)
+        try:
+            return await asyncio.shield(read)
+        except Exception:
+            self._reads.pop(session_id, None)  # a failed read is not remembered
+            raise
+
+    async def _read(self, session_id: str) -> Session | None:
+        async with self._db.session() as db:
+            return await catalog.get_session(db, session_id)
+
+    def forget(self, session_id: str) -> None:
+        self._reads.pop(session_id, None)
+
+
 class LiveService:
     """Owns every live session's media and connections."""
 
@@ -137,14 +175,14 @@ class LiveService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.conference = ConferenceService(self)
         self._test_cards: dict[str, TestCard] = {}
+        self._sessions = SessionCache(database)
         # Each peer holds ~5 descriptors (ICE, DTLS, the direct path's socket): a soft limit
         # of 1024 would cap a broadcast near 200 viewers.
         logger.debug("open file limit %d", raise_open_file_limit())
 
     # -- lookups ------------------------------------------------------------------------------
     async def _load_session(self, session_id: str) -> Session:
-        async with self._db.session() as db:
-            session = await catalog.get_session(db, session_id)
+        session = await self._sessions.get(session_id)
         if session is None:
             raise NotFound(f"no session {session_id!r}", code="unknown_session")
         if catalog.session_phase(session, catalog.utcnow()) == catalog.Phase.ENDED:
@@ -400,7 +438,7 @@ class LiveService:
                     )
             else:
                 assert join.session is not None
-                session = await catalog.get_session(db, join.session)
+                session = await self._sessions.get(join.session)
                 if session is None:
                     raise ProtocolError("unknown_session", "no such session", "join")
                 if (
@@ -443,6 +481,7 @@ class LiveService:
         """The host ended the session: it is marked ended and everyone is disconnected."""
         async with self._db.session() as db:
             await catalog.end_session(db, session_id)
+        self._sessions.forget(session_id)
         await self.conference.end_session(session_id)
         for resource in [r for r in self._resources.values() if r.session_id == session_id]:
             await resource.close("session-ended")
