@@ -120,7 +120,10 @@ def cmd_devices(settings: Settings, args: argparse.Namespace) -> int:
             if not _run_db(settings, lambda db: devices.revoke_device(db, args.device_id)):
                 print(f"error: no active device {args.device_id}", file=sys.stderr)
                 return 2
-            print(f"device {args.device_id} revoked; it is refused from now on")
+            print(
+                f"device {args.device_id} revoked; it is refused from now on and the running "
+                "server closes its live connections at its next attendance heartbeat"
+            )
         elif args.devices_command == "invite":
             _run_db(settings, lambda db: devices.invite(db, args.device_id, args.session_id))
             print(f"session {args.session_id} is on device {args.device_id}'s home screen")

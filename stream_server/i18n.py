@@ -491,9 +491,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fi": "{title}: paikalla {in_person}, verkossa nyt {online_now}, yhteensä {total}.",
         "en": "{title}: {in_person} in person, {online_now} online now, {total} in total.",
     },
-    "dash.new_sessions": {
-        "fi": "Tämän päivän tapahtumiin on tullut muutoksia.",
-        "en": "Today's sessions have changed.",
+    "dash.day_changed": {
+        "fi": "Päivä on vaihtunut.",
+        "en": "The day has changed.",
+    },
+    "dash.announce_added": {
+        "fi": "Uusi tapahtuma tänään: {title}, {time}.",
+        "en": "New session today: {title}, {time}.",
+    },
+    "dash.announce_removed": {
+        "fi": "Tapahtuma poistui tämän päivän listalta: {title}.",
+        "en": "Session no longer on today's list: {title}.",
     },
     "dash.reload": {"fi": "Päivitä sivu", "en": "Reload the page"},
     "dash.time": {"fi": "Aika", "en": "Time"},

@@ -12,9 +12,11 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser, Page
+from sqlalchemy import delete
 
 from stream_server.catalog import service as catalog
-from stream_server.web.keys import LEDGER
+from stream_server.db.models import Session as SessionRow
+from stream_server.web.keys import DATABASE, LEDGER
 from stream_server.web.staff_events import STREAMS
 from stream_server.web.staff_pages import local_day, period_bounds, report_choice
 from tests import browser as browser_helpers
@@ -469,4 +471,127 @@ async def test_dashboard_reconnects_and_catches_up_after_the_stream_drops(
     await wait_text(page, f"#session-{sid} [data-field=online_now]", "1")
     await ledger.join(sid, "tablet")
     await wait_text(page, f"#session-{sid} [data-field=online_now]", "2")
+    assert not console_problems(page), page_log(page)
+
+
+async def test_dashboard_cards_endpoint_serves_only_todays_named_sessions(
+    client: TestClient, staff: Staff, sessions: Sessions
+) -> None:
+    assert (await client.get("/staff/dashboard/cards?id=x")).status == 401
+    await staff.login()
+    _, day_start, day_end = local_day(catalog.utcnow())
+    today = await sessions.create(title="Satutuokio", starts_at=day_start + dt.timedelta(hours=1))
+    later = await sessions.create(title="Huomenna", starts_at=day_end + dt.timedelta(hours=1))
+    response = await client.get(
+        f"/staff/dashboard/cards?id={today.session.id}&id={later.session.id}&lang=en"
+    )
+    assert response.status == 200 and response.content_type == "text/html"
+    doc = parse(await response.text())
+    assert [n.attrs["id"] for n in doc.find_all("article")] == [f"session-{today.session.id}"]
+    assert doc.by_id(f"hc-{today.session.id}-kantti") is not None
+    bad = await client.get("/staff/dashboard/cards")
+    assert bad.status == 400
+    assert (await bad.json())["error"]["code"] == "invalid_ids"
+
+
+async def card_ids(page: Page) -> list[str]:
+    return await page.eval_on_selector_all(  # type: ignore[no-any-return]
+        "#dash-sessions .dash-session", "cards => cards.map(c => c.dataset.sessionId)"
+    )
+
+
+async def wait_announced(page: Page, text: str) -> None:
+    try:
+        await page.wait_for_function(
+            "want => document.getElementById('dash-announcer').textContent.includes(want)",
+            arg=text,
+            timeout=MEDIA_TIMEOUT_MS,
+        )
+    except Exception as exc:
+        seen = await page.text_content("#dash-announcer")
+        raise AssertionError(f"announcer says {seen!r}, not {text!r}\n{page_log(page)}") from exc
+
+
+@pytest.mark.browser
+async def test_dashboard_adds_sessions_created_elsewhere_without_disturbing_typing(
+    client: TestClient, staff: Staff, sessions: Sessions, chromium: Browser
+) -> None:
+    """Sessions created by the command line (another process: no event) appear in order."""
+    await staff.add("anna")
+    now = catalog.utcnow()
+    _, day_start, day_end = local_day(now)
+    middle = day_start + (day_end - day_start) / 2
+    first = await sessions.create(title="Kielikahvila", venue="kantti/kohtaamo", starts_at=middle)
+    a = first.session.id
+    page = await staff_page(chromium, base_url(client), "/staff?refresh=1")
+    await wait_text(page, "#live-state", "Luvut päivittyvät automaattisesti.")
+    # Someone is typing a count for the first session and has not saved it.
+    field = page.locator(f"#hc-{a}-kantti")
+    await field.fill("7")
+
+    # As `kohtaamo sessions create` would: straight into the database.
+    early = await sessions.create(
+        title="Aamukahvi", venue="kantti/paja", starts_at=day_start + dt.timedelta(minutes=1)
+    )
+    live = await sessions.create(
+        title="Digiapu", venue="kantti/lava", starts_at=now - dt.timedelta(minutes=5)
+    )
+    b, c = early.session.id, live.session.id
+    await page.wait_for_selector(f"#session-{b}", timeout=MEDIA_TIMEOUT_MS)
+    await page.wait_for_selector(f"#session-{c}", timeout=MEDIA_TIMEOUT_MS)
+    by_start = sorted(
+        [first.session, early.session, live.session], key=lambda s: (s.starts_at, s.id)
+    )
+    assert await card_ids(page) == [s.id for s in by_start]
+    # The card being typed in was not touched: focus and the unsaved value are as they were.
+    assert await page.evaluate("document.activeElement.id") == f"hc-{a}-kantti"
+    assert await field.input_value() == "7"
+    await wait_announced(page, "Uusi tapahtuma tänään: Aamukahvi,")
+    await wait_announced(page, "Uusi tapahtuma tänään: Digiapu,")
+    assert await page.is_hidden("#dash-changed")
+
+    # The new card's headcount controls work like the others.
+    new_field = page.get_by_label("Paikalla: Kirjasto- ja kulttuuritalo KANTTI").nth(
+        [s.id for s in by_start].index(b)
+    )
+    assert await new_field.get_attribute("id") == f"hc-{b}-kantti"
+    await new_field.fill("5")
+    await new_field.press("Enter")
+    await wait_text(page, f"#session-{b} [data-field=in_person]", "5")
+    await (
+        page.get_by_role("button", name="Yksi lisää: Kirjasto- ja kulttuuritalo KANTTI")
+        .nth([s.id for s in by_start].index(b))
+        .click()
+    )
+    await wait_text(page, f"#session-{b} [data-field=in_person]", "6")
+
+    # Ended elsewhere: its status follows; removed from the day: its card goes.
+    await sessions.end(c)
+    await wait_text(page, f"#session-{c} [data-field=phase]", "Päättynyt")
+    # (A card with the focus in it stays until the person moves on.)
+    await page.evaluate("document.activeElement.blur()")
+    async with client.app[DATABASE].session() as db:
+        await db.execute(delete(SessionRow).where(SessionRow.id == b))
+    await page.wait_for_selector(f"#session-{b}", state="detached", timeout=MEDIA_TIMEOUT_MS)
+    await wait_announced(page, "Tapahtuma poistui tämän päivän listalta: Aamukahvi.")
+    assert await card_ids(page) == [s.id for s in by_start if s.id != b]
+    assert not console_problems(page), page_log(page)
+
+
+@pytest.mark.browser
+async def test_dashboard_adds_a_session_when_an_event_names_it(
+    client: TestClient, staff: Staff, sessions: Sessions, chromium: Browser
+) -> None:
+    """No periodic re-read here (an hour): the event about an unknown session brings it."""
+    await staff.add("anna")
+    page = await staff_page(chromium, base_url(client), "/staff?refresh=3600")
+    await wait_text(page, "#live-state", "Luvut päivittyvät automaattisesti.")
+    assert await page.is_visible("#dash-empty")
+    # The reconnection's re-read is done, so the session below is new to the page.
+    await page.wait_for_function("() => (window.kohtaamoRefreshes ?? 0) >= 1")
+    sid = (await sessions.create(title="Satutuokio", venue="kantti/paja")).session.id
+    await client.app[LEDGER].join(sid, "browser")
+    await wait_text(page, f"#session-{sid} [data-field=online_now]", "1")
+    assert await page.is_hidden("#dash-empty")
+    await wait_announced(page, "Uusi tapahtuma tänään: Satutuokio,")
     assert not console_problems(page), page_log(page)

@@ -8,9 +8,9 @@ from aiohttp.test_utils import TestClient
 
 from stream_server.catalog.service import CITY_TZ
 from stream_server.devices import service as devices_service
-from stream_server.web.keys import DATABASE
+from stream_server.web.keys import DATABASE, LIVE
 from tests.conftest import Devices, Sessions, Staff, base_url
-from tests.peers import Viewer
+from tests.peers import Viewer, wait_until
 from tests.ws_peer import WsParticipant
 
 
@@ -295,3 +295,43 @@ async def test_revoking_a_device_closes_its_live_connections_at_once(
     finally:
         await kiosk.close()
         await screen.close()
+
+
+async def test_a_device_revoked_from_the_command_line_is_dropped_within_a_heartbeat(
+    client: TestClient, devices: Devices, sessions: Sessions
+) -> None:
+    """``kohtaamo devices revoke`` writes only the database (another process); the server's
+    heartbeat (0.5 s in tests) notices and closes the device's connections."""
+    session = (await sessions.create(venue="kantti/lava", receivers=["juankoski"])).session
+    screen_token = await devices.add("juankoski", "room-link", "lukusali")
+    kept_token = await devices.add("juankoski", "room-link", "lukusali")
+    kiosk_token = await devices.add("kantti", "kiosk", "lava")
+    screen, kept = Viewer(), Viewer()
+    kiosk = WsParticipant(client.session, base_url(client))
+    live = client.app[LIVE]
+    try:
+        for viewer, token in ((screen, screen_token), (kept, kept_token)):
+            resp = await viewer.play(client.session, base_url(client), session.id, token)
+            assert resp.status == 201, resp.body
+        joined = await kiosk.join(session=session.id, channel="kiosk", device_token=kiosk_token)
+        assert joined["type"] == "joined", joined
+        async with client.app[DATABASE].session() as db:
+            screen_id, kept_id, kiosk_id = [d.id for d in await devices_service.list_devices(db)]
+        assert live.connected_device_ids() == {screen_id, kept_id, kiosk_id}
+
+        # As the CLI does: straight to the database, not through LiveService.
+        async with client.app[DATABASE].session() as db:
+            assert await devices_service.revoke_device(db, screen_id)
+            assert await devices_service.revoke_device(db, kiosk_id)
+
+        await kiosk.wait_for(lambda: any(m.get("code") == "device_revoked" for m in kiosk.messages))
+        await kiosk.wait_for(lambda: kiosk.ws is not None and kiosk.ws.closed)
+        await wait_until(lambda: live.connected_device_ids() == {kept_id}, timeout=30)
+        summary = await (await client.get(f"/api/sessions/{session.id}/attendance")).json()
+        assert summary["devices_now"] == 1  # the device still registered keeps watching
+        assert live.resource(kept.location.rsplit("/", 1)[-1]) is not None
+        assert live.resource(screen.location.rsplit("/", 1)[-1]) is None
+    finally:
+        await kiosk.close()
+        await screen.close()
+        await kept.close()

@@ -156,6 +156,17 @@ async def revoke_device(db: AsyncSession, device_id: int) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def revoked_among(db: AsyncSession, device_ids: set[int]) -> list[int]:
+    """Which of these devices are revoked: one indexed query, so the server can notice
+    revocations made in another process (``kohtaamo devices revoke``) cheaply."""
+    if not device_ids:
+        return []
+    rows = await db.scalars(
+        select(Device.id).where(Device.id.in_(device_ids), Device.revoked_at.is_not(None))
+    )
+    return sorted(rows.all())
+
+
 async def identify_device(db: AsyncSession, token: str) -> Device:
     """The device holding this token; raises for unknown and revoked tokens."""
     if not token.startswith(DEVICE_TOKEN_PREFIX):

@@ -526,6 +526,15 @@ class ConferenceService:
         for participant in people:
             await participant.channel.close(1000, "session ended")
 
+    def device_ids(self) -> set[int]:
+        """The registered devices with a live WebSocket connection."""
+        return {
+            p.device_id
+            for group in self._participants.values()
+            for p in group.values()
+            if p.device_id is not None
+        }
+
     async def drop_device(self, device_id: int) -> int:
         """Close the connections of a revoked device, telling it why."""
         gone = [

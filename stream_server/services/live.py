@@ -496,15 +496,38 @@ class LiveService:
             logger.info("device %d revoked: %d live connection(s) closed", device_id, dropped)
         return dropped
 
+    def connected_device_ids(self) -> set[int]:
+        """The registered devices with a live WHIP, WHEP or WebSocket connection."""
+        ids = {r.device_id for r in self._resources.values() if r.device_id is not None}
+        return ids | self.conference.device_ids()
+
+    async def drop_revoked_devices(self) -> list[int]:
+        """Close the connections of devices revoked elsewhere (``kohtaamo devices revoke``
+        writes only the database); one query, and none at all without device connections."""
+        connected = self.connected_device_ids()
+        if not connected:
+            return []
+        async with self._db.session() as db:
+            revoked = await devices.revoked_among(db, connected)
+        for device_id in revoked:
+            logger.info("device %d was revoked elsewhere; dropping its connections", device_id)
+            await self.drop_device(device_id)
+        return revoked
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def heartbeat(self) -> None:
-        """Keep open intervals' ``last_seen_at`` fresh, so a crash loses at most one period."""
+        """Keep open intervals' ``last_seen_at`` fresh, so a crash loses at most one period;
+        close sessions past their end and drop devices revoked from the command line."""
         while True:
             await asyncio.sleep(self.settings.attendance_heartbeat_seconds)
+            try:
+                await self.drop_revoked_devices()
+            except Exception:
+                logger.exception("checking for revoked devices failed")
             try:
                 await self.ledger.touch(self.open_interval_ids())
                 now = catalog.utcnow()

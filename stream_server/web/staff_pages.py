@@ -21,6 +21,7 @@ from stream_server.attendance.headcounts import latest_headcounts, session_venue
 from stream_server.attendance.ledger import AttendanceLedger
 from stream_server.catalog import service as catalog
 from stream_server.db.models import Session
+from stream_server.errors import BadRequest
 from stream_server.web.auth import require_staff, require_staff_page
 from stream_server.web.keys import DATABASE, LEDGER
 from stream_server.web.rendering import language, link, render
@@ -31,6 +32,12 @@ routes = web.RouteTableDef()
 SCRIPT_MESSAGE_PREFIXES = ("dash.", "reports.", "mode.", "error.generic")
 PERIODS = ("week", "month", "year", "custom")
 GROUPS = ("area", "venue", "organiser", "category", "month")
+#: How often the dashboard re-reads the day (sessions created elsewhere, phases moving with
+#: the clock); ``/staff?refresh=SECONDS`` picks another period within these bounds.
+REFRESH_SECONDS = 60
+REFRESH_BOUNDS = (1, 3600)
+#: At most this many cards are asked for at once (a day has far fewer sessions).
+MAX_CARDS = 200
 #: Custom periods longer than this are almost surely a typing error in the year.
 MAX_PERIOD_DAYS = 366 * 5
 
@@ -236,6 +243,17 @@ def report_choice(query: Any, today: dt.date) -> dict[str, Any]:
 
 
 # -- routes ---------------------------------------------------------------------------------------
+def refresh_seconds(value: str | None) -> int:
+    """The dashboard's re-read period; a bad value falls back to the default (a page, not an
+    API: the person still gets a working dashboard)."""
+    try:
+        seconds = int(value) if value else REFRESH_SECONDS
+    except ValueError:
+        return REFRESH_SECONDS
+    low, high = REFRESH_BOUNDS
+    return seconds if low <= seconds <= high else REFRESH_SECONDS
+
+
 @routes.get("/staff", name="staff_dashboard")
 async def dashboard(request: web.Request) -> web.Response:
     identity = await require_staff_page(request)
@@ -258,9 +276,28 @@ async def dashboard(request: web.Request) -> web.Response:
                 "lang": lang,
                 "csrf_token": identity.csrf_token,
                 "date": data["date"],
+                "refresh_seconds": refresh_seconds(request.query.get("refresh")),
                 "messages": _script_messages(lang),
             },
         },
+    )
+
+
+@routes.get("/staff/dashboard/cards")
+async def dashboard_cards(request: web.Request) -> web.Response:
+    """Cards (HTML, the dashboard's own template) for today's sessions named by ``?id=``:
+    how the dashboard adds sessions created after it loaded, e.g. by the command line."""
+    await require_staff(request)
+    wanted = request.query.getall("id", [])
+    if not wanted or len(wanted) > MAX_CARDS:
+        raise BadRequest(f"name 1 to {MAX_CARDS} sessions with ?id=", code="invalid_ids")
+    lang = language(request)
+    data = await today_figures(request, lang)
+    chosen = set(wanted)
+    return render(
+        request,
+        "staff_dashboard_cards.html",
+        {"sessions": [s for s in data["sessions"] if s["id"] in chosen]},
     )
 
 

@@ -2,7 +2,10 @@
 //
 // The page arrives complete from the server; this script keeps it current. EventSource
 // reconnects by itself; after every (re)connection the whole day is fetched again from
-// /api/staff/today, so nothing missed while disconnected stays wrong.
+// /api/staff/today, so nothing missed while disconnected stays wrong. The day is also re-read
+// every minute and whenever an event names a session the page does not show: sessions are
+// created by the command line too (another process, no event), and new ones are added to the
+// list in place, without disturbing a card a person is typing in.
 
 const config = JSON.parse(document.getElementById("kohtaamo-config").textContent);
 const messages = config.messages;
@@ -17,6 +20,8 @@ const liveState = $("live-state");
 const announcer = $("dash-announcer");
 const announceToggle = $("announce-changes");
 const changedNotice = $("dash-changed");
+const sessionList = $("dash-sessions");
+const emptyNote = $("dash-empty");
 
 // -- showing figures ---------------------------------------------------------------------------
 function phaseLabel(session) {
@@ -51,33 +56,87 @@ function showSession(session) {
 // Changes are gathered and spoken once things have been quiet for a moment, one sentence per
 // session, so a burst of joins does not flood a screen reader.
 const ANNOUNCE_AFTER_MS = 2500;
-const pendingAnnouncements = new Map();
+const pendingAnnouncements = new Map(); // key -> sentence, in the order first queued
 let announceTimer = null;
 
-function queueAnnouncement(session) {
+function queueSentence(key, sentence) {
   if (!announceToggle.checked) return;
-  pendingAnnouncements.set(session.id, session);
+  pendingAnnouncements.set(key, sentence);
   clearTimeout(announceTimer);
   announceTimer = setTimeout(() => {
-    const sentences = [...pendingAnnouncements.values()].map((s) =>
-      t("dash.announce", {
-        title: s.title,
-        in_person: s.in_person,
-        online_now: s.online_now,
-        total: s.total,
-      }),
-    );
+    announcer.textContent = [...pendingAnnouncements.values()].join(" ");
     pendingAnnouncements.clear();
-    announcer.textContent = sentences.join(" ");
   }, ANNOUNCE_AFTER_MS);
 }
 
-// -- the day's list ----------------------------------------------------------------------------
-function knownIds() {
-  return new Set([...document.querySelectorAll(".dash-session")].map((card) => card.dataset.sessionId));
+function queueAnnouncement(session) {
+  queueSentence(
+    session.id,
+    t("dash.announce", {
+      title: session.title,
+      in_person: session.in_person,
+      online_now: session.online_now,
+      total: session.total,
+    }),
+  );
 }
 
-async function refreshToday() {
+// -- the day's list ----------------------------------------------------------------------------
+function cards() {
+  return [...sessionList.querySelectorAll(".dash-session")];
+}
+
+/** Whether a person is at work in this card: focus inside it, or a count typed but not saved. */
+function inUse(card) {
+  return card.contains(document.activeElement) || card.querySelector('form[data-dirty="true"]') !== null;
+}
+
+/** The cards of these sessions, rendered by the server from the page's own template. */
+async function fetchCards(ids) {
+  const query = new URLSearchParams({ lang: config.lang });
+  for (const id of ids) query.append("id", id);
+  const response = await fetch(`/staff/dashboard/cards?${query}`, { credentials: "same-origin" });
+  if (!response.ok) return new Map();
+  const template = document.createElement("template");
+  template.innerHTML = await response.text();
+  return new Map(
+    [...template.content.querySelectorAll(".dash-session")].map((card) => [card.dataset.sessionId, card]),
+  );
+}
+
+/** Add new sessions in the day's order and drop vanished ones; existing cards never move
+ * (moving a node would take the focus from a person typing in it). */
+async function mergeSessions(sessions) {
+  const present = new Map(cards().map((card) => [card.dataset.sessionId, card]));
+  const wanted = new Set(sessions.map((s) => s.id));
+  const missing = sessions.filter((s) => !present.has(s.id));
+  const fresh = missing.length ? await fetchCards(missing.map((s) => s.id)) : new Map();
+  let previous = null;
+  for (const session of sessions) {
+    let card = document.getElementById(`session-${session.id}`);
+    if (!card && fresh.has(session.id)) {
+      card = fresh.get(session.id);
+      if (previous) previous.after(card);
+      else sessionList.prepend(card);
+      for (const form of card.querySelectorAll(".headcount-form")) wireForm(form);
+      queueSentence(`added:${session.id}`, t("dash.announce_added", { title: session.title, time: session.time_label }));
+    }
+    if (card) {
+      showSession(session);
+      previous = card;
+    }
+  }
+  for (const [id, card] of present) {
+    // A card someone is typing in stays until they are done; the next refresh takes it.
+    if (wanted.has(id) || inUse(card)) continue;
+    const title = card.querySelector('[data-field="title"]')?.textContent ?? "";
+    card.remove();
+    queueSentence(`removed:${id}`, t("dash.announce_removed", { title }));
+  }
+  emptyNote.hidden = cards().length > 0;
+}
+
+async function loadToday() {
   const response = await fetch(`/api/staff/today?${langQuery}`, { credentials: "same-origin" });
   if (response.status === 401) {
     window.location.assign(`/staff/login?next=${encodeURIComponent(location.pathname + location.search)}`);
@@ -85,14 +144,33 @@ async function refreshToday() {
   }
   if (!response.ok) return;
   const data = await response.json();
-  const ids = knownIds();
-  let differs = data.date !== config.date || data.sessions.length !== ids.size;
-  for (const session of data.sessions) {
-    if (!showSession(session)) differs = true;
+  if (data.date !== config.date) {
+    // Another day: its heading and list are the reload's job, not a merge's.
+    changedNotice.hidden = false;
+    for (const session of data.sessions) showSession(session);
+    return;
   }
-  // A session added today (or the day changed): say so rather than rebuild the page
-  // under a person who may be typing a headcount.
-  changedNotice.hidden = !differs;
+  await mergeSessions(data.sessions);
+  window.kohtaamoRefreshes = (window.kohtaamoRefreshes ?? 0) + 1; // for the browser tests
+}
+
+// One re-read at a time; asks made meanwhile are served by a single further one.
+let refreshing = null;
+let refreshAgain = false;
+
+function refreshToday() {
+  if (refreshing) {
+    refreshAgain = true;
+    return refreshing;
+  }
+  refreshing = loadToday().finally(() => {
+    refreshing = null;
+    if (refreshAgain) {
+      refreshAgain = false;
+      refreshToday().catch(() => {});
+    }
+  });
+  return refreshing;
 }
 
 // -- the event stream --------------------------------------------------------------------------
@@ -123,7 +201,7 @@ function connect() {
     if (showSession(session)) {
       queueAnnouncement(session);
     } else if (session.today) {
-      changedNotice.hidden = false;
+      refreshToday().catch(() => {}); // a session this page has not seen yet
     }
   });
   window.kohtaamoEvents = source; // for the browser tests and for support staff
@@ -220,7 +298,10 @@ async function save(form) {
 
 const STEP_SAVE_AFTER_MS = 700;
 
-for (const form of document.querySelectorAll(".headcount-form")) {
+/** Give a headcount form its save, typing and −/+ behaviour (once). */
+function wireForm(form) {
+  if (form.dataset.wired === "true") return;
+  form.dataset.wired = "true";
   const input = form.querySelector("input[name=count]");
   let stepTimer = null;
   form.addEventListener("submit", (event) => {
@@ -245,7 +326,10 @@ for (const form of document.querySelectorAll(".headcount-form")) {
   }
 }
 
-// Phases (upcoming → live → ended) change with the clock, not with events.
-setInterval(() => refreshToday().catch(() => {}), 60_000);
+for (const form of document.querySelectorAll(".headcount-form")) wireForm(form);
+
+// Phases (upcoming → live → ended) change with the clock, and sessions created by the command
+// line send no event: re-read the day every refresh_seconds (60 s; /staff?refresh=N).
+setInterval(() => refreshToday().catch(() => {}), (config.refresh_seconds ?? 60) * 1000);
 setLiveState("connecting");
 connect();
