@@ -21,6 +21,7 @@ from stream_server.web import (
     kiosk_pages,
     pages,
     reports_api,
+    staff_areas,
     staff_auth,
     staff_events,
     survey_api,
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(device_api.routes)
     app.add_routes(staff_auth.routes)
     app.add_routes(reports_api.routes)
+    app.add_routes(staff_areas.routes)
     staff_events.setup(app)  # the staff dashboard, reports page and live event stream
     app.add_routes(kiosk_pages.routes)
     survey_api.setup(app)

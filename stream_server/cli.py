@@ -211,11 +211,9 @@ def cmd_areas(settings: Settings, args: argparse.Namespace) -> int:
         async with database.session() as db:
             await catalog.sync_reference_data(db)
             if args.areas_command == "set-population":
-                area = await db.scalar(select(Area).where(Area.slug == args.slug))
-                if area is None:
-                    raise catalog.CatalogError(f"unknown area {args.slug!r}")
-                area.population = args.population
-            return list((await db.scalars(select(Area).order_by(Area.id))).all())
+                await catalog.set_area_population(db, args.slug, args.population)
+        async with database.session() as db:
+            return await catalog.list_areas(db)
 
     try:
         areas = _run(_with_db(settings, work))

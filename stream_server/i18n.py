@@ -467,6 +467,28 @@ MESSAGES: dict[str, dict[str, str]] = {
     "dash.nav": {"fi": "Henkilökunnan sivut", "en": "Staff pages"},
     "dash.reports_link": {"fi": "Raportit", "en": "Reports"},
     "dash.devices_link": {"fi": "Laitteet", "en": "Devices"},
+    "dash.areas_link": {"fi": "Alueiden asukasluvut", "en": "Area populations"},
+    # -- area populations (staff) ---------------------------------------------------------------
+    "areas.title": {"fi": "Alueiden asukasluvut", "en": "Area populations"},
+    "areas.intro": {
+        "fi": "Raporttien luvut 1 000 asukasta kohden lasketaan näistä asukasluvuista. "
+        "Muutos näkyy raporteissa heti.",
+        "en": "The reports' figures per 1,000 residents are computed from these populations. "
+        "A change shows in the reports at once.",
+    },
+    "areas.col.area": {"fi": "Alue", "en": "Area"},
+    "areas.col.population": {"fi": "Asukasluku", "en": "Population"},
+    "areas.population_of": {"fi": "Asukasluku: {area}", "en": "Population: {area}"},
+    "areas.save": {"fi": "Tallenna asukasluvut", "en": "Save the populations"},
+    "areas.saved": {"fi": "Asukasluvut tallennettu.", "en": "The populations were saved."},
+    "areas.invalid": {
+        "fi": "Anna kokonaisluku väliltä 0–{max}.",
+        "en": "Give a whole number from 0 to {max}.",
+    },
+    "areas.not_saved": {
+        "fi": "Mitään ei tallennettu: korjaa merkityt kentät.",
+        "en": "Nothing was saved: correct the marked fields.",
+    },
     "dash.dashboard_link": {"fi": "Päivän näkymä", "en": "Today's dashboard"},
     "dash.logged_in_as": {"fi": "Kirjautuneena: {name}", "en": "Logged in as {name}"},
     "dash.logout": {"fi": "Kirjaudu ulos", "en": "Log out"},

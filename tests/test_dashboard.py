@@ -32,7 +32,9 @@ STREAM_DEADLINE = 20.0
 
 
 # -- access ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("path", ["/staff", "/staff/reports", "/staff/reports?period=year"])
+@pytest.mark.parametrize(
+    "path", ["/staff", "/staff/reports", "/staff/reports?period=year", "/staff/areas"]
+)
 async def test_staff_pages_send_strangers_to_the_login_form(client: TestClient, path: str) -> None:
     response = await client.get(path, allow_redirects=False)
     assert response.status == 303

@@ -47,6 +47,10 @@ class CatalogError(ValueError):
     """A request about sessions or venues that cannot be met; the message says why."""
 
 
+class UnknownArea(CatalogError):
+    pass
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -320,3 +324,24 @@ def may_publish(session: Session, bearer: str | None) -> bool:
     return secret_matches(bearer, session.publish_token_hash) or secret_matches(
         bearer, session.host_token_hash
     )
+
+
+#: A population above this is a typing error (the whole of Finland has 5.6 million).
+MAX_POPULATION = 10_000_000
+
+
+async def list_areas(db: AsyncSession) -> list[Area]:
+    return list((await db.scalars(select(Area).order_by(Area.id))).all())
+
+
+async def set_area_population(db: AsyncSession, slug: str, population: Any) -> Area:
+    """Staff keep area populations current (reports divide by them); refuses nonsense."""
+    if not isinstance(population, int) or isinstance(population, bool):
+        raise CatalogError("the population must be a whole number")
+    if not 0 <= population <= MAX_POPULATION:
+        raise CatalogError(f"the population must be between 0 and {MAX_POPULATION:,}")
+    area = await db.scalar(select(Area).where(Area.slug == slug))
+    if area is None:
+        raise UnknownArea(f"unknown area {slug!r}")
+    area.population = population
+    return area

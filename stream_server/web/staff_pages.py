@@ -46,13 +46,14 @@ MAX_PERIOD_DAYS = 366 * 5
 REPORT_URL = "/api/reports/attendance"
 
 
-def _staff_links(request: web.Request, current: str) -> list[dict[str, Any]]:
+def staff_links(request: web.Request, current: str) -> list[dict[str, Any]]:
     return [
         {"url": link(request, path), "label": label, "current": path == current}
         for path, label in (
             ("/staff", "dash.dashboard_link"),
             ("/staff/reports", "dash.reports_link"),
             ("/staff/devices", "dash.devices_link"),
+            ("/staff/areas", "dash.areas_link"),
         )
     ]
 
@@ -269,7 +270,7 @@ async def dashboard(request: web.Request) -> web.Response:
             "csrf_token": identity.csrf_token or "",
             "today": data,
             "day_label": _day_label(day, lang),
-            "staff_links": _staff_links(request, "/staff"),
+            "staff_links": staff_links(request, "/staff"),
             "extra_styles": ["staff.css"],
             "page_scripts": ["js/staff/dashboard.js"],
             "config": {
@@ -336,7 +337,7 @@ async def reports_page(request: web.Request) -> web.Response:
             "shown": shown,
             "periods": PERIODS,
             "groups": GROUPS,
-            "staff_links": _staff_links(request, "/staff/reports"),
+            "staff_links": staff_links(request, "/staff/reports"),
             "csv_comma_url": csv_url(choice, "comma", lang),
             "csv_point_url": csv_url(choice, "point", lang),
             "extra_styles": ["staff.css"],
