@@ -16,7 +16,7 @@ from stream_server.web.auth import require_staff, require_staff_page
 from stream_server.web.json_body import read_json_object
 from stream_server.web.keys import DATABASE
 from stream_server.web.rendering import language, render
-from stream_server.web.staff_pages import staff_links
+from stream_server.web.staff_pages import staff_page_context
 
 logger = logging.getLogger(__name__)
 
@@ -81,11 +81,7 @@ async def _page(
         request,
         "staff_areas.html",
         {
-            "title": i18n.translate("areas.title", lang),
-            "staff_name": identity.name,
-            "csrf_token": identity.csrf_token or "",
-            "staff_links": staff_links(request, "/staff/areas"),
-            "extra_styles": ["staff.css"],
+            **staff_page_context(request, identity, "/staff/areas", "areas.title"),
             "areas": rows,
             "saved": saved,
             "max_population": catalog.MAX_POPULATION,

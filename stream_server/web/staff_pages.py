@@ -22,6 +22,7 @@ from stream_server.attendance.ledger import AttendanceLedger
 from stream_server.catalog import service as catalog
 from stream_server.db.models import Session
 from stream_server.errors import BadRequest
+from stream_server.staff.service import StaffIdentity
 from stream_server.web.auth import require_staff, require_staff_page
 from stream_server.web.keys import DATABASE, LEDGER
 from stream_server.web.rendering import language, link, render
@@ -56,6 +57,19 @@ def staff_links(request: web.Request, current: str) -> list[dict[str, Any]]:
             ("/staff/areas", "dash.areas_link"),
         )
     ]
+
+
+def staff_page_context(
+    request: web.Request, identity: StaffIdentity, path: str, title_key: str
+) -> dict[str, Any]:
+    """What every staff page's template needs: the title, the nav and the logout form."""
+    return {
+        "title": i18n.translate(title_key, language(request)),
+        "staff_name": identity.name,
+        "csrf_token": identity.csrf_token or "",
+        "staff_links": staff_links(request, path),
+        "extra_styles": ["staff.css"],
+    }
 
 
 def csv_url(choice: dict[str, Any], decimal: str, lang: str) -> str:
@@ -265,13 +279,9 @@ async def dashboard(request: web.Request) -> web.Response:
         request,
         "staff_dashboard.html",
         {
-            "title": i18n.translate("dash.title", lang),
-            "staff_name": identity.name,
-            "csrf_token": identity.csrf_token or "",
+            **staff_page_context(request, identity, "/staff", "dash.title"),
             "today": data,
             "day_label": _day_label(day, lang),
-            "staff_links": staff_links(request, "/staff"),
-            "extra_styles": ["staff.css"],
             "page_scripts": ["js/staff/dashboard.js"],
             "config": {
                 "lang": lang,
@@ -330,17 +340,13 @@ async def reports_page(request: web.Request) -> web.Response:
         request,
         "staff_reports.html",
         {
-            "title": i18n.translate("reports.title", lang),
-            "staff_name": identity.name,
-            "csrf_token": identity.csrf_token or "",
+            **staff_page_context(request, identity, "/staff/reports", "reports.title"),
             "choice": choice,
             "shown": shown,
             "periods": PERIODS,
             "groups": GROUPS,
-            "staff_links": staff_links(request, "/staff/reports"),
             "csv_comma_url": csv_url(choice, "comma", lang),
             "csv_point_url": csv_url(choice, "point", lang),
-            "extra_styles": ["staff.css"],
             "page_scripts": ["vendor/chartjs/chart.umd.min.js", "js/staff/reports.js"],
             "config": {
                 "lang": lang,
