@@ -42,6 +42,9 @@ PROTOCOL_ERROR_CODES = (
     "device_token_invalid",
     "device_revoked",
     "device_not_allowed",
+    "not_host",
+    "unknown_participant",
+    "removed",
 )
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -202,6 +205,50 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "host.end_yes": {"fi": "Kyllä, päätä", "en": "Yes, end it"},
     "host.cancel": {"fi": "Peruuta", "en": "Cancel"},
+    # -- moderation: the host mutes or removes a participant of a group ---------------------
+    "mod.heading": {"fi": "Osallistujat", "en": "Participants"},
+    "mod.none": {"fi": "Muita osallistujia ei vielä ole.", "en": "No participants yet."},
+    "mod.mic_on": {"fi": "mikrofoni päällä", "en": "microphone on"},
+    "mod.mic_off": {"fi": "mikrofoni pois", "en": "microphone off"},
+    "mod.camera_on": {"fi": "kamera päällä", "en": "camera on"},
+    "mod.by_host": {"fi": "mykistit", "en": "muted by you"},
+    "mod.mute": {"fi": "Mykistä", "en": "Mute"},
+    "mod.mute_label": {"fi": "Mykistä {name}", "en": "Mute {name}"},
+    "mod.camera": {"fi": "Sulje kamera", "en": "Camera off"},
+    "mod.camera_label": {"fi": "Sulje kamera: {name}", "en": "Camera off: {name}"},
+    "mod.remove": {"fi": "Poista", "en": "Remove"},
+    "mod.remove_label": {"fi": "Poista {name}", "en": "Remove {name}"},
+    "mod.remove_confirm": {
+        "fi": "Poistetaanko {name} tapahtumasta? Hän ei voi palata tästä ikkunasta.",
+        "en": "Remove {name} from this session? They cannot come back from this window.",
+    },
+    "mod.remove_yes": {"fi": "Kyllä, poista", "en": "Yes, remove"},
+    "mod.muted_done": {"fi": "{name} mykistettiin.", "en": "{name} was muted."},
+    "mod.camera_done": {
+        "fi": "Kamera suljettiin: {name}.",
+        "en": "{name}'s camera was turned off.",
+    },
+    "mod.removed_done": {"fi": "{name} poistettiin.", "en": "{name} was removed."},
+    "mod.you_muted_audio": {
+        "fi": "Järjestäjä mykisti mikrofonisi. Voit avata sen uudelleen mikrofonipainikkeesta.",
+        "en": "The host muted your microphone. Turn it on again with the microphone button.",
+    },
+    "mod.you_muted_video": {
+        "fi": "Järjestäjä sulki kamerasi. Voit avata sen uudelleen kamerapainikkeesta.",
+        "en": "The host turned your camera off. Turn it on again with the camera button.",
+    },
+    "error.not_host": {
+        "fi": "Vain järjestäjä voi mykistää tai poistaa osallistujia.",
+        "en": "Only the host can mute or remove participants.",
+    },
+    "error.unknown_participant": {
+        "fi": "Osallistuja ei ole enää mukana.",
+        "en": "That participant is no longer here.",
+    },
+    "error.removed": {
+        "fi": "Järjestäjä poisti sinut tapahtumasta.",
+        "en": "The host removed you from this session.",
+    },
     # -- kiosk and tablet pages, the survey, the staff device page ------------------------------
     "kiosk.title": {"fi": "Tilan näyttö", "en": "Room screen"},
     "kiosk.not_enrolled_heading": {

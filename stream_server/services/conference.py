@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
 import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -94,6 +95,9 @@ class Participant:
         self.upstream: dict[str, Upstream] = {}
         self.downstream: list[Downstream] = []
         self.muted = {"audio": False, "video": False}
+        #: Kinds the host muted and this participant has not turned on again: not forwarded
+        #: (the gate is on the server, so a page that ignores ``moderated`` is muted too).
+        self.held: set[str] = set()
         self.tier = "high"  # what a broadcast viewer receives (see media.tiers)
         self.tiers: TierController | None = None
         self.needs_offer = False  # a transceiver was added: SDP must be renegotiated
@@ -235,6 +239,9 @@ class ConferenceService:
         self._live = live
         self._participants: dict[str, dict[int, Participant]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: Per session, digests of the attendee keys the host removed (memory only, for the
+        #: rest of the session; a digest, so not even the random key is kept).
+        self._removed: dict[str, set[str]] = {}
 
     @property
     def max_sdp_bytes(self) -> int:
@@ -260,6 +267,8 @@ class ConferenceService:
         session = await self._live.session_for_join(join)
         if join.role == "host" and not catalog.secret_matches(join.token, session.host_token_hash):
             raise ProtocolError("token_invalid", "wrong host token", "join")
+        if _key_digest(session.id, join.attendee_key) in self._removed.get(session.id, ()):
+            raise ProtocolError("removed", "the host removed you from this session", "join")
         for other in self.participants(session.id):
             if other.attendee_key == join.attendee_key:
                 # The same page reconnected before we noticed the old socket die.
@@ -362,7 +371,9 @@ class ConferenceService:
             if participant.mode == SessionMode.BROADCAST:
                 router.program[name].set_source(source)
             else:
-                router.member_slot(participant.id, name).set_source(source)
+                # Turning a track on again is how a participant unmutes itself.
+                participant.held.discard(TRACK_KINDS[name])
+                self._feed(participant, name, router)
         await participant.renegotiate()
         if participant.mode == SessionMode.GROUP:
             for other in self.participants(participant.session_id):
@@ -471,7 +482,66 @@ class ConferenceService:
 
     async def mute(self, participant: Participant, audio: bool, video: bool) -> None:
         participant.muted = {"audio": audio, "video": video}
+        # A participant may unmute itself after the host muted it: forwarding resumes.
+        released = {kind for kind, muted in participant.muted.items() if not muted}
+        if participant.held & released:
+            participant.held -= released
+            self._refeed(participant)
         await self.broadcast_roster(participant.session_id)
+
+    # -- moderation ---------------------------------------------------------------------------
+    def _feed(self, participant: Participant, name: str, router: SessionRouter) -> None:
+        """Connect a group member's track to its slot, unless the host has muted its kind.
+
+        This is the moderation gate: a held track's slot has no source, so not a packet of
+        it reaches the subscribers, whatever the participant's page does.
+        """
+        up = participant.upstream.get(name)
+        source = up.source if up is not None and up.source and not up.source.closed else None
+        if TRACK_KINDS[name] in participant.held:
+            source = None
+        router.member_slot(participant.id, name).set_source(source)
+
+    def _refeed(self, participant: Participant) -> None:
+        if participant.mode != SessionMode.GROUP or participant.closed:
+            return
+        router = self._live.router(participant.session_id)
+        for name in participant.publishing():
+            self._feed(participant, name, router)
+
+    async def moderate(self, host: Participant, target_id: int, action: str) -> None:
+        """A host's ``moderate``: mute a participant's audio or video, or remove it."""
+        if host.member.role != "publisher":
+            raise ProtocolError(
+                "not_host", "only the host of this session can moderate", "moderate"
+            )
+        target = self._participants.get(host.session_id, {}).get(target_id)
+        if target is None or target.closed:
+            raise ProtocolError(
+                "unknown_participant", f"no participant {target_id} in this session", "moderate"
+            )
+        if target.member.role == "publisher":
+            raise ProtocolError("not_allowed", "a host cannot be moderated", "moderate")
+        logger.info("%s: host %d: %s", target.label, host.id, action)
+        if action == "remove":
+            await self.remove(target)
+            return
+        kind = "audio" if action == "mute-audio" else "video"
+        target.held.add(kind)
+        target.muted = {**target.muted, kind: True}
+        self._refeed(target)
+        await target.send({"type": "moderated", "action": action})
+        await self.broadcast_roster(host.session_id)
+
+    async def remove(self, target: Participant) -> None:
+        """Close a participant for the rest of the session: a rejoin with its key is refused."""
+        self._removed.setdefault(target.session_id, set()).add(
+            _key_digest(target.session_id, target.attendee_key)
+        )
+        await target.send({"type": "removed"})
+        # In a task of its own: the host's handler must not cut the clean-up short.
+        await asyncio.shield(self.close_participant(target, "removed"))
+        await target.channel.close(4003, "removed by the host")
 
     # -- roster and lifecycle -----------------------------------------------------------------
     async def broadcast_roster(self, session_id: str) -> None:
@@ -485,6 +555,7 @@ class ConferenceService:
                     "role": "host" if p.member.role == "publisher" else "participant",
                     "publishing": p.publishing(),
                     "muted": p.muted,
+                    "muted_by_host": sorted(p.held),
                 }
                 for p in people
             ],
@@ -517,6 +588,7 @@ class ConferenceService:
 
     async def end_session(self, session_id: str) -> None:
         """Tell everyone, close everyone (hosts last), and close their sockets."""
+        self._removed.pop(session_id, None)
         people = sorted(self.participants(session_id), key=lambda p: p.member.role == "publisher")
         for participant in people:
             await participant.send({"type": "ended"})
@@ -571,3 +643,7 @@ class ConferenceService:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+def _key_digest(session_id: str, attendee_key: str) -> str:
+    return hashlib.sha256(f"{session_id}:{attendee_key}".encode()).hexdigest()

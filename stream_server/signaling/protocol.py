@@ -24,6 +24,8 @@ ROLES = ("participant", "host")
 TRACK_NAMES = ("audio", "video", "screen")
 #: What a broadcast viewer receives (see stream_server.media.tiers).
 TIERS = ("high", "low", "audio", "auto")
+#: What a host may do to a participant (``moderate``).
+MODERATION_ACTIONS = ("mute-audio", "mute-video", "remove")
 ATTENDEE_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
@@ -84,13 +86,21 @@ class SetTier:
 
 
 @dataclasses.dataclass(frozen=True)
+class Moderate:
+    """``moderate``: the host mutes or removes one participant."""
+
+    participant: int
+    action: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Simple:
     """``leave``, ``end`` and ``ping``: a type and nothing else."""
 
     type: str
 
 
-Message = Join | Answer | Publish | Unpublish | Mute | SetTier | Simple
+Message = Join | Answer | Publish | Unpublish | Mute | SetTier | Moderate | Simple
 
 
 def _field(data: dict[str, Any], name: str, kind: type, ref: str, required: bool = True) -> Any:
@@ -169,6 +179,16 @@ def parse_message(raw: str | bytes) -> Message:
         )
     if kind == "tier":
         return SetTier(_tier(data, kind, None))
+    if kind == "moderate":
+        target = _field(data, "participant", int, kind)
+        action = _field(data, "action", str, kind)
+        if action not in MODERATION_ACTIONS:
+            raise ProtocolError(
+                "invalid_message",
+                f"moderate: 'action' must be one of {', '.join(MODERATION_ACTIONS)}",
+                kind,
+            )
+        return Moderate(target, action)
     if kind in ("leave", "end", "ping"):
         return Simple(kind)
     raise ProtocolError("unknown_type", f"unknown message type {kind[:30]!r}", kind[:30])

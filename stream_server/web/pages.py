@@ -211,5 +211,6 @@ async def host_page(request: web.Request) -> web.Response:
             "session": view,
             "config": config,
             "page_scripts": ["js/host.js"],
+            "extra_styles": ["moderation.css"] if session.mode == SessionMode.GROUP else [],
         },
     )

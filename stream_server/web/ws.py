@@ -18,6 +18,7 @@ from stream_server.signaling.protocol import (
     SILENCE_TIMEOUT,
     Answer,
     Join,
+    Moderate,
     Mute,
     ProtocolError,
     Publish,
@@ -63,6 +64,8 @@ async def dispatch(conference: ConferenceService, participant: Participant, mess
         await conference.mute(participant, message.audio, message.video)
     elif isinstance(message, SetTier):
         await conference.set_tier(participant, message.tier)
+    elif isinstance(message, Moderate):
+        await conference.moderate(participant, message.participant, message.action)
     elif isinstance(message, Join):
         raise ProtocolError("already_joined", "this connection has already joined", "join")
     elif isinstance(message, Simple):

@@ -18,7 +18,11 @@ const FATAL_ERRORS = new Set([
   "session_ended",
   "not_started",
   "replaced",
+  "removed", // the host removed this page: it must not come back by itself
 ]);
+
+// The server closes a removed participant's socket with this code (after a "removed" message).
+const CLOSE_REMOVED = 4003;
 
 // The protocol calls the camera slot "video"; the page calls it "camera" to tell it from the
 // screen share, which is video too.
@@ -98,6 +102,7 @@ function waitForIceGathering(pc, capMs) {
  *  status ({key, params}) – something to announce in the live region
  *  joined (the joined message) · remotes ({remotes}) · participants (the roster message)
  *  ended () · failed ({code}) – a fatal error · left ()
+ *  moderated ({action}) – the host muted this page's microphone or camera (already applied)
  */
 export class Call extends EventTarget {
   constructor({ join, role = "participant", token = null, channel, sessionId, tier = null }) {
@@ -175,11 +180,15 @@ export class Call extends EventTarget {
       }
       this.handle(message);
     });
-    ws.addEventListener("close", () => {
+    ws.addEventListener("close", (event) => {
       if (this.ws !== ws) return;
       this.ws = null;
       clearInterval(this.pingTimer);
       this.pingTimer = null;
+      if (event.code === CLOSE_REMOVED) {
+        this.removed(); // even if the "removed" message itself never arrived
+        return;
+      }
       if (!this.stopped) this.scheduleReconnect();
     });
   }
@@ -232,6 +241,12 @@ export class Call extends EventTarget {
       case "ended":
         this.finish("ended");
         break;
+      case "moderated":
+        this.onModerated(message);
+        break;
+      case "removed":
+        this.removed();
+        break;
       default:
         break; // "pong" and anything newer than this page
     }
@@ -249,6 +264,26 @@ export class Call extends EventTarget {
       this.send({ type: "publish", tracks: this.publishing() });
       if (this.muted.audio || this.muted.video) this.send({ type: "mute", ...this.muted });
     }
+  }
+
+  // The server has already stopped forwarding; do the same here, so the page's buttons tell
+  // the truth and the camera light goes out. The person may turn them on again.
+  onModerated(message) {
+    if (message.action === "mute-audio") {
+      this.setMuted("audio", true);
+    } else if (message.action === "mute-video") {
+      this.removeLocal(["camera"]);
+    } else {
+      return;
+    }
+    this.emit("moderated", { action: message.action });
+  }
+
+  // Removed by the host: stop for good (no reconnect), and say so.
+  removed() {
+    if (this.stopped) return;
+    this.stop();
+    this.emit("failed", { code: "removed" });
   }
 
   onError(message) {

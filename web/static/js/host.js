@@ -53,10 +53,12 @@ function setButton(button, on, onKey, offKey) {
 call.addEventListener("status", (event) => announce(event.detail.key, event.detail.params));
 call.addEventListener("participants", (event) => {
   $("online-now").textContent = String(event.detail.online_now ?? 0);
+  updateRoster(event.detail.participants || []);
 });
 call.addEventListener("remotes", (event) => stage.update(event.detail.remotes, call.roster));
 call.addEventListener("ended", () => {
   stage.clear();
+  updateRoster([]);
   announce("status.ended");
   show("ended", "ended-heading");
 });
@@ -144,5 +146,103 @@ endDialog.addEventListener("close", () => {
   if (endDialog.returnValue === "end") call.endSession();
   endDialog.returnValue = "";
 });
+
+// -- moderation (groups): the participant list with mute, camera and remove -------------------
+const roster = $("roster");
+const removeDialog = $("remove-dialog");
+const rosterItems = new Map(); // participant id -> {item, state}
+let removing = null; // the participant the remove dialog asks about
+
+function nameOf(id) {
+  return stage.labelFor(id);
+}
+
+function moderate(id, action, doneKey) {
+  if (call.send({ type: "moderate", participant: id, action })) {
+    announce(doneKey, { name: nameOf(id) });
+  }
+}
+
+function actionButton(textKey, labelKey, id, danger, onClick) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = `button ${danger ? "button-danger" : "button-secondary"}`;
+  button.textContent = t(textKey);
+  // The accessible name says whom it acts on: there are several of these buttons.
+  button.setAttribute("aria-label", t(labelKey, { name: nameOf(id) }));
+  button.dataset.action = textKey.slice(4);
+  button.addEventListener("click", onClick);
+  return button;
+}
+
+function rosterItem(id) {
+  const item = document.createElement("li");
+  item.className = "roster-item";
+  item.dataset.participant = String(id);
+  const name = document.createElement("span");
+  name.className = "roster-name";
+  name.textContent = nameOf(id);
+  const state = document.createElement("span");
+  state.className = "roster-state";
+  const actions = document.createElement("span");
+  actions.className = "roster-actions";
+  actions.append(
+    actionButton("mod.mute", "mod.mute_label", id, false, () => moderate(id, "mute-audio", "mod.muted_done")),
+    actionButton("mod.camera", "mod.camera_label", id, false, () =>
+      moderate(id, "mute-video", "mod.camera_done"),
+    ),
+    actionButton("mod.remove", "mod.remove_label", id, true, () => {
+      removing = id;
+      $("remove-dialog-text").textContent = t("mod.remove_confirm", { name: nameOf(id) });
+      removeDialog.showModal();
+    }),
+  );
+  item.append(name, state, actions);
+  return { item, state };
+}
+
+function stateText(person) {
+  const parts = [];
+  const publishing = person.publishing || [];
+  const micOn = publishing.includes("audio") && !person.muted?.audio;
+  parts.push(t(micOn ? "mod.mic_on" : "mod.mic_off"));
+  if (publishing.includes("video") && !person.muted?.video) parts.push(t("mod.camera_on"));
+  if ((person.muted_by_host || []).length) parts.push(t("mod.by_host"));
+  return parts.join(", ");
+}
+
+// Entries are updated in place, so a focused button keeps its focus when the roster changes.
+function updateRoster(participants) {
+  if (!roster) return;
+  const people = participants.filter((p) => p.role !== "host").sort((a, b) => a.id - b.id);
+  const present = new Set(people.map((p) => p.id));
+  for (const [id, entry] of rosterItems) {
+    if (present.has(id)) continue;
+    if (entry.item.contains(document.activeElement)) $("moderation-heading").focus();
+    entry.item.remove();
+    rosterItems.delete(id);
+  }
+  for (const person of people) {
+    let entry = rosterItems.get(person.id);
+    if (!entry) {
+      entry = rosterItem(person.id);
+      rosterItems.set(person.id, entry);
+      roster.append(entry.item);
+    }
+    entry.state.textContent = stateText(person);
+  }
+  $("roster-empty").hidden = people.length > 0;
+}
+
+if (removeDialog) {
+  removeDialog.addEventListener("close", () => {
+    if (removeDialog.returnValue === "remove" && removing != null) {
+      moderate(removing, "remove", "mod.removed_done");
+      $("moderation-heading").focus();
+    }
+    removing = null;
+    removeDialog.returnValue = "";
+  });
+}
 
 window.addEventListener("pagehide", () => call.leave());

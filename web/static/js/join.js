@@ -4,7 +4,14 @@
 import { Call, deviceChannel, readConfig, translator } from "./call.js";
 import { Stage } from "./stage.js";
 import { offerSurvey } from "./survey.js";
-import { announcer, bindCameraButton, bindMicButton, resetMediaButtons, showView } from "./ui.js";
+import {
+  announcer,
+  bindCameraButton,
+  bindMicButton,
+  resetMediaButtons,
+  showModeration,
+  showView,
+} from "./ui.js";
 
 const config = readConfig();
 const t = translator(config.messages);
@@ -131,6 +138,7 @@ $("leave-button").addEventListener("click", () => {
 });
 
 bindMicButton({ button: micButton, getCall: () => call, t, announce });
+showModeration({ call, micButton, cameraButton, selfView, t, announce });
 bindCameraButton({ button: cameraButton, selfView, getCall: () => call, t, announce, frameRate: 24 });
 
 // Closing the tab or navigating away: say goodbye so attendance closes at once.

@@ -16,7 +16,14 @@ import {
 } from "./device.js";
 import { Stage } from "./stage.js";
 import { offerSurvey } from "./survey.js";
-import { announcer, bindCameraButton, bindMicButton, resetMediaButtons, showView } from "./ui.js";
+import {
+  announcer,
+  bindCameraButton,
+  bindMicButton,
+  resetMediaButtons,
+  showModeration,
+  showView,
+} from "./ui.js";
 
 const config = readConfig();
 const t = translator(config.messages);
@@ -217,6 +224,7 @@ function join(item) {
     const remotes = audioOnly ? event.detail.remotes.filter((r) => r.kind === "audio") : event.detail.remotes;
     stage.update(remotes, call.roster);
   });
+  showModeration({ call, micButton, cameraButton, selfView, t, announce });
   call.addEventListener("ended", () => after("status.ended", "ended.heading"));
   call.addEventListener("failed", (event) => after(`error.${event.detail.code}`, `error.${event.detail.code}`, false));
   call.start();

@@ -128,3 +128,21 @@ export function resetMediaButtons(micButton, cameraButton, selfView, t) {
   selfView.hidden = true;
   selfView.srcObject = null;
 }
+
+/**
+ * When the host mutes this page's microphone or camera (the call has already turned it
+ * off), make the buttons say so and tell the person politely, in the live region.
+ */
+export function showModeration({ call, micButton, cameraButton, selfView, t, announce }) {
+  call.addEventListener("moderated", (event) => {
+    if (event.detail.action === "mute-audio") {
+      setToggle(micButton, false, t, "call.mic_on", "call.mic_off");
+      announce("mod.you_muted_audio");
+    } else if (event.detail.action === "mute-video") {
+      setToggle(cameraButton, false, t, "call.camera_on", "call.camera_off");
+      selfView.srcObject = null;
+      selfView.hidden = true;
+      announce("mod.you_muted_video");
+    }
+  });
+}
