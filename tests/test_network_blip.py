@@ -217,3 +217,66 @@ async def test_kiosk_and_join_page_come_back_after_a_network_blip_without_counti
             proc.send_signal(signal.SIGTERM)
             await proc.wait()
         await database.close()
+
+
+@pytest.mark.browser
+async def test_a_short_blip_is_ridden_out_on_the_same_connection(
+    settings: Any, chromium: Browser
+) -> None:
+    """Shorter than the server's silence limit: Chromium's connection goes "disconnected" and
+    comes back by itself. The page says so both times and does not join again."""
+    database = Database(settings.database_url)
+    async with database.session() as db:
+        await catalog.sync_reference_data(db)
+        created = await catalog.create_session(
+            db, title="Etäluento", mode="broadcast", receivers=["puijonlaakso"]
+        )
+        sid = created.session.id
+        token = (await devices_service.add_device(db, "puijonlaakso", "kiosk", "ryhmatila")).token
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = await start_server(settings.database_url, port, SERVER_ENV)
+    pages: list[Page] = []
+    try:
+        kiosk = await open_watched(chromium, f"{base}/kiosk#device={token}", "main")
+        pages.append(kiosk)
+        await wait_playing(kiosk, f"#stage {CAMERA}")
+        # Go down just after the server answered a ping, so its 15 s silence limit has the
+        # whole outage (~7 s) plus a margin of ~8 s: this outage must not end the socket.
+        await kiosk.wait_for_function(
+            "() => Date.now() - window.kohtaamoKiosk.current.call.lastHeard < 300",
+            timeout=MEDIA_TIMEOUT_MS,
+            polling=50,
+        )
+        started = time.monotonic()
+        async with link_down():
+            await wait_status(kiosk, "Yhteys katkesi", timeout_ms=12_000)
+            noticed = time.monotonic() - started
+            await asyncio.sleep(1.0)  # the outage goes on a moment after the page noticed it
+        blip = time.monotonic() - started
+        back = time.monotonic()
+        await wait_status(kiosk, "Yhteys palasi", timeout_ms=RECOVERY_TIMEOUT_MS)
+        await wait_frames_advancing(kiosk, f"#stage {CAMERA}", timeout=60)
+        recovered = time.monotonic() - back
+        assert await kiosk.evaluate("window.kohtaamoKiosk.joins") == 1, page_log(kiosk)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/api/sessions/{sid}/attendance") as resp:
+                counts = await resp.json()
+        kiosk_counts = counts["by_channel"]["kiosk"]
+        assert kiosk_counts["now"] == 1 and kiosk_counts["total"] == 1, counts
+        async with database.session() as db:
+            intervals = (await db.scalars(select(AttendanceInterval))).all()
+        assert [i.left_at for i in intervals] == [None], intervals  # one unbroken interval
+        assert_no_page_errors(kiosk)
+        print(
+            f"\nblip {blip:.1f} s; 'connection lost' shown after {noticed:.1f} s; "
+            f"picture moving again {recovered:.1f} s after the link came back"
+        )
+    finally:
+        set_loopback("up")
+        for page in pages:
+            await page.context.close()
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            await proc.wait()
+        await database.close()
