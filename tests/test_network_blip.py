@@ -141,6 +141,8 @@ async def test_kiosk_and_join_page_come_back_after_a_network_blip_without_counti
             pages.append(kiosk)
             person = await open_watched(chromium, f"{base}/j/{code}", "#join-button")
             pages.append(person)
+            # The button is in the HTML before join.js (a module, deferred) listens to it.
+            await person.wait_for_function("() => window.kohtaamoCall !== undefined")
             await person.get_by_role("button", name="Liity").click()
             for page in pages:
                 await wait_playing(page, f"#stage {CAMERA}")
