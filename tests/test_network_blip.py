@@ -16,8 +16,9 @@ consent check would only give up after ~30 s. :data:`BLIP_SECONDS` is past the f
 Not covered: TCP here recovers within a second or two of the link coming back (the kernel
 retries on loopback without long back-off); over real Wi-Fi a stalled socket can take much
 longer, which the pages cover with their own timers (call.js: no answer to pings for 16 s, or
-no connection within 10 s, means start again). ``tc netem`` is not available in this kernel,
-and ``context.set_offline`` fires offline/online events but does not stop WebRTC.
+no connection within 10 s, means start again). ``tc netem`` is not available in this kernel
+("qdisc kind is unknown"). ``navigator.onLine`` is false throughout in this namespace (no
+interface but ``lo``), so the pages' ``online`` handlers are not exercised here.
 """
 
 from __future__ import annotations
