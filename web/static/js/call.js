@@ -7,6 +7,11 @@
 const PING_INTERVAL_MS = 5000;
 const ICE_GATHERING_CAP_MS = 3000;
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 10000];
+// A network blip leaves a WebSocket open on this side long after the server gave up on it
+// (the server drops a socket after 15 s without a message), and a connection attempt made
+// while the network is down can hang for minutes: give up on either and start afresh.
+const CONNECT_TIMEOUT_MS = 10000;
+const SILENT_AFTER_MS = 16000; // the server answers every ping (5 s): this is 3 lost
 
 // Errors after which reconnecting cannot help: show the message and stop.
 const FATAL_ERRORS = new Set([
@@ -129,6 +134,9 @@ export class Call extends EventTarget {
     this.reconnecting = false;
     this.pingTimer = null;
     this.reconnectTimer = null;
+    this.connectTimer = null;
+    this.lastHeard = 0;
+    this.mediaInterrupted = false;
     this.offerChain = Promise.resolve();
     this.watchedTracks = new WeakSet();
     this.remoteFingerprints = new Set();
@@ -153,6 +161,16 @@ export class Call extends EventTarget {
     this.stopped = false;
     this.attempt = 0;
     this.status("status.connecting");
+    if (!this.onOnline) {
+      // The browser says the network is back: do not sit out the rest of the back-off.
+      this.onOnline = () => {
+        if (!this.stopped && this.reconnecting && !this.ws) {
+          clearTimeout(this.reconnectTimer);
+          this.connect();
+        }
+      };
+      window.addEventListener("online", this.onOnline);
+    }
     this.connect();
   }
 
@@ -160,18 +178,28 @@ export class Call extends EventTarget {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(`${scheme}//${location.host}/ws`);
     this.ws = ws;
+    clearTimeout(this.connectTimer);
+    this.connectTimer = setTimeout(() => {
+      if (this.ws === ws && ws.readyState === WebSocket.CONNECTING) this.restart("connect-timeout");
+    }, CONNECT_TIMEOUT_MS);
     ws.addEventListener("open", () => {
       if (this.ws !== ws) return;
+      clearTimeout(this.connectTimer);
+      this.lastHeard = Date.now();
       const message = { type: "join", channel: this.channel, attendee_key: this.attendeeKey };
       Object.assign(message, this.join);
       if (this.role !== "participant") message.role = this.role;
       if (this.token) message.token = this.token;
       if (this.tier) message.tier = this.tier;
       this.send(message);
-      this.pingTimer = setInterval(() => this.send({ type: "ping" }), PING_INTERVAL_MS);
+      this.pingTimer = setInterval(() => {
+        if (Date.now() - this.lastHeard > SILENT_AFTER_MS) this.restart("silent");
+        else this.send({ type: "ping" });
+      }, PING_INTERVAL_MS);
     });
     ws.addEventListener("message", (event) => {
       if (this.ws !== ws) return;
+      this.lastHeard = Date.now();
       let message;
       try {
         message = JSON.parse(event.data);
@@ -183,6 +211,7 @@ export class Call extends EventTarget {
     ws.addEventListener("close", (event) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      clearTimeout(this.connectTimer);
       clearInterval(this.pingTimer);
       this.pingTimer = null;
       if (event.code === CLOSE_REMOVED) {
@@ -191,6 +220,28 @@ export class Call extends EventTarget {
       }
       if (!this.stopped) this.scheduleReconnect();
     });
+  }
+
+  /**
+   * Drop the socket (and with it the server's side of the call) and join again with the
+   * same attendee key, so the server continues the same participant (docs/signaling.md).
+   */
+  restart(why) {
+    if (this.stopped) return;
+    console.warn("kohtaamo: reconnecting:", why);
+    const ws = this.ws;
+    this.ws = null;
+    clearTimeout(this.connectTimer);
+    clearInterval(this.pingTimer);
+    this.pingTimer = null;
+    if (ws) {
+      try {
+        ws.close(4000, why);
+      } catch (error) {
+        /* already closing */
+      }
+    }
+    this.scheduleReconnect();
   }
 
   send(message) {
@@ -258,6 +309,7 @@ export class Call extends EventTarget {
     this.attempt = 0;
     this.status(this.reconnecting ? "status.reconnected" : "status.connected");
     this.reconnecting = false;
+    this.mediaInterrupted = false;
     this.emit("joined", message);
     // A new connection starts with nothing published: ask again for what this page sends.
     if (this.publishing().length) {
@@ -305,7 +357,26 @@ export class Call extends EventTarget {
   newPeerConnection() {
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     pc.addEventListener("track", () => this.emitRemotes());
+    pc.addEventListener("connectionstatechange", () => this.onMediaState(pc));
     return pc;
+  }
+
+  // The media path can break while the WebSocket still looks open (Wi-Fi gone for a few
+  // seconds): say so at once, and if the browser gives the connection up ("failed", ~15 s
+  // in Chromium; it cannot come back without a new negotiation) join again.
+  onMediaState(pc) {
+    if (this.pc !== pc || this.stopped) return;
+    const state = pc.connectionState;
+    if (state === "disconnected") {
+      if (!this.mediaInterrupted && !this.reconnecting) this.status("status.reconnecting");
+      this.mediaInterrupted = true;
+    } else if (state === "connected") {
+      if (this.mediaInterrupted && !this.reconnecting) this.status("status.reconnected");
+      this.mediaInterrupted = false;
+    } else if (state === "failed") {
+      this.mediaInterrupted = true;
+      if (!this.reconnecting) this.restart("media-failed");
+    }
   }
 
   async onOffer(message) {
@@ -444,6 +515,9 @@ export class Call extends EventTarget {
   stop() {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.connectTimer);
+    if (this.onOnline) window.removeEventListener("online", this.onOnline);
+    this.onOnline = null;
     clearInterval(this.pingTimer);
     this.pingTimer = null;
     if (this.ws) {
