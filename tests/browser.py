@@ -86,6 +86,9 @@ async def open_page(browser: Browser, url: str, locale: str = "fi-FI") -> Page:
     # "commit": a permission prompt could otherwise keep "load" from ever firing.
     await page.goto(url, wait_until="commit")
     await page.wait_for_selector("#join-button")
+    # The button is in the HTML before the page's module scripts have run (they run, with
+    # their imports, before DOMContentLoaded): a click earlier than that would do nothing.
+    await page.wait_for_load_state("domcontentloaded")
     return page
 
 
