@@ -42,6 +42,10 @@ PROTOCOL_ERROR_CODES = (
     "device_token_invalid",
     "device_revoked",
     "device_not_allowed",
+    "not_host",
+    "recording_disabled",
+    "recording_group_unsupported",
+    "session_not_live",
 )
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -678,6 +682,35 @@ MESSAGES: dict[str, dict[str, str]] = {
         "Tunnuksen luo ylläpito: kohtaamo staff add NIMI.",
         "en": "Participants never need an account. "
         "IT creates staff accounts: kohtaamo staff add NAME.",
+    },
+    # -- recording ------------------------------------------------------------------------------
+    "recording.on": {"fi": "● Tallennetaan", "en": "● Recording"},
+    "recording.on_long": {
+        "fi": "Tätä tapahtumaa tallennetaan: juontajan kuva ja ääni.",
+        "en": "This session is being recorded: the host's camera and sound.",
+    },
+    "recording.started": {
+        "fi": "Tallennus alkoi. Juontajan kuva ja ääni tallennetaan.",
+        "en": "Recording started. The host's camera and sound are recorded.",
+    },
+    "recording.stopped": {"fi": "Tallennus päättyi.", "en": "Recording stopped."},
+    "recording.start": {"fi": "Tallenna", "en": "Record"},
+    "recording.stop": {"fi": "Lopeta tallennus", "en": "Stop recording"},
+    "error.not_host": {
+        "fi": "Vain juontaja voi aloittaa tai lopettaa tallennuksen.",
+        "en": "Only the host can start or stop recording.",
+    },
+    "error.recording_disabled": {
+        "fi": "Tallentaminen on poistettu käytöstä tällä palvelimella.",
+        "en": "Recording is turned off on this server.",
+    },
+    "error.recording_group_unsupported": {
+        "fi": "Ryhmätapaamisia ei tallenneta.",
+        "en": "Group sessions are not recorded.",
+    },
+    "error.session_not_live": {
+        "fi": "Lähetys ei ole käynnissä. Aloita lähetys ensin.",
+        "en": "The broadcast is not on. Start broadcasting first.",
     },
     "error.generic": {
         "fi": "Jokin meni vikaan. Yritä uudelleen.",

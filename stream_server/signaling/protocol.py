@@ -84,13 +84,20 @@ class SetTier:
 
 
 @dataclasses.dataclass(frozen=True)
+class Record:
+    """``record``: the host starts (``on``) or stops recording the broadcast."""
+
+    on: bool
+
+
+@dataclasses.dataclass(frozen=True)
 class Simple:
     """``leave``, ``end`` and ``ping``: a type and nothing else."""
 
     type: str
 
 
-Message = Join | Answer | Publish | Unpublish | Mute | SetTier | Simple
+Message = Join | Answer | Publish | Unpublish | Mute | SetTier | Record | Simple
 
 
 def _field(data: dict[str, Any], name: str, kind: type, ref: str, required: bool = True) -> Any:
@@ -169,6 +176,8 @@ def parse_message(raw: str | bytes) -> Message:
         )
     if kind == "tier":
         return SetTier(_tier(data, kind, None))
+    if kind == "record":
+        return Record(bool(_field(data, "on", bool, kind)))
     if kind in ("leave", "end", "ping"):
         return Simple(kind)
     raise ProtocolError("unknown_type", f"unknown message type {kind[:30]!r}", kind[:30])

@@ -22,6 +22,7 @@ from stream_server.signaling.protocol import (
     ProtocolError,
     Publish,
     RateLimiter,
+    Record,
     SetTier,
     Simple,
     Unpublish,
@@ -63,6 +64,8 @@ async def dispatch(conference: ConferenceService, participant: Participant, mess
         await conference.mute(participant, message.audio, message.video)
     elif isinstance(message, SetTier):
         await conference.set_tier(participant, message.tier)
+    elif isinstance(message, Record):
+        await conference.record(participant, message.on)
     elif isinstance(message, Join):
         raise ProtocolError("already_joined", "this connection has already joined", "join")
     elif isinstance(message, Simple):
