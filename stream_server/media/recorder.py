@@ -50,6 +50,10 @@ JUMP_SECONDS = 3.0
 #: pre-skip, 48 kHz, no gain, mapping family 0. WebRTC Opus is negotiated as opus/48000/2.
 OPUS_HEAD = b"OpusHead" + struct.pack("<BBHIhB", 1, 2, 312, 48000, 0, 0)
 
+_TIME_BASES = {
+    "video": fractions.Fraction(1, VIDEO_CLOCK_RATE),
+    "audio": fractions.Fraction(1, AUDIO_CLOCK_RATE),
+}
 _PARSERS = {"VP8": "vp8", "H264": "h264"}
 # Encoder names only used to make a stream *template* (never opened: see _open).
 _TEMPLATE_CODECS = {"VP8": "libvpx", "H264": "libx264", "opus": "libopus"}
@@ -297,7 +301,8 @@ class Recorder:
                     container, streams = opened
                 packet = av.Packet(data)
                 packet.pts = packet.dts = pts
-                packet.time_base = streams[kind].time_base
+                # In the RTP clock; PyAV rescales to the stream's (Matroska: 1 ms).
+                packet.time_base = _TIME_BASES[kind]
                 packet.stream = streams[kind]
                 if keyframe and kind == "video":
                     packet.is_keyframe = True
