@@ -232,6 +232,9 @@ export class Call extends EventTarget {
       case "ended":
         this.finish("ended");
         break;
+      case "recording":
+        this.emit("recording", message);
+        break;
       default:
         break; // "pong" and anything newer than this page
     }
