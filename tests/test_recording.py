@@ -289,3 +289,41 @@ def test_recording_file_name():
 
     started = dt.datetime(2026, 11, 27, 18, 5, 9, tzinfo=dt.UTC)
     assert recording_name("abc", started) == "abc-20261127T180509Z.mkv"
+
+
+async def test_a_slow_disk_drops_to_the_next_key_frame_and_memory_stays_bounded(
+    client, sessions, monkeypatch
+):
+    """The writer is made to fall behind (it drains every 2 s into a 10-item queue): the
+    recorder drops, resumes on a key frame, and the file is still whole and monotonic."""
+    from stream_server.media import recorder as recorder_module
+
+    monkeypatch.setattr(recorder_module, "QUEUE_ITEMS", 10)
+    monkeypatch.setattr(recorder_module, "DRAIN_SECONDS", 2.0)
+    created = await sessions.create()
+    session_id = created.session.id
+    publisher = await publish(client, created)
+    live = client.app[LIVE]
+    resp = await client.post(
+        recording_url(session_id), json={"on": True}, headers=bearer(created.publish_token)
+    )
+    assert resp.status == 200
+    recorder = live.recordings.recorder(session_id)
+    await wait_until(lambda: recorder.overflows >= 1 and recorder.video_frames >= 10, 60)
+    assert recorder.dropped > 0
+    assert recorder._queue.qsize() <= 10
+    path = await live.recordings.stop(session_id, "test")
+    assert path is not None
+    with av.open(str(path)) as container:
+        decoded = list(container.decode(video=0))
+    assert len(decoded) == recorder.video_frames
+    assert all(colour_close(_mean(f), CARD, tol=30) for f in decoded)
+    info = read_back(path)
+    for kind in ("video", "audio"):
+        assert all(b > a for a, b in itertools.pairwise(info["pts"][kind])), kind
+    await publisher.close()
+
+
+def _mean(frame) -> tuple[float, float, float]:
+    rgb = frame.to_ndarray(format="rgb24").reshape(-1, 3).mean(axis=0)
+    return (float(rgb[0]), float(rgb[1]), float(rgb[2]))

@@ -24,7 +24,7 @@ import queue
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 QUEUE_ITEMS = 400
 #: ... and at most this many bytes of them, whatever their size.
 QUEUE_BYTES = 32 * 1024 * 1024
+#: How often the writer thread takes what is queued.
+DRAIN_SECONDS = 0.1
 #: An RTP time this far from the wall clock is a jump (a new publisher): re-anchor.
 JUMP_SECONDS = 3.0
 #: Matroska's Opus header (RFC 7845 "OpusHead"): version 1, 2 channels, 312 samples
@@ -175,6 +177,8 @@ class Recorder:
         self.width = 0
         self.height = 0
         self.finished: Path | None = None
+        #: CPU time of the writer thread (muxing and disk writes), set when it ends.
+        self.cpu_seconds = 0.0
 
     # -- event loop side -------------------------------------------------------------------
     def start(self) -> None:
@@ -283,10 +287,7 @@ class Recorder:
         streams: dict[str, Any] = {}
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            while True:
-                item = self._queue.get()
-                if item is None:
-                    break
+            for item in self._items():
                 kind, data, pts, keyframe = item
                 self._release(len(data))
                 if self.failed:
@@ -315,7 +316,26 @@ class Recorder:
             self.failed = True
             logger.exception("%s: writing failed; the recording stops here", self.label)
         finally:
+            self.cpu_seconds = time.thread_time()
             self._finish(container)
+
+    def _items(self) -> Iterator[tuple[str, bytes, int, bool]]:
+        """The queued items, taken in batches every :data:`DRAIN_SECONDS` until the end marker.
+
+        The thread sleeps rather than waiting on the queue: a waiting thread is woken by every
+        ``put``, and each wake-up makes the event loop wait for the GIL (~0.3 ms a frame,
+        measured); a batch every 100 ms costs the loop nothing measurable.
+        """
+        while True:
+            time.sleep(DRAIN_SECONDS)
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    return
+                yield item
 
     def _open(self, keyframe: bytes) -> tuple[Any, dict[str, Any]] | None:
         """Open the file once the first key frame tells the picture size (headers only)."""
