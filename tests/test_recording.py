@@ -327,3 +327,37 @@ async def test_a_slow_disk_drops_to_the_next_key_frame_and_memory_stays_bounded(
 def _mean(frame) -> tuple[float, float, float]:
     rgb = frame.to_ndarray(format="rgb24").reshape(-1, 3).mean(axis=0)
     return (float(rgb[0]), float(rgb[1]), float(rgb[2]))
+
+
+async def test_an_unwritable_folder_stops_the_recording_and_says_so(
+    aiohttp_client, settings, tmp_path
+):
+    from stream_server.app import create_app
+    from stream_server.web.keys import DATABASE
+    from tests.conftest import Sessions
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the recordings folder should be")
+    client = await aiohttp_client(create_app(settings.replace(recordings_dir=blocked)))
+    created = await Sessions(client.app[DATABASE]).create()
+    viewer = WsParticipant(client.session, base_url(client))
+    await viewer.join(session=created.session.id)
+    resp = await client.post(
+        recording_url(created.session.id), json={"on": True}, headers=bearer(created.host_token)
+    )
+    assert resp.status == 200
+    live = client.app[LIVE]
+    await viewer.wait_for(lambda: told(viewer, True) and told(viewer, False))
+    assert not live.recordings.is_on(created.session.id)
+    await viewer.close()
+
+
+def test_a_second_recording_in_the_same_second_does_not_overwrite(tmp_path):
+    from stream_server.media.forwarding import Slot
+    from stream_server.media.recorder import Recorder
+
+    recorder = Recorder("abc", Slot("video"), Slot("audio"), tmp_path, "VP8")
+    recorder.path.write_bytes(b"earlier recording")
+    recorder._free_name()
+    assert recorder.path.name.endswith("-2.mkv") and not recorder.path.exists()
+    assert recorder.part_path.name == recorder.path.name + ".part"

@@ -17,6 +17,7 @@ together across a change of publisher, and a gap with no publisher is a gap in t
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import fractions
 import logging
@@ -166,6 +167,9 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._done = threading.Event()
         self._loop: Any = None
+        #: Called in the event loop if writing fails (the disk is full, the folder is not
+        #: writable), so the owner can stop the recording and tell people.
+        self.on_failure: Callable[[], None] | None = None
         self.stopped = False
         self.failed = False
         #: Written to the file (read by tests and logs).
@@ -182,8 +186,6 @@ class Recorder:
 
     # -- event loop side -------------------------------------------------------------------
     def start(self) -> None:
-        import asyncio
-
         self._loop = asyncio.get_running_loop()
         self._thread = threading.Thread(
             target=self._write, name=f"recorder-{self.session_id[:8]}", daemon=True
@@ -197,8 +199,6 @@ class Recorder:
 
     async def stop(self) -> Path | None:
         """Stop and finish the file; returns its path (None if nothing was recorded)."""
-        import asyncio
-
         if not self.stopped:
             self.stopped = True
             for track in self._inputs:
@@ -315,6 +315,8 @@ class Recorder:
         except Exception:
             self.failed = True
             logger.exception("%s: writing failed; the recording stops here", self.label)
+            if self.on_failure is not None:
+                self._loop.call_soon_threadsafe(self.on_failure)
         finally:
             self.cpu_seconds = time.thread_time()
             self._finish(container)
@@ -348,6 +350,7 @@ class Recorder:
             logger.info("%s: key frame without usable headers; waiting for another", self.label)
             return None
         self.width, self.height = width, height
+        self._free_name()
         container: Any = av.open(str(self.part_path), "w", format="matroska")
         container.metadata["title"] = self.session_id
         # Streams made from never-opened templates: PyAV then copies our parameters to the
@@ -374,6 +377,15 @@ class Recorder:
             templates.close()
         logger.info("%s: %s %dx%d + Opus", self.label, self.codec, width, height)
         return container, {"video": video, "audio": audio}
+
+    def _free_name(self) -> None:
+        """Never overwrite: a second recording started in the same second gets ``-2``."""
+        base = self.path.name.removesuffix(".mkv")
+        number = 1
+        while self.path.exists() or self.part_path.exists():
+            number += 1
+            self.path = self.directory / f"{base}-{number}.mkv"
+            self.part_path = self.path.with_name(self.path.name + ".part")
 
     def _restart_video(self) -> None:
         self._video_waiting = True

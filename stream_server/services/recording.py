@@ -97,6 +97,7 @@ class RecordingService:
                     self._live.settings.recordings_dir,
                     self._live.settings.video_codec,
                 )
+                recorder.on_failure = lambda: self._failed(recorder)
                 self._recorders[session.id] = recorder
                 recorder.start()
                 await self._announce(session.id, True)
@@ -112,12 +113,20 @@ class RecordingService:
         await self._announce(session_id, False)
         return await recorder.stop()
 
+    def _failed(self, recorder: Recorder) -> None:
+        """The file could not be written: stop, so nobody is told it is recording."""
+        if self._recorders.get(recorder.session_id) is recorder:
+            self._spawn(self.stop(recorder.session_id, "write failed"))
+
     def room_emptied(self, session_id: str) -> None:
         """Nobody is left (the session ended, or everyone left): the recording ends."""
         if session_id in self._recorders:
-            task = asyncio.get_running_loop().create_task(self.stop(session_id, "room empty"))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self.stop(session_id, "room empty"))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _announce(self, session_id: str, on: bool) -> None:
         people = self._live.conference.participants(session_id)
