@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -35,6 +36,17 @@ async def publish(client, created) -> Publisher:
     )
     assert resp.status == 201, resp.body
     return publisher
+
+
+def decodable_frames(part: Path, tmp_path: Path) -> int:
+    """Pictures a player gets from a copy of the unfinished file (as a crash would leave it)."""
+    copy = tmp_path / "crash-copy.mkv"
+    shutil.copyfile(part, copy)
+    try:
+        with av.open(str(copy)) as container:
+            return sum(1 for _ in container.decode(video=0))
+    except av.error.FFmpegError:
+        return 0
 
 
 def read_back(path: Path) -> dict:
@@ -87,6 +99,8 @@ async def test_a_broadcast_is_recorded_without_transcoding(
     assert recorder.part_path.name == recorder.path.name + ".part"
     await wait_until(lambda: recorder.video_frames >= 60 and recorder.audio_packets >= 50, 60)
     assert recorder.part_path.exists() and not recorder.path.exists()
+    # A crash now would leave a .part that plays up to about a second ago.
+    await wait_until(lambda: decodable_frames(recorder.part_path, tmp_path) > 0, 30)
     status = await client.get(url, headers=bearer(created.publish_token))
     assert (await status.json())["recording"] is True
 

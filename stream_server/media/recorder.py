@@ -351,7 +351,14 @@ class Recorder:
             return None
         self.width, self.height = width, height
         self._free_name()
-        container: Any = av.open(str(self.part_path), "w", format="matroska")
+        # Short clusters, flushed as they are written: a crash loses about a second, and
+        # the muxer holds no more than that in memory.
+        container: Any = av.open(
+            str(self.part_path),
+            "w",
+            format="matroska",
+            container_options={"cluster_time_limit": "1000", "flush_packets": "1"},
+        )
         container.metadata["title"] = self.session_id
         # Streams made from never-opened templates: PyAV then copies our parameters to the
         # file as they are and opens no encoder (add_mux_stream cannot carry the Opus and
