@@ -199,28 +199,24 @@ class Recorder:
 
     async def stop(self) -> Path | None:
         """Stop and finish the file; returns its path (None if nothing was recorded)."""
+        loop = asyncio.get_running_loop()
         if not self.stopped:
             self.stopped = True
             for track in self._inputs:
                 track.stop()
-            self._put_final()
-        await asyncio.get_running_loop().run_in_executor(None, self._done.wait)
+            await loop.run_in_executor(None, self._put_final)
+        await loop.run_in_executor(None, self._done.wait)
         return self.finished
 
     def _put_final(self) -> None:
-        """The end marker must reach the writer even if the queue is full."""
-        while True:
+        """Queue the end marker behind everything already queued (waits for room: a full
+        queue is drained within DRAIN_SECONDS), unless the writer has already ended."""
+        while not self._done.is_set():
             try:
-                self._queue.put_nowait(None)
+                self._queue.put(None, timeout=0.5)
                 return
             except queue.Full:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    continue
-                if item is not None:
-                    self._release(len(item[1]))
-                    self.dropped += 1
+                continue
 
     def _on_change(self, kind: str) -> None:
         self._timelines[kind].restart()
