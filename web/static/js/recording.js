@@ -50,16 +50,17 @@ export function bindRecording(call, t) {
   }
 }
 
-/** The host's Record button: a toggle (aria-pressed) that asks the server; the server's
- * `recording` message, not the click, changes its state. */
+/** The host's Record button: a toggle button ("Tallenna", aria-pressed while recording; its
+ * name stays the same, as toggle buttons' names should). The server's `recording` message,
+ * not the click, changes its state. */
 export function bindRecordButton(call, button, t) {
   bindRecording(call, t);
   button.setAttribute("aria-pressed", "false");
+  button.title = t("recording.start");
   button.addEventListener("click", () => call.send({ type: "record", on: !recording }));
   document.addEventListener("kohtaamo-recording", (event) => {
     const on = event.detail.on;
     button.setAttribute("aria-pressed", String(on));
-    const label = button.querySelector(".control-label");
-    if (label) label.textContent = t(on ? "recording.stop" : "recording.start");
+    button.title = t(on ? "recording.stop" : "recording.start");
   });
 }
