@@ -20,6 +20,7 @@ from stream_server.web import (
     device_api,
     kiosk_pages,
     pages,
+    recording_api,
     reports_api,
     staff_areas,
     staff_auth,
@@ -78,6 +79,7 @@ def create_app(settings: Settings) -> web.Application:
     staff_events.setup(app)  # the staff dashboard, reports page and live event stream
     app.add_routes(kiosk_pages.routes)
     survey_api.setup(app)
+    recording_api.setup(app)  # recording control and the retention clean-up
     pages.setup(app)
     if (WEB_ROOT / "static").is_dir():
         app.router.add_static("/static/", WEB_ROOT / "static", name="static")

@@ -130,6 +130,18 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("recordings_dir", "recordings", Path, "Folder where recorded sessions are written."),
     Setting(
+        "recording_enabled",
+        True,
+        _parse_bool,
+        "Whether hosts and broadcast tools may record broadcasts (false: 403 recording_disabled).",
+    ),
+    Setting(
+        "recording_retention_days",
+        30.0,
+        float,
+        "Recordings older than this many days are deleted (at start-up and daily); 0 keeps them.",
+    ),
+    Setting(
         "ice_servers",
         (),
         _parse_ice_servers,
@@ -191,6 +203,8 @@ class Settings:
     port: int = 8080
     database_url: str = "sqlite+aiosqlite:///var/kohtaamo.sqlite3"
     recordings_dir: Path = Path("recordings")
+    recording_enabled: bool = True
+    recording_retention_days: float = 30.0
     ice_servers: tuple[IceServer, ...] = ()
     ice_host_addresses: tuple[str, ...] = ()
     tls_cert: Path | None = None

@@ -45,6 +45,9 @@ PROTOCOL_ERROR_CODES = (
     "not_host",
     "unknown_participant",
     "removed",
+    "recording_disabled",
+    "recording_group_unsupported",
+    "session_not_live",
 )
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -238,8 +241,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The host turned your camera off. Turn it on again with the camera button.",
     },
     "error.not_host": {
-        "fi": "Vain järjestäjä voi mykistää tai poistaa osallistujia.",
-        "en": "Only the host can mute or remove participants.",
+        "fi": "Vain järjestäjä voi mykistää tai poistaa osallistujia tai tallentaa.",
+        "en": "Only the host can mute or remove participants, or record.",
     },
     "error.unknown_participant": {
         "fi": "Osallistuja ei ole enää mukana.",
@@ -725,6 +728,31 @@ MESSAGES: dict[str, dict[str, str]] = {
         "Tunnuksen luo ylläpito: kohtaamo staff add NIMI.",
         "en": "Participants never need an account. "
         "IT creates staff accounts: kohtaamo staff add NAME.",
+    },
+    # -- recording ------------------------------------------------------------------------------
+    "recording.on": {"fi": "● Tallennetaan", "en": "● Recording"},
+    "recording.on_long": {
+        "fi": "Tätä tapahtumaa tallennetaan: juontajan kuva ja ääni.",
+        "en": "This session is being recorded: the host's camera and sound.",
+    },
+    "recording.started": {
+        "fi": "Tallennus alkoi. Juontajan kuva ja ääni tallennetaan.",
+        "en": "Recording started. The host's camera and sound are recorded.",
+    },
+    "recording.stopped": {"fi": "Tallennus päättyi.", "en": "Recording stopped."},
+    "recording.start": {"fi": "Tallenna", "en": "Record"},
+    "recording.stop": {"fi": "Lopeta tallennus", "en": "Stop recording"},
+    "error.recording_disabled": {
+        "fi": "Tallentaminen on poistettu käytöstä tällä palvelimella.",
+        "en": "Recording is turned off on this server.",
+    },
+    "error.recording_group_unsupported": {
+        "fi": "Ryhmätapaamisia ei tallenneta.",
+        "en": "Group sessions are not recorded.",
+    },
+    "error.session_not_live": {
+        "fi": "Lähetys ei ole käynnissä. Aloita lähetys ensin.",
+        "en": "The broadcast is not on. Start broadcasting first.",
     },
     "error.generic": {
         "fi": "Jokin meni vikaan. Yritä uudelleen.",

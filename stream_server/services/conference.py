@@ -325,6 +325,7 @@ class ConferenceService:
                 "ice_servers": [s.as_dict() for s in self._live.settings.ice_servers],
                 "max_participants": room.max_participants,
                 "resumed": participant.presence.resumed,
+                "recording": self._live.recordings.is_on(session.id),
             }
         )
         participant.needs_offer = participant.tracks_dirty = False  # the first offer has it all
@@ -479,6 +480,16 @@ class ConferenceService:
         if participant.mode != SessionMode.BROADCAST or participant.member.may_publish:
             raise ProtocolError("not_allowed", "tiers are for viewers of a broadcast", "tier")
         self._apply_tier(participant, tier)
+
+    async def record(self, participant: Participant, on: bool) -> None:
+        """The host's ``record``: start or stop recording the broadcast (everyone is told)."""
+        if participant.member.role != "publisher":
+            raise ProtocolError("not_host", "only the host can start or stop recording", "record")
+        try:
+            session = await self._live.load_session(participant.session_id)
+            await self._live.recordings.set(session, on)
+        except KohtaamoError as exc:
+            raise ProtocolError(exc.code, exc.message, "record") from None
 
     async def mute(self, participant: Participant, audio: bool, video: bool) -> None:
         participant.muted = {"audio": audio, "video": video}

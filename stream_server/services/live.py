@@ -58,6 +58,7 @@ from stream_server.media.testcard import TestCard
 from stream_server.media.tiers import TIERS, TierController
 from stream_server.rooms import LiveRoom, Member, RoomFull
 from stream_server.services.conference import ConferenceService
+from stream_server.services.recording import RecordingService
 from stream_server.signaling.protocol import Join, ProtocolError
 
 logger = logging.getLogger(__name__)
@@ -174,6 +175,7 @@ class LiveService:
         self._publishers: dict[str, Resource] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.conference = ConferenceService(self)
+        self.recordings = RecordingService(self)
         self._test_cards: dict[str, TestCard] = {}
         self._sessions = SessionCache(database)
         # Each peer holds ~5 descriptors (ICE, DTLS, the direct path's socket): a soft limit
@@ -188,6 +190,10 @@ class LiveService:
         if catalog.session_phase(session, catalog.utcnow()) == catalog.Phase.ENDED:
             raise Gone("this session has ended", code="session_ended")
         return session
+
+    async def load_session(self, session_id: str) -> Session:
+        """A session that is not over (404 ``unknown_session``, 410 ``session_ended``)."""
+        return await self._load_session(session_id)
 
     async def device_access(self, session: Session, token: str) -> DeviceAccess:
         """Check a device token against a session; raises 401/403 with the reason."""
@@ -217,6 +223,10 @@ class LiveService:
             )
             self._rooms[session.id] = room
         return room
+
+    def has_room(self, session_id: str) -> bool:
+        """Whether anyone (a publisher, a viewer, a host) is connected to the session now."""
+        return session_id in self._rooms
 
     def _admit(self, session: Session, role: str, channel: str) -> Member:
         try:
@@ -423,6 +433,7 @@ class LiveService:
             room.remove(member)
             if not len(room):
                 del self._rooms[session_id]
+                self.recordings.room_emptied(session_id)
                 router = self._routers.pop(session_id, None)
                 if router is not None:
                     router.close()

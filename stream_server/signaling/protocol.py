@@ -94,13 +94,20 @@ class Moderate:
 
 
 @dataclasses.dataclass(frozen=True)
+class Record:
+    """``record``: the host starts (``on``) or stops recording the broadcast."""
+
+    on: bool
+
+
+@dataclasses.dataclass(frozen=True)
 class Simple:
     """``leave``, ``end`` and ``ping``: a type and nothing else."""
 
     type: str
 
 
-Message = Join | Answer | Publish | Unpublish | Mute | SetTier | Moderate | Simple
+Message = Join | Answer | Publish | Unpublish | Mute | SetTier | Moderate | Record | Simple
 
 
 def _field(data: dict[str, Any], name: str, kind: type, ref: str, required: bool = True) -> Any:
@@ -189,6 +196,8 @@ def parse_message(raw: str | bytes) -> Message:
                 kind,
             )
         return Moderate(target, action)
+    if kind == "record":
+        return Record(bool(_field(data, "on", bool, kind)))
     if kind in ("leave", "end", "ping"):
         return Simple(kind)
     raise ProtocolError("unknown_type", f"unknown message type {kind[:30]!r}", kind[:30])

@@ -23,6 +23,7 @@ from stream_server.signaling.protocol import (
     ProtocolError,
     Publish,
     RateLimiter,
+    Record,
     SetTier,
     Simple,
     Unpublish,
@@ -66,6 +67,8 @@ async def dispatch(conference: ConferenceService, participant: Participant, mess
         await conference.set_tier(participant, message.tier)
     elif isinstance(message, Moderate):
         await conference.moderate(participant, message.participant, message.action)
+    elif isinstance(message, Record):
+        await conference.record(participant, message.on)
     elif isinstance(message, Join):
         raise ProtocolError("already_joined", "this connection has already joined", "join")
     elif isinstance(message, Simple):

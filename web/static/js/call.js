@@ -298,6 +298,9 @@ export class Call extends EventTarget {
       case "removed":
         this.removed();
         break;
+      case "recording":
+        this.emit("recording", message);
+        break;
       default:
         break; // "pong" and anything newer than this page
     }

@@ -1,6 +1,7 @@
 // The presenter page: camera and microphone, screen sharing, the online count, ending.
 
 import { Call, readConfig, translator } from "./call.js";
+import { bindRecordButton } from "./recording.js";
 import { Stage } from "./stage.js";
 import { announcer, bindMicButton, setToggle, showView } from "./ui.js";
 
@@ -27,6 +28,7 @@ const call = new Call({
   sessionId: config.session_id,
 });
 window.kohtaamoCall = call;
+bindRecordButton(call, $("record-button"), t);
 
 const numbers = new Map();
 const stage = new Stage({

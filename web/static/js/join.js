@@ -2,6 +2,7 @@
 // buttons. Camera and microphone stay off until the person turns them on.
 
 import { Call, deviceChannel, readConfig, translator } from "./call.js";
+import { bindRecording } from "./recording.js";
 import { Stage } from "./stage.js";
 import { offerSurvey } from "./survey.js";
 import {
@@ -33,6 +34,7 @@ const call = new Call({
   tier: "auto",
 });
 window.kohtaamoCall = call; // for the browser tests and for support staff debugging
+bindRecording(call, t);
 
 
 const participantNumbers = new Map();

@@ -4,6 +4,7 @@
 // sleep. Room staff use the big +/- buttons for the in-person headcount.
 
 import { Call, readConfig, translator } from "./call.js";
+import { bindRecording } from "./recording.js";
 import {
   DEVICE_ERRORS,
   DEVICE_VIEWS,
@@ -198,6 +199,7 @@ function join(item) {
     channel: kiosk.device?.kind === "room-link" ? "room-link" : "kiosk",
     sessionId: item.id,
   });
+  bindRecording(call, t);
   const current = { item, call, joined: false, publishing: false };
   kiosk.current = current;
   $("call-heading").textContent = item.title;

@@ -2,6 +2,7 @@
 // unless turned on; "sound only" for weak connections. The person is an online participant.
 
 import { Call, readConfig, translator } from "./call.js";
+import { bindRecording } from "./recording.js";
 import {
   DEVICE_ERRORS,
   DEVICE_VIEWS,
@@ -195,6 +196,7 @@ function join(item) {
   const joinFields = { session: item.id, device_token: tablet.token };
   if (audioOnly) joinFields.tier = "audio"; // the server then sends no video at all
   const call = new Call({ join: joinFields, channel: "tablet", sessionId: item.id });
+  bindRecording(call, t);
   tablet.call = call;
   tablet.item = item;
   tablet.audioOnly = audioOnly;

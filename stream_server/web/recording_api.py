@@ -1,0 +1,70 @@
+"""Starting and stopping a broadcast's recording over HTTP (for broadcast tools and staff).
+
+``POST /api/sessions/{id}/recording`` with ``{"on": bool}`` and ``GET`` for the state. Allowed
+to whoever may publish into the session (its publish or host token as ``Authorization:
+Bearer``) and to staff (an API token ``ks_…``, or a login with its CSRF token).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from stream_server.catalog import service as catalog
+from stream_server.db.models import Session
+from stream_server.errors import BadRequest, Forbidden
+from stream_server.staff import service as staff
+from stream_server.web.auth import bearer_token, require_staff
+from stream_server.web.json_body import read_json_object
+from stream_server.web.keys import LIVE
+
+routes = web.RouteTableDef()
+
+
+async def _authorised_session(request: web.Request) -> Session:
+    """The live session named in the path, if the caller may control its recording."""
+    session = await request.app[LIVE].load_session(request.match_info["session_id"])
+    token = bearer_token(request)
+    if token is not None and not token.startswith(staff.API_TOKEN_PREFIX):
+        if not catalog.may_publish(session, token):
+            raise Forbidden("wrong publish or host token", code="token_invalid")
+        return session
+    await require_staff(request)  # 401 login_required without any credential
+    return session
+
+
+@routes.get("/api/sessions/{session_id}/recording")
+async def recording_status(request: web.Request) -> web.Response:
+    session = await _authorised_session(request)
+    return web.json_response(request.app[LIVE].recordings.status(session.id))
+
+
+@routes.post("/api/sessions/{session_id}/recording")
+async def set_recording(request: web.Request) -> web.Response:
+    session = await _authorised_session(request)
+    body = await read_json_object(request)
+    on = body.get("on")
+    if not isinstance(on, bool):
+        raise BadRequest("'on' must be true or false", code="invalid_recording_request")
+    return web.json_response(await request.app[LIVE].recordings.set(session, on))
+
+
+async def _retention(app: web.Application) -> AsyncIterator[None]:
+    """Expired recordings are deleted at start-up and once a day; recordings still running
+    at shutdown are finished (this context closes before the live service's)."""
+    task = asyncio.create_task(app[LIVE].recordings.retention_loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await app[LIVE].recordings.close()
+
+
+def setup(app: web.Application) -> None:
+    app.add_routes(routes)
+    app.cleanup_ctx.append(_retention)
