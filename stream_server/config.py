@@ -136,6 +136,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Whether hosts and broadcast tools may record broadcasts (false: 403 recording_disabled).",
     ),
     Setting(
+        "chat_enabled",
+        True,
+        _parse_bool,
+        "Whether session pages have a text chat (kept in memory only; false: chat_disabled).",
+    ),
+    Setting(
         "recording_retention_days",
         30.0,
         float,
@@ -204,6 +210,7 @@ class Settings:
     database_url: str = "sqlite+aiosqlite:///var/kohtaamo.sqlite3"
     recordings_dir: Path = Path("recordings")
     recording_enabled: bool = True
+    chat_enabled: bool = True
     recording_retention_days: float = 30.0
     ice_servers: tuple[IceServer, ...] = ()
     ice_host_addresses: tuple[str, ...] = ()

@@ -48,6 +48,8 @@ PROTOCOL_ERROR_CODES = (
     "recording_disabled",
     "recording_group_unsupported",
     "session_not_live",
+    "chat_disabled",
+    "unknown_message",
 )
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -728,6 +730,37 @@ MESSAGES: dict[str, dict[str, str]] = {
         "Tunnuksen luo ylläpito: kohtaamo staff add NIMI.",
         "en": "Participants never need an account. "
         "IT creates staff accounts: kohtaamo staff add NAME.",
+    },
+    # -- chat (web/templates/_chat.html, web/static/js/chat.js) ----------------------------------
+    "chat.heading": {"fi": "Keskustelu", "en": "Chat"},
+    "chat.privacy": {
+        "fi": "Viestejä ei tallenneta. Ne näkyvät vain tämän tapahtuman aikana.",
+        "en": "Messages are not stored. They are shown only while this session lasts.",
+    },
+    "chat.empty": {"fi": "Ei vielä viestejä.", "en": "No messages yet."},
+    "chat.label": {"fi": "Kirjoita viesti", "en": "Write a message"},
+    "chat.send": {"fi": "Lähetä", "en": "Send"},
+    "chat.counter": {"fi": "{n}/{max} merkkiä", "en": "{n}/{max} characters"},
+    "chat.you": {"fi": "Sinä", "en": "You"},
+    "chat.host": {"fi": "Järjestäjä", "en": "Host"},
+    "chat.delete": {"fi": "Poista viesti", "en": "Delete message"},
+    "chat.delete_label": {
+        "fi": "Poista viesti: {name}: {text}",
+        "en": "Delete message: {name}: {text}",
+    },
+    "chat.deleted": {"fi": "Viesti poistettiin.", "en": "The message was deleted."},
+    "chat.empty_text": {"fi": "Kirjoita ensin viesti.", "en": "Write a message first."},
+    "chat.not_connected": {
+        "fi": "Yhteys ei ole auki. Viestiä ei lähetetty.",
+        "en": "Not connected. The message was not sent.",
+    },
+    "error.chat_disabled": {
+        "fi": "Keskustelu on poistettu käytöstä tällä palvelimella.",
+        "en": "Chat is turned off on this server.",
+    },
+    "error.unknown_message": {
+        "fi": "Viestiä ei enää ole.",
+        "en": "That message no longer exists.",
     },
     # -- recording ------------------------------------------------------------------------------
     "recording.on": {"fi": "● Tallennetaan", "en": "● Recording"},

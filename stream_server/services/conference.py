@@ -35,6 +35,7 @@ from stream_server.media.router import TRACK_KINDS, SessionRouter
 from stream_server.media.sdp import SdpError, parse_offer
 from stream_server.media.tiers import TierController
 from stream_server.rooms import Member, RoomFull
+from stream_server.services.chat import ChatRooms
 from stream_server.signaling.protocol import Join, ProtocolError
 
 if TYPE_CHECKING:
@@ -242,6 +243,8 @@ class ConferenceService:
         #: Per session, digests of the attendee keys the host removed (memory only, for the
         #: rest of the session; a digest, so not even the random key is kept).
         self._removed: dict[str, set[str]] = {}
+        #: Chat of every live session: memory only, dropped when the room empties.
+        self.chat = ChatRooms()
 
     @property
     def max_sdp_bytes(self) -> int:
@@ -328,6 +331,9 @@ class ConferenceService:
                 "recording": self._live.recordings.is_on(session.id),
             }
         )
+        if self._live.settings.chat_enabled:
+            history = self.chat.history(session.id)
+            await participant.send({"type": "chat-history", "messages": history})
         participant.needs_offer = participant.tracks_dirty = False  # the first offer has it all
         await participant.renegotiate()
         await self.broadcast_roster(session.id)
@@ -554,6 +560,33 @@ class ConferenceService:
         await asyncio.shield(self.close_participant(target, "removed"))
         await target.channel.close(4003, "removed by the host")
 
+    # -- chat ---------------------------------------------------------------------------------
+    async def send_chat(self, participant: Participant, text: str) -> None:
+        """A ``chat`` line (already cleaned by the protocol) to everyone in the session."""
+        if not self._live.settings.chat_enabled:
+            raise ProtocolError("chat_disabled", "chat is turned off on this server", "chat")
+        room = self.chat.room(participant.session_id)
+        if not room.allow(participant.attendee_key):
+            raise ProtocolError("rate_limited", "too many chat messages; wait a moment", "chat")
+        role = "host" if participant.member.role == "publisher" else "participant"
+        message = room.post(participant.id, role, text).as_message()
+        people = self.participants(participant.session_id)
+        await asyncio.gather(*(p.send(message) for p in people))
+
+    async def delete_chat(self, host: Participant, message_id: int) -> None:
+        """The host's ``chat-delete``: the message disappears from every page and the backlog."""
+        if not self._live.settings.chat_enabled:
+            raise ProtocolError("chat_disabled", "chat is turned off on this server", "chat-delete")
+        if host.member.role != "publisher":
+            raise ProtocolError("not_host", "only the host can delete chat messages", "chat-delete")
+        if not self.chat.room(host.session_id).delete(message_id):
+            raise ProtocolError(
+                "unknown_message", f"no chat message {message_id} in this session", "chat-delete"
+            )
+        logger.info("ws %s: host %d deleted chat message %d", host.session_id, host.id, message_id)
+        deleted = {"type": "chat-deleted", "id": message_id}
+        await asyncio.gather(*(p.send(deleted) for p in self.participants(host.session_id)))
+
     # -- roster and lifecycle -----------------------------------------------------------------
     async def broadcast_roster(self, session_id: str) -> None:
         people = self.participants(session_id)
@@ -600,6 +633,7 @@ class ConferenceService:
     async def end_session(self, session_id: str) -> None:
         """Tell everyone, close everyone (hosts last), and close their sockets."""
         self._removed.pop(session_id, None)
+        self.chat.drop(session_id)
         people = sorted(self.participants(session_id), key=lambda p: p.member.role == "publisher")
         for participant in people:
             await participant.send({"type": "ended"})

@@ -434,6 +434,7 @@ class LiveService:
             if not len(room):
                 del self._rooms[session_id]
                 self.recordings.room_emptied(session_id)
+                self.conference.chat.drop(session_id)
                 router = self._routers.pop(session_id, None)
                 if router is not None:
                     router.close()

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import re
 import time
+import unicodedata
 from typing import Any
 
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -27,6 +28,10 @@ TIERS = ("high", "low", "audio", "auto")
 #: What a host may do to a participant (``moderate``).
 MODERATION_ACTIONS = ("mute-audio", "mute-video", "remove")
 ATTENDEE_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+#: Longest chat message, in characters, after trimming.
+CHAT_MAX_CHARS = 500
+#: Bidirectional overrides and isolates: they would let one message reorder the page's text.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 class ProtocolError(Exception):
@@ -101,13 +106,39 @@ class Record:
 
 
 @dataclasses.dataclass(frozen=True)
+class Chat:
+    """``chat``: a text message to everyone in the session (already cleaned and checked)."""
+
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ChatDelete:
+    """``chat-delete``: the host removes a chat message from everyone's view."""
+
+    id: int
+
+
+@dataclasses.dataclass(frozen=True)
 class Simple:
     """``leave``, ``end`` and ``ping``: a type and nothing else."""
 
     type: str
 
 
-Message = Join | Answer | Publish | Unpublish | Mute | SetTier | Moderate | Record | Simple
+Message = (
+    Join
+    | Answer
+    | Publish
+    | Unpublish
+    | Mute
+    | SetTier
+    | Moderate
+    | Record
+    | Chat
+    | ChatDelete
+    | Simple
+)
 
 
 def _field(data: dict[str, Any], name: str, kind: type, ref: str, required: bool = True) -> Any:
@@ -137,6 +168,31 @@ def _tier(data: dict[str, Any], ref: str, default: str | None) -> str:
             "invalid_message", f"{ref}: 'tier' must be one of {', '.join(TIERS)}", ref
         )
     return str(tier)
+
+
+def clean_chat_text(text: str) -> str:
+    """Line breaks and tabs become spaces, other control characters go; then trim.
+
+    A chat line is one line of plain text: control characters could only hide or garble it.
+    """
+    kept = []
+    for char in text:
+        if char in "\t\n\r\u2028\u2029":
+            kept.append(" ")
+        elif unicodedata.category(char) != "Cc" and char not in _BIDI_CONTROLS:
+            kept.append(char)
+    return "".join(kept).strip()
+
+
+def _chat(data: dict[str, Any], ref: str) -> Chat:
+    text = clean_chat_text(_field(data, "text", str, ref))
+    if not text:
+        raise ProtocolError("invalid_message", f"{ref}: 'text' is empty", ref)
+    if len(text) > CHAT_MAX_CHARS:
+        raise ProtocolError(
+            "invalid_message", f"{ref}: 'text' is longer than {CHAT_MAX_CHARS} characters", ref
+        )
+    return Chat(text)
 
 
 def parse_message(raw: str | bytes) -> Message:
@@ -198,6 +254,10 @@ def parse_message(raw: str | bytes) -> Message:
         return Moderate(target, action)
     if kind == "record":
         return Record(bool(_field(data, "on", bool, kind)))
+    if kind == "chat":
+        return _chat(data, kind)
+    if kind == "chat-delete":
+        return ChatDelete(_field(data, "id", int, kind))
     if kind in ("leave", "end", "ping"):
         return Simple(kind)
     raise ProtocolError("unknown_type", f"unknown message type {kind[:30]!r}", kind[:30])

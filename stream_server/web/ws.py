@@ -17,6 +17,8 @@ from stream_server.signaling.protocol import (
     HARD_FRAME_BYTES,
     SILENCE_TIMEOUT,
     Answer,
+    Chat,
+    ChatDelete,
     Join,
     Moderate,
     Mute,
@@ -69,6 +71,10 @@ async def dispatch(conference: ConferenceService, participant: Participant, mess
         await conference.moderate(participant, message.participant, message.action)
     elif isinstance(message, Record):
         await conference.record(participant, message.on)
+    elif isinstance(message, Chat):
+        await conference.send_chat(participant, message.text)
+    elif isinstance(message, ChatDelete):
+        await conference.delete_chat(participant, message.id)
     elif isinstance(message, Join):
         raise ProtocolError("already_joined", "this connection has already joined", "join")
     elif isinstance(message, Simple):

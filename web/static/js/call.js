@@ -108,6 +108,7 @@ function waitForIceGathering(pc, capMs) {
  *  joined (the joined message) · remotes ({remotes}) · participants (the roster message)
  *  ended () · failed ({code}) – a fatal error · left ()
  *  moderated ({action}) – the host muted this page's microphone or camera (already applied)
+ *  chat, chat-history, chat-deleted (the message as sent) – see chat.js
  */
 export class Call extends EventTarget {
   constructor({ join, role = "participant", token = null, channel, sessionId, tier = null }) {
@@ -300,6 +301,11 @@ export class Call extends EventTarget {
         break;
       case "recording":
         this.emit("recording", message);
+        break;
+      case "chat":
+      case "chat-history":
+      case "chat-deleted":
+        this.emit(message.type, message);
         break;
       default:
         break; // "pong" and anything newer than this page

@@ -1,6 +1,7 @@
 // The presenter page: camera and microphone, screen sharing, the online count, ending.
 
 import { Call, readConfig, translator } from "./call.js";
+import { bindChat } from "./chat.js";
 import { bindRecordButton } from "./recording.js";
 import { Stage } from "./stage.js";
 import { announcer, bindMicButton, setToggle, showView } from "./ui.js";
@@ -47,6 +48,7 @@ function show(id, focusId) {
 }
 
 const announce = announcer(statusRegion, t);
+bindChat({ call, t, labelFor: (id) => stage.labelFor(id), host: true, announce });
 
 function setButton(button, on, onKey, offKey) {
   setToggle(button, on, t, onKey, offKey);

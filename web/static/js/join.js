@@ -2,6 +2,7 @@
 // buttons. Camera and microphone stay off until the person turns them on.
 
 import { Call, deviceChannel, readConfig, translator } from "./call.js";
+import { bindChat } from "./chat.js";
 import { bindRecording } from "./recording.js";
 import { Stage } from "./stage.js";
 import { offerSurvey } from "./survey.js";
@@ -58,6 +59,7 @@ function show(id, focusId) {
 }
 
 const announce = announcer(statusRegion, t);
+bindChat({ call, t, labelFor, announce });
 
 function resetControls() {
   resetMediaButtons(micButton, cameraButton, selfView, t);
