@@ -213,19 +213,27 @@ async def wait_frames_advancing(page: Page, selector: str, timeout: float) -> No
         raise AssertionError(f"{exc}; page log:\n{page_log(page)}") from exc
 
 
+async def room_screen_broadcast(
+    database: Database, title: str
+) -> tuple[catalog.CreatedSession, str]:
+    """A broadcast held at KANTTI, starting now, shown on the screen of Puijonlaakso's group
+    room, and that room's kiosk token."""
+    async with database.session() as db:
+        await catalog.sync_reference_data(db)
+        created = await catalog.create_session(
+            db, title=title, mode="broadcast", receivers=["puijonlaakso"]
+        )
+        device = await devices_service.add_device(db, "puijonlaakso", "kiosk", "ryhmatila")
+    return created, device.token
+
+
 @pytest.mark.browser
 async def test_kiosk_joins_by_itself_counts_as_a_device_and_rejoins_after_a_restart(
     settings: Any, chromium: Browser
 ) -> None:
     database = Database(settings.database_url)
-    async with database.session() as db:
-        await catalog.sync_reference_data(db)
-        # Held at KANTTI, shown on the screen of Puijonlaakso's group room, starting now.
-        created = await catalog.create_session(
-            db, title="Kirjailijavierailu", mode="broadcast", receivers=["puijonlaakso"]
-        )
-        sid = created.session.id
-        token = (await devices_service.add_device(db, "puijonlaakso", "kiosk", "ryhmatila")).token
+    created, token = await room_screen_broadcast(database, "Kirjailijavierailu")
+    sid = created.session.id
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = await start_server(settings.database_url, port, SERVER_ENV)

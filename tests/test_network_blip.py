@@ -36,14 +36,17 @@ import pytest
 from playwright.async_api import Browser, Page
 from sqlalchemy import select
 
-from stream_server.catalog import service as catalog
 from stream_server.db.engine import Database
 from stream_server.db.models import AttendanceInterval, Participant
-from stream_server.devices import service as devices_service
 from tests import browser as browser_helpers
 from tests.browser import MEDIA_TIMEOUT_MS, assert_no_page_errors, page_log, poll, wait_playing
 from tests.servers import free_port, start_server
-from tests.test_kiosk_pages import CAMERA, SERVER_ENV, wait_frames_advancing
+from tests.test_kiosk_pages import (
+    CAMERA,
+    SERVER_ENV,
+    room_screen_broadcast,
+    wait_frames_advancing,
+)
 
 chromium = browser_helpers.chromium
 
@@ -117,15 +120,8 @@ async def test_kiosk_and_join_page_come_back_after_a_network_blip_without_counti
     settings: Any, chromium: Browser
 ) -> None:
     database = Database(settings.database_url)
-    async with database.session() as db:
-        await catalog.sync_reference_data(db)
-        # Held at KANTTI, shown on the screen of Puijonlaakso's group room, starting now.
-        created = await catalog.create_session(
-            db, title="Kirjailijavierailu", mode="broadcast", receivers=["puijonlaakso"]
-        )
-        sid = created.session.id
-        code = created.session.join_code
-        token = (await devices_service.add_device(db, "puijonlaakso", "kiosk", "ryhmatila")).token
+    created, token = await room_screen_broadcast(database, "Kirjailijavierailu")
+    sid, code = created.session.id, created.session.join_code
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = await start_server(settings.database_url, port, SERVER_ENV)
@@ -229,13 +225,8 @@ async def test_a_short_blip_is_ridden_out_on_the_same_connection(
     """Shorter than the server's silence limit: Chromium's connection goes "disconnected" and
     comes back by itself. The page says so both times and does not join again."""
     database = Database(settings.database_url)
-    async with database.session() as db:
-        await catalog.sync_reference_data(db)
-        created = await catalog.create_session(
-            db, title="Etäluento", mode="broadcast", receivers=["puijonlaakso"]
-        )
-        sid = created.session.id
-        token = (await devices_service.add_device(db, "puijonlaakso", "kiosk", "ryhmatila")).token
+    created, token = await room_screen_broadcast(database, "Etäluento")
+    sid = created.session.id
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = await start_server(settings.database_url, port, SERVER_ENV)
