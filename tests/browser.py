@@ -73,16 +73,28 @@ async def chromium(tmp_path: Path) -> AsyncIterator[Browser]:
         await playwright.stop()
 
 
-async def open_page(browser: Browser, url: str, locale: str = "fi-FI") -> Page:
-    """A page in its own context (its own sessionStorage), console output collected.
+async def new_watched_page(
+    browser: Browser, locale: str = "fi-FI", init_script: str | None = None
+) -> Page:
+    """A page in its own context (its own storage) whose console output, errors and
+    signaling messages are collected for :func:`page_log`.
 
     Headless Chromium asks for en-US by default; ``locale`` sets its Accept-Language.
+    ``init_script`` runs before the page's own scripts.
     """
     context = await browser.new_context(locale=locale)
+    if init_script is not None:
+        await context.add_init_script(init_script)
     page = await context.new_page()
     page.on("console", lambda msg: _remember(page, msg.type, msg.text))
     page.on("pageerror", lambda exc: _remember(page, "pageerror", str(exc)))
     page.on("websocket", lambda ws: _watch_socket(page, ws))
+    return page
+
+
+async def open_page(browser: Browser, url: str, locale: str = "fi-FI") -> Page:
+    """A join page, ready to be clicked."""
+    page = await new_watched_page(browser, locale)
     # "commit": a permission prompt could otherwise keep "load" from ever firing.
     await page.goto(url, wait_until="commit")
     await page.wait_for_selector("#join-button")

@@ -305,10 +305,7 @@ async def test_reports_page_has_labelled_pickers_and_csv_links(
 # -- in a real browser ----------------------------------------------------------------------------
 async def staff_page(browser: Browser, base: str, url: str) -> Page:
     """Log in through the real form, landing on ``url``; the page's console is collected."""
-    context = await browser.new_context(locale="fi-FI")
-    page = await context.new_page()
-    page.on("console", lambda msg: browser_helpers._remember(page, msg.type, msg.text))
-    page.on("pageerror", lambda exc: browser_helpers._remember(page, "pageerror", str(exc)))
+    page = await browser_helpers.new_watched_page(browser)
     await page.goto(f"{base}/staff/login?{urlencode({'next': url})}")
     await page.get_by_label("Käyttäjätunnus").fill("anna")
     await page.get_by_label("Salasana").fill(Staff.PASSWORD)

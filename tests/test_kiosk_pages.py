@@ -173,13 +173,11 @@ async def test_staff_see_what_a_room_device_does_but_only_whether_a_tablet_is_on
 
 
 # -- in headless Chromium -------------------------------------------------------------------
-async def open_device_page(browser: Browser, url: str, ready: str) -> Page:
+async def open_device_page(
+    browser: Browser, url: str, ready: str, init_script: str | None = None
+) -> Page:
     """Like tests.browser.open_page, for pages without a join button."""
-    context = await browser.new_context(locale="fi-FI")
-    page = await context.new_page()
-    page.on("console", lambda msg: browser_helpers._remember(page, msg.type, msg.text))
-    page.on("pageerror", lambda exc: browser_helpers._remember(page, "pageerror", str(exc)))
-    page.on("websocket", lambda ws: browser_helpers._watch_socket(page, ws))
+    page = await browser_helpers.new_watched_page(browser, init_script=init_script)
     await page.goto(url, wait_until="commit")
     try:
         await page.wait_for_selector(ready, timeout=MEDIA_TIMEOUT_MS)

@@ -44,6 +44,7 @@ from tests.servers import free_port, start_server
 from tests.test_kiosk_pages import (
     CAMERA,
     SERVER_ENV,
+    open_device_page,
     room_screen_broadcast,
     wait_frames_advancing,
 )
@@ -84,18 +85,8 @@ async def link_down() -> AsyncIterator[None]:
 
 
 async def open_watched(browser: Browser, url: str, ready: str) -> Page:
-    context = await browser.new_context(locale="fi-FI")
-    await context.add_init_script(STATUS_LOG)
-    page = await context.new_page()
-    page.on("console", lambda msg: browser_helpers._remember(page, msg.type, msg.text))
-    page.on("pageerror", lambda exc: browser_helpers._remember(page, "pageerror", str(exc)))
-    page.on("websocket", lambda ws: browser_helpers._watch_socket(page, ws))
-    await page.goto(url, wait_until="commit")
-    try:
-        await page.wait_for_selector(ready, timeout=MEDIA_TIMEOUT_MS)
-    except Exception as exc:
-        raise AssertionError(f"{ready} never showed; page log:\n{page_log(page)}") from exc
-    return page
+    """A device or join page whose status messages are all kept (see STATUS_LOG)."""
+    return await open_device_page(browser, url, ready, init_script=STATUS_LOG)
 
 
 async def statuses(page: Page) -> list[str]:

@@ -29,6 +29,13 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+async def start_recording(client, session_id: str, token: str):
+    """Start over the HTTP API, as a broadcast tool would; the session's recorder."""
+    resp = await client.post(recording_url(session_id), json={"on": True}, headers=bearer(token))
+    assert resp.status == 200, await resp.text()
+    return client.app[LIVE].recordings.recorder(session_id)
+
+
 async def publish(client, created) -> Publisher:
     publisher = Publisher(CARD)
     resp = await publisher.publish(
@@ -136,11 +143,7 @@ async def test_a_replaced_publisher_keeps_the_file_monotonic(client, sessions):
     session_id = created.session.id
     first = await publish(client, created)
     live = client.app[LIVE]
-    resp = await client.post(
-        recording_url(session_id), json={"on": True}, headers=bearer(created.host_token)
-    )
-    assert resp.status == 200
-    recorder = live.recordings.recorder(session_id)
+    recorder = await start_recording(client, session_id, created.host_token)
     await wait_until(lambda: recorder.video_frames >= 30, 60)
     # OBS reconnecting: a new publisher takes over, with RTP timestamps of its own.
     second = Publisher((200, 40, 40))
@@ -269,11 +272,7 @@ async def test_recording_stops_when_the_room_empties(client, sessions):
     session_id = created.session.id
     publisher = await publish(client, created)
     live = client.app[LIVE]
-    resp = await client.post(
-        recording_url(session_id), json={"on": True}, headers=bearer(created.publish_token)
-    )
-    assert resp.status == 200
-    recorder = live.recordings.recorder(session_id)
+    recorder = await start_recording(client, session_id, created.publish_token)
     await wait_until(lambda: recorder.video_frames >= 10, 60)
     async with client.session.delete(base_url(client) + publisher.location) as deleted:
         assert deleted.status == 200
@@ -320,11 +319,7 @@ async def test_a_slow_disk_drops_to_the_next_key_frame_and_memory_stays_bounded(
     session_id = created.session.id
     publisher = await publish(client, created)
     live = client.app[LIVE]
-    resp = await client.post(
-        recording_url(session_id), json={"on": True}, headers=bearer(created.publish_token)
-    )
-    assert resp.status == 200
-    recorder = live.recordings.recorder(session_id)
+    recorder = await start_recording(client, session_id, created.publish_token)
     await wait_until(lambda: recorder.overflows >= 1 and recorder.video_frames >= 10, 60)
     assert recorder.dropped > 0
     assert recorder._queue.qsize() <= 10

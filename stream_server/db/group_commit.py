@@ -50,7 +50,6 @@ class GroupCommit:
         self._pending: list[tuple[WriteMany[Any, Any], Any, asyncio.Future[Any]]] = []
         self._writer: asyncio.Task[None] | None = None
         self.transactions = 0
-        self.items = 0
 
     async def run(self, unit: WriteUnit[T]) -> T:
         """Write ``unit`` and return its result once it is committed."""
@@ -118,7 +117,6 @@ class GroupCommit:
                 results += written
                 start = end
         self.transactions += 1
-        self.items += len(batch)
         return results
 
     async def close(self) -> None:
