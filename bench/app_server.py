@@ -42,7 +42,7 @@ async def log_stats(app: web.Application) -> None:
     live = app[LIVE]
     while True:
         await asyncio.sleep(5)
-        for session_id, router in live._routers.items():
+        for session_id, router in [(s.id, s.router) for s in live.live_sessions()]:
             if router.low is not None:
                 logging.getLogger("bench.stats").warning(
                     "%s low tier: frames in %d out %d, transcoder thread CPU %.2f s",

@@ -27,8 +27,8 @@ from stream_server.media.forwarding import (
     MediaSource,
     Slot,
     _RtpForwarder,
-    srtp_protector,
 )
+from stream_server.media.seams import srtp_protector
 
 VP8_FRAME = bytes([0x11, 0x02, 0x00]) + os.urandom(4200)  # a delta frame, ~4 packets
 VP8_KEY = bytes([0x10, 0x02, 0x00, 0x9D, 0x01, 0x2A]) + os.urandom(4200)
@@ -46,7 +46,7 @@ def _subscriber(slot: Slot, sink: tuple[str, int], kind: str, index: int) -> For
     track = ForwardedTrack(kind)
     forwarder = _RtpForwarder(_Sender(1000 + index), track)  # type: ignore[arg-type]
     policy = Policy(key=os.urandom(30), ssrc_type=Policy.SSRC_ANY_OUTBOUND)
-    forwarder._protect = srtp_protector(Session(policy))[0]
+    forwarder._protect = srtp_protector(Session(policy))
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setblocking(False)
     forwarder._sock = sock

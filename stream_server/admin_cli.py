@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stream_server.catalog.service import sync_reference_data, utcnow
+from stream_server.basics import utcnow
+from stream_server.catalog.service import sync_reference_data
 from stream_server.config import Settings
 from stream_server.db.engine import Database
 from stream_server.devices import service as devices

@@ -12,12 +12,13 @@ from aiohttp import web
 from stream_server.attendance.ledger import AttendanceLedger
 from stream_server.config import PROJECT_ROOT, Settings
 from stream_server.db.engine import Database
-from stream_server.media.forwarding import check_aiortc_seams
+from stream_server.live.registry import LiveRegistry
 from stream_server.media.ice import restrict_host_addresses
-from stream_server.services.live import LiveService
+from stream_server.media.seams import check_aiortc_seams
 from stream_server.web import (
     api,
     device_api,
+    events_api,
     kiosk_pages,
     pages,
     recording_api,
@@ -45,7 +46,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     database = Database(settings.database_url)
     ledger = AttendanceLedger(database, brief_visit_seconds=settings.brief_visit_seconds)
     await ledger.close_stale_intervals()
-    live = LiveService(settings, database, ledger)
+    live = LiveRegistry(settings, database, ledger)
     app[DATABASE] = database
     app[LEDGER] = ledger
     app[LIVE] = live
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(api.routes)
     app.add_routes(ws.routes)
     app.add_routes(device_api.routes)
+    app.add_routes(events_api.routes)
     app.add_routes(staff_auth.routes)
     app.add_routes(reports_api.routes)
     app.add_routes(staff_areas.routes)

@@ -135,7 +135,7 @@ async def test_a_broadcast_viewer_can_ask_the_host(client, sessions):
 
 async def test_a_late_joiner_gets_the_backlog_of_the_last_50(client, sessions):
     sid, host, a, _ = await _group(client, sessions)
-    room = client.app[LIVE].conference.chat.room(sid)
+    room = client.app[LIVE].get(sid).chat
     for n in range(53):  # past the backlog, without waiting out the rate limit of one sender
         room.post(a.id, "participant", f"viesti {n}")
     late = await joined(client, session=sid)
@@ -308,7 +308,7 @@ async def test_nothing_of_the_chat_reaches_the_database_or_the_log(
         await peer.send({"type": "leave"})
         await peer.close()
     live = client.app[LIVE]
-    await poll(lambda: _noop(live.has_room(sid)), lambda room: not room, timeout=20)
+    await poll(lambda: _noop(live.get(sid)), lambda room: room is None, timeout=20)
 
     files = _database_files(settings)
     assert files, "the test database was not found"
@@ -334,8 +334,8 @@ async def test_the_backlog_is_dropped_when_the_room_empties(client, sessions):
     for peer in (host, a):
         await peer.send({"type": "leave"})
     await late.close()  # the last one just goes away
-    await poll(lambda: _noop(sid in live.conference.chat), lambda held: not held, timeout=20)
-    assert not live.has_room(sid)
+    await poll(lambda: _noop(live.get(sid)), lambda held: held is None, timeout=20)
+    assert live.get(sid) is None
     again = await joined(client, session=sid)
     assert history(again) == []
     # Ending the session also forgets it at once.
@@ -343,10 +343,10 @@ async def test_the_backlog_is_dropped_when_the_room_empties(client, sessions):
         client, session=sid, role="host", token=created.host_token, channel="presenter"
     )
     await say(host2, "Loppusanat")
-    assert sid in live.conference.chat
+    assert live.get(sid) is not None and live.get(sid).chat.history()
     await host2.send({"type": "end"})
     await received(again, lambda m: m["type"] == "ended")
-    assert sid not in live.conference.chat
+    assert live.get(sid) is None
     for peer in (host, a, late, again, host2):
         await peer.close()
 

@@ -12,7 +12,7 @@ import aioice
 import aiortc
 from packaging.specifiers import SpecifierSet
 
-from stream_server.media.forwarding import check_aiortc_seams
+from stream_server.media.seams import check_aiortc_seams
 from stream_server.web.keys import LIVE
 from tests.conftest import base_url
 from tests.peers import Publisher, Viewer, colour_close, wait_until
@@ -77,7 +77,7 @@ async def test_a_pli_from_a_subscriber_reaches_the_publisher(client, sessions):
     try:
         assert (await viewer.play(client.session, base, sid)).status == 201
         await viewer.wait_for(lambda: viewer.video_frames >= 60)
-        source = client.app[LIVE].router(sid).camera.source
+        source = client.app[LIVE].get(sid).router.camera.source
         keyframes, before = source.keyframes_in, len(asked)
         receiver = video_receiver(viewer)
         ssrc = receiver.getSynchronizationSources()[0].source
@@ -144,7 +144,7 @@ async def test_viewers_that_come_and_go_leave_no_file_descriptors_behind(client,
                 async with client.session.delete(f"{base}{viewer.location}") as resp:
                     assert resp.status == 200
                 await viewer.close()
-        await wait_until(lambda: live.router(sid).camera.subscriber_count == 0)
+        await wait_until(lambda: live.get(sid).router.camera.subscriber_count == 0)
         # Allow a little slack for the warm viewer's and the test client's own sockets.
         await wait_until(lambda: open_fds() <= baseline + 4, timeout=20)
     finally:

@@ -57,8 +57,6 @@ async def test_several_viewers_each_get_the_stream(client, sessions):
 
 async def test_publisher_sockets_get_a_large_receive_buffer(client, sessions):
     """Ingest must not overflow while the loop fans out to many viewers (WEBRTC-NOTES)."""
-    import socket
-
     from stream_server.web.keys import LIVE
 
     created = await sessions.create()
@@ -67,13 +65,8 @@ async def test_publisher_sockets_get_a_large_receive_buffer(client, sessions):
         client.session, base_url(client), created.session.id, created.publish_token
     )
     assert resp.status == 201
-    resource = client.app[LIVE].resource(resp.headers["Location"].rsplit("/", 1)[1])
+    resource = client.app[LIVE].client(resp.headers["Location"].rsplit("/", 1)[1])
     default = int(Path("/proc/sys/net/core/rmem_default").read_text())  # noqa: ASYNC240
-    sizes = []
-    for transceiver in resource.pc.getTransceivers():
-        connection = transceiver.receiver.transport.transport._connection
-        for protocol in connection._protocols:
-            sock = protocol.transport.get_extra_info("socket")
-            sizes.append(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+    sizes = resource.peer.receive_buffer_sizes()
     assert sizes and all(size > default for size in sizes), (sizes, default)
     await publisher.close()

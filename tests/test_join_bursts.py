@@ -14,7 +14,7 @@ from stream_server.config import Settings
 from stream_server.db.engine import Database
 from stream_server.db.group_commit import GroupCommit
 from stream_server.db.models import AttendanceInterval, Participant
-from stream_server.services.live import SessionCache
+from stream_server.live.registry import SessionCache
 from tests.test_attendance import make_session
 
 

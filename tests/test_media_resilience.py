@@ -35,7 +35,7 @@ async def test_late_joiner_gets_video_promptly_because_a_keyframe_is_requested(c
     assert (await early.play(client.session, base, sid)).status == 201
     await early.wait_for(lambda: early.video_frames >= 60)  # ~2 s: well past the first key frame
 
-    source = client.app[LIVE].router(sid).camera.source
+    source = client.app[LIVE].get(sid).router.camera.source
     keyframes_before = source.keyframes_in
     late = Viewer()
     joined = time.monotonic()

@@ -13,7 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from stream_server import i18n
-from stream_server.catalog.service import CITY_TZ, utcnow
+from stream_server.basics import CITY_TZ, utcnow
 from tests.conftest import Sessions
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "signaling.md"

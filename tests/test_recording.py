@@ -11,8 +11,8 @@ from pathlib import Path
 import av
 import pytest
 
+from stream_server.live.recording import purge_old_recordings
 from stream_server.media.recorder import recording_name
-from stream_server.services.recording import purge_old_recordings
 from stream_server.web.keys import LIVE
 from tests.conftest import base_url
 from tests.peers import Publisher, colour_close, wait_until
@@ -33,7 +33,7 @@ async def start_recording(client, session_id: str, token: str):
     """Start over the HTTP API, as a broadcast tool would; the session's recorder."""
     resp = await client.post(recording_url(session_id), json={"on": True}, headers=bearer(token))
     assert resp.status == 200, await resp.text()
-    return client.app[LIVE].recordings.recorder(session_id)
+    return client.app[LIVE].recorder(session_id)
 
 
 async def publish(client, created) -> Publisher:
@@ -100,7 +100,7 @@ async def test_a_broadcast_is_recorded_without_transcoding(
     assert resp.status == 200, await resp.text()
     body = await resp.json()
     assert body["recording"] is True and body["since"]
-    recorder = live.recordings.recorder(session_id)
+    recorder = live.recorder(session_id)
     assert recorder is not None
     # While it runs the file is visibly unfinished.
     assert recorder.part_path.name == recorder.path.name + ".part"
@@ -151,7 +151,7 @@ async def test_a_replaced_publisher_keeps_the_file_monotonic(client, sessions):
     assert resp.status == 201
     before = recorder.video_frames
     await wait_until(lambda: recorder.video_frames >= before + 30, 60)
-    path = await live.recordings.stop(session_id, "test")
+    path = await live.stop_recording(session_id, "test")
     assert path is not None
     info = read_back(path)
     for kind in ("video", "audio"):
@@ -188,7 +188,7 @@ async def test_recording_needs_the_publish_host_or_staff_token(client, sessions,
     assert resp.status == 403
     resp = await client.post(url, json={"on": "yes"}, headers=bearer(created.publish_token))
     assert resp.status == 400
-    assert client.app[LIVE].recordings.is_on(created.session.id) is False
+    assert client.app[LIVE].is_recording(created.session.id) is False
     # A staff API token may.
     await staff.add()
     token = await staff.api_token()
@@ -251,7 +251,7 @@ async def test_everyone_is_told_and_only_the_host_may_record(client, sessions):
     await viewer.send({"type": "record", "on": True})
     error = await viewer.next_message(lambda m: m["type"] == "error")
     assert error["code"] == "not_host" and error["ref"] == "record"
-    assert client.app[LIVE].recordings.is_on(session_id) is False
+    assert client.app[LIVE].is_recording(session_id) is False
 
     await host.send({"type": "record", "on": True})
     for person in (host, viewer):
@@ -262,7 +262,7 @@ async def test_everyone_is_told_and_only_the_host_may_record(client, sessions):
     await host.send({"type": "record", "on": False})
     for person in (host, viewer, late):
         await person.wait_for(lambda p=person: told(p, False))
-    assert client.app[LIVE].recordings.is_on(session_id) is False
+    assert client.app[LIVE].is_recording(session_id) is False
     for person in (host, viewer, late):
         await person.close()
 
@@ -276,7 +276,7 @@ async def test_recording_stops_when_the_room_empties(client, sessions):
     await wait_until(lambda: recorder.video_frames >= 10, 60)
     async with client.session.delete(base_url(client) + publisher.location) as deleted:
         assert deleted.status == 200
-    await wait_until(lambda: not live.recordings.is_on(session_id) and recorder.finished, 30)
+    await wait_until(lambda: not live.is_recording(session_id) and recorder.finished, 30)
     assert recorder.path.exists() and not recorder.part_path.exists()
     await publisher.close()
 
@@ -323,7 +323,7 @@ async def test_a_slow_disk_drops_to_the_next_key_frame_and_memory_stays_bounded(
     await wait_until(lambda: recorder.overflows >= 1 and recorder.video_frames >= 10, 60)
     assert recorder.dropped > 0
     assert recorder._queue.qsize() <= 10
-    path = await live.recordings.stop(session_id, "test")
+    path = await live.stop_recording(session_id, "test")
     assert path is not None
     with av.open(str(path)) as container:
         decoded = list(container.decode(video=0))
@@ -359,7 +359,7 @@ async def test_an_unwritable_folder_stops_the_recording_and_says_so(
     assert resp.status == 200
     live = client.app[LIVE]
     await viewer.wait_for(lambda: told(viewer, True) and told(viewer, False))
-    assert not live.recordings.is_on(created.session.id)
+    assert not live.is_recording(created.session.id)
     await viewer.close()
 
 

@@ -52,7 +52,7 @@ async def test_host_records_with_the_keyboard_and_the_viewer_is_told(
     await host.wait_for_selector('#record-button[aria-pressed="true"]', timeout=10_000)
     assert "● Tallennetaan" in await host.locator(".recording-indicator").inner_text()
 
-    recorder = client.app[LIVE].recordings.recorder(sid)
+    recorder = client.app[LIVE].recorder(sid)
     assert recorder is not None
     await wait_until(lambda: recorder.video_frames >= 30, 60)
 

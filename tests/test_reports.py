@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select, update
 
 from stream_server.attendance.ledger import AttendanceLedger
-from stream_server.catalog.service import CITY_TZ
+from stream_server.basics import CITY_TZ
 from stream_server.config import Settings
 from stream_server.db.engine import Database
 from stream_server.db.models import Area, SurveyAnswer, Venue

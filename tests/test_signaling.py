@@ -264,5 +264,5 @@ async def test_repeated_joins_and_leaves_leak_nothing(client, sessions):
         await cycle()
     await wait_until(lambda: _is(online_now(client, sid), 1))
     await wait_until(lambda: len(os.listdir("/proc/self/fd")) <= baseline + 8, timeout=10)
-    assert len(client.app[LIVE].conference.participants(sid)) == 1
+    assert len(client.app[LIVE].get(sid).members()) == 1
     await host.close()

@@ -6,7 +6,7 @@ import datetime as dt
 
 from aiohttp.test_utils import TestClient
 
-from stream_server.catalog.service import CITY_TZ
+from stream_server.basics import CITY_TZ
 from stream_server.devices import service as devices_service
 from stream_server.web.keys import DATABASE, LIVE
 from tests.conftest import Devices, Sessions, Staff, base_url
@@ -319,7 +319,7 @@ async def test_a_device_revoked_from_the_command_line_is_dropped_within_a_heartb
             screen_id, kept_id, kiosk_id = [d.id for d in await devices_service.list_devices(db)]
         assert live.connected_device_ids() == {screen_id, kept_id, kiosk_id}
 
-        # As the CLI does: straight to the database, not through LiveService.
+        # As the CLI does: straight to the database, not through the live registry.
         async with client.app[DATABASE].session() as db:
             assert await devices_service.revoke_device(db, screen_id)
             assert await devices_service.revoke_device(db, kiosk_id)
@@ -329,8 +329,8 @@ async def test_a_device_revoked_from_the_command_line_is_dropped_within_a_heartb
         await wait_until(lambda: live.connected_device_ids() == {kept_id}, timeout=30)
         summary = await (await client.get(f"/api/sessions/{session.id}/attendance")).json()
         assert summary["devices_now"] == 1  # the device still registered keeps watching
-        assert live.resource(kept.location.rsplit("/", 1)[-1]) is not None
-        assert live.resource(screen.location.rsplit("/", 1)[-1]) is None
+        assert live.client(kept.location.rsplit("/", 1)[-1]) is not None
+        assert live.client(screen.location.rsplit("/", 1)[-1]) is None
     finally:
         await kiosk.close()
         await screen.close()

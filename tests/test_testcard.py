@@ -49,4 +49,4 @@ async def test_private_and_group_sessions_get_no_test_card(aiohttp_client, setti
     client = await aiohttp_client(create_app(settings.replace(demo_feed=True)))
     from stream_server.web.keys import LIVE
 
-    assert group.session.id not in client.app[LIVE]._test_cards
+    assert group.session.id not in client.app[LIVE]._test_card_sessions

@@ -48,7 +48,7 @@ async def test_a_low_tier_viewer_gets_the_smaller_picture_while_others_get_the_f
         assert set(full.sizes) == {(640, 480)}, set(full.sizes)
         # One transcoder for the session, however many low-tier viewers: it encodes at
         # most one frame per frame it decodes.
-        tier = client.app[LIVE].router(sid).low
+        tier = client.app[LIVE].get(sid).router.low
         assert tier is not None and tier.running
         assert 0 < tier.frames_out <= tier.frames_in
     finally:
@@ -154,7 +154,7 @@ async def test_an_auto_viewer_starts_on_the_full_stream(client, sessions):
         assert (await viewer.play(client.session, base, sid, tier="auto")).status == 201
         await viewer.wait_for(lambda: viewer.video_frames >= 10, timeout=30)
         assert set(viewer.sizes) == {(640, 480)}
-        assert client.app[LIVE].router(sid).low is None  # no transcoder until one is needed
+        assert client.app[LIVE].get(sid).router.low is None  # no transcoder until one is needed
     finally:
         await viewer.close()
         await publisher.close()
@@ -178,7 +178,7 @@ async def test_a_websocket_viewer_joins_audio_only_and_switches_with_one_message
         await listener.wait_for(
             lambda: colour_close(listener.colour_from(host.id), BLUE), timeout=30
         )
-        assert client.app[LIVE].router(sid).low is not None
+        assert client.app[LIVE].get(sid).router.low is not None
         await listener.send({"type": "tier", "tier": "ultra"})
         error = await listener.next_message(lambda m: m["type"] == "error")
         assert error["code"] == "invalid_message" and error["ref"] == "tier"

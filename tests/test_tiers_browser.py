@@ -29,11 +29,12 @@ async def test_audio_only_and_lower_quality_buttons_switch_the_viewer(
     publisher = Publisher(RGB)
     publisher.video = ColourTrack(RGB, size=(640, 480))
     publisher.pc.getTransceivers()[0].sender.replaceTrack(publisher.video)
-    conference = client.app[LIVE].conference
+    registry = client.app[LIVE]
 
     async def tier() -> Any:
-        people = conference.participants(sid)
-        return people[0].tier if people else None
+        live = registry.get(sid)
+        people = [c for c in live.members() if c.kind == "ws"] if live else []
+        return getattr(people[0], "tier", None) if people else None
 
     try:
         assert (

@@ -40,11 +40,7 @@ from stream_server.db.models import (
     SessionReceiver,
     Venue,
 )
-
-#: People on their own devices: each one is an online participant.
-ONLINE_CHANNELS = frozenset({"tablet", "browser", "whep"})
-#: Room devices and media links: recorded, but the people in the room are counted by headcount.
-DEVICE_CHANNELS = frozenset({"kiosk", "room-link", "whip", "presenter"})
+from stream_server.vocabulary import ONLINE_CHANNELS
 
 
 class IntervalRow(NamedTuple):

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stream_server.catalog.service import utcnow
+from stream_server.basics import utcnow
 from stream_server.db.models import Device, Headcount, Session, StaffUser, Venue
 
 #: Without a known room capacity, a count above this is surely a typing error.

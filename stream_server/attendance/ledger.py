@@ -19,14 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stream_server.attendance import rollups
 from stream_server.attendance.events import AttendanceEvents
 from stream_server.attendance.figures import (
-    DEVICE_CHANNELS,
-    ONLINE_CHANNELS,
     empty_figures,
     session_figures,
 )
-from stream_server.catalog.service import hash_secret, utcnow
+from stream_server.basics import hash_secret, utcnow
 from stream_server.db.engine import Database
 from stream_server.db.models import AttendanceInterval, Participant, SessionRollup
+from stream_server.vocabulary import DEVICE_CHANNELS, ONLINE_CHANNELS, Role
 
 logger = logging.getLogger(__name__)
 
@@ -219,7 +218,7 @@ class AttendanceLedger:
         session_id: str,
         channel: str,
         *,
-        role: str = "viewer",
+        role: str = Role.PARTICIPANT,
         attendee_key: str | None = None,
         room_id: int | None = None,
         venue_id: int | None = None,

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stream_server import i18n
 from stream_server.attendance import rollups
-from stream_server.catalog.service import CITY_TZ
+from stream_server.basics import CITY_TZ
 from stream_server.db.models import Area, Organiser, Venue, VenueRollup
 
 GROUPS = ("area", "venue", "organiser", "category", "month")

@@ -22,7 +22,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stream_server.attendance.figures import compute_online, interval_rows
-from stream_server.catalog.service import CITY_TZ
+from stream_server.basics import CITY_TZ
 from stream_server.db.models import (
     Headcount,
     RollupWatermark,

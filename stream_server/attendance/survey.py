@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stream_server.attendance.ledger import CHANNELS
-from stream_server.catalog.service import hash_secret
+from stream_server.basics import hash_secret
 from stream_server.db.models import Participant, SurveyAnswer
 
 SCORES = range(1, 6)

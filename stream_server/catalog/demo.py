@@ -351,7 +351,7 @@ def _attendance(
         publisher = Participant(
             session_id=session.id,
             channel="whip",
-            role="publisher",
+            role="host",
             is_device=True,
             first_joined_at=session.starts_at - dt.timedelta(minutes=10),
         )

@@ -5,18 +5,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import hashlib
 import hmac
 import secrets
 import tomllib
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from stream_server.basics import CITY_TZ, hash_secret, secret_matches, utcnow
 from stream_server.db.models import (
     Area,
     Organiser,
@@ -29,7 +28,8 @@ from stream_server.db.models import (
     Visibility,
 )
 
-CITY_TZ = ZoneInfo("Europe/Helsinki")
+__all__ = ["CITY_TZ", "hash_secret", "secret_matches", "utcnow"]  # also used as catalog.*
+
 REFERENCE_FILE = Path(__file__).with_name("reference.toml")
 
 #: Doors open this long before the scheduled start (publishers set up, viewers wait).
@@ -49,21 +49,6 @@ class CatalogError(ValueError):
 
 class UnknownArea(CatalogError):
     pass
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def hash_secret(secret: str) -> str:
-    """Tokens and attendee keys are high-entropy, so a plain SHA-256 digest suffices."""
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-def secret_matches(secret: str | None, digest: str) -> bool:
-    if not secret:
-        return False
-    return hmac.compare_digest(hash_secret(secret), digest)
 
 
 def new_join_code() -> str:

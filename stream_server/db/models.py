@@ -211,7 +211,7 @@ class Participant(Base):
         ForeignKey("sessions.id", ondelete="CASCADE"), index=True
     )
     channel: Mapped[str] = mapped_column(String(20))
-    role: Mapped[str] = mapped_column(String(20), default="viewer")
+    role: Mapped[str] = mapped_column(String(20), default="participant")  # vocabulary.Role
     is_device: Mapped[bool] = mapped_column(Boolean, default=False)
     room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id"), nullable=True)
     # The venue whose area the participant counts towards when it is not the session's host

@@ -18,8 +18,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from stream_server.basics import CITY_TZ, hash_secret, utcnow
 from stream_server.catalog import service as catalog
-from stream_server.catalog.service import CITY_TZ, hash_secret, utcnow
 from stream_server.db.models import (
     Device,
     DeviceInvitation,

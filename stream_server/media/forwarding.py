@@ -14,8 +14,8 @@ that yield to the event loop, so the publisher's packets are read in between.
 MediaStreamTrack of ``av.Packet``: aiortc's sender packetizes it, one task per subscriber;
 the low tier's transcoder reads its input that way.)
 
-The aiortc (and aioice) seams used are checked by :func:`check_aiortc_seams` at start-up
-and in the tests, against the pinned versions:
+The private aiortc (and aioice, pylibsrtp) parts used are reached through
+:mod:`stream_server.media.seams`, which lists and checks them:
 
 * the receiver's jitter buffer is swapped for :class:`_FrameTap`, which hands completed frames
   to the source and never to the decoder thread (which then idles);
@@ -44,9 +44,10 @@ from aiortc import RTCRtpReceiver, RTCRtpSender, clock
 from aiortc.codecs import get_encoder
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from aiortc.rtp import RTP_HISTORY_SIZE, HeaderExtensionsMap, RtpPacket
+from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket
+
+from stream_server.media import seams
 
 logger = logging.getLogger(__name__)
 
@@ -67,98 +68,6 @@ _SOL_UDP = 17
 _UDP_SEGMENT = 103
 #: At most this many packets per GSO send (the kernel takes 64 and 64 KiB).
 GSO_MAX_SEGMENTS = 32
-
-_JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
-# Private parts of RTCRtpSender that the direct RTP path (_RtpForwarder) reads or writes.
-_SENDER = "_RTCRtpSender__"
-_SENDER_ATTRS = (
-    "rtp_started",
-    "rtp_exited",
-    "rtp_history",
-    "rtp_header_extensions_map",
-    "ntp_timestamp",
-    "rtp_timestamp",
-    "octet_count",
-    "packet_count",
-    "mid",
-)
-
-
-_SR_NTP = f"{_SENDER}ntp_timestamp"
-_SR_RTP = f"{_SENDER}rtp_timestamp"
-_SR_OCTETS = f"{_SENDER}octet_count"
-_SR_PACKETS = f"{_SENDER}packet_count"
-
-
-def srtp_protector(session: Any) -> tuple[Callable[[bytes], bytes], bool]:
-    """A faster ``session.protect`` for the fan-out, and whether it is the fast one.
-
-    pylibsrtp's ``protect`` allocates a length cell and goes through two Python frames per
-    packet; here the session's own buffer is used directly (same thread, so sharing it with
-    aiortc's SRTCP is safe). If pylibsrtp's layout is not the expected one, the public
-    ``protect`` is used (and the seam test fails, so an upgrade is noticed).
-    """
-    try:
-        from pylibsrtp import Error
-        from pylibsrtp._binding import ffi, lib
-
-        srtp, cdata, buffer = session._srtp[0], session._cdata, session._buffer
-        capacity = len(buffer) - 16 - 128  # pylibsrtp's SRTP_MAX_TRAILER_LEN
-    except (ImportError, AttributeError, TypeError):
-        return session.protect, False
-    length = ffi.new("int *")
-    srtp_protect = lib.srtp_protect
-
-    # The closure holds the session itself: its context is freed when the session object
-    # is collected, and ``srtp`` is a raw pointer into it.
-    def protect(packet: bytes, _keep: Any = session) -> bytes:
-        size = len(packet)
-        if size > capacity:
-            raise ValueError("packet is too long")
-        buffer[0:size] = packet
-        length[0] = size
-        status = srtp_protect(srtp, cdata, length)
-        if status:
-            raise Error(f"srtp_protect failed ({status})")
-        return buffer[0 : length[0]]  # type: ignore[no-any-return]
-
-    return protect, True
-
-
-def _names_used(cls: type) -> set[str]:
-    names: set[str] = set()
-    for value in vars(cls).values():
-        code = getattr(value, "__code__", None)
-        if code is not None:
-            names.update(code.co_names)
-    return names
-
-
-def check_aiortc_seams() -> None:
-    """Fail loudly if an aiortc upgrade moved what forwarding relies on."""
-    if _JITTER_ATTR not in RTCRtpReceiver.__init__.__code__.co_names:
-        raise RuntimeError("aiortc's RTCRtpReceiver has no jitter buffer attribute to tap")
-    if not hasattr(RTCRtpSender, "_send_keyframe"):
-        raise RuntimeError("aiortc's RTCRtpSender has no _send_keyframe hook")
-    sender_names = _names_used(RTCRtpSender)
-    for attr in _SENDER_ATTRS:
-        if f"{_SENDER}{attr}" not in sender_names:
-            raise RuntimeError(f"aiortc's RTCRtpSender has no {_SENDER}{attr}")
-    for method in ("_run_rtp", "_retransmit", "_ssrc"):
-        if method not in sender_names and not hasattr(RTCRtpSender, method):
-            raise RuntimeError(f"aiortc's RTCRtpSender has no {method}")
-    if "_tx_srtp" not in _names_used(RTCDtlsTransport):
-        raise RuntimeError("aiortc's RTCDtlsTransport has no _tx_srtp")
-    if "_HeaderExtensionsMap__ids" not in HeaderExtensionsMap.__init__.__code__.co_names:
-        raise RuntimeError("aiortc's HeaderExtensionsMap keeps no extension ids")
-    import aioice
-    from pylibsrtp import Policy, Session
-
-    if "_nominated" not in _names_used(aioice.Connection):
-        raise RuntimeError("aioice's Connection has no _nominated pairs")
-    probe = Session(Policy(key=bytes(30), ssrc_type=Policy.SSRC_ANY_OUTBOUND))
-    if not srtp_protector(probe)[1]:
-        raise RuntimeError("pylibsrtp's Session layout changed: the fast SRTP path is off")
 
 
 def is_keyframe(codec: str, data: bytes) -> bool:
@@ -626,8 +535,6 @@ class _FrameTap:
 
 def tap_receiver(receiver: RTCRtpReceiver, source: MediaSource) -> None:
     """Route a publisher's receiver into ``source`` as encoded frames, skipping its decoder."""
-    if not hasattr(receiver, _JITTER_ATTR):
-        raise RuntimeError("aiortc's RTCRtpReceiver layout changed; forwarding cannot tap it")
     media_ssrc: list[int] = []
 
     def on_frame(data: bytes, timestamp: int, ssrc: int) -> None:
@@ -638,10 +545,10 @@ def tap_receiver(receiver: RTCRtpReceiver, source: MediaSource) -> None:
 
     async def send_pli() -> None:
         if media_ssrc:
-            await receiver._send_rtcp_pli(media_ssrc[0])
+            await seams.send_receiver_pli(receiver, media_ssrc[0])
 
     source._send_pli = send_pli
-    setattr(receiver, _JITTER_ATTR, _FrameTap(source.kind, on_frame))
+    seams.install_frame_tap(receiver, _FrameTap(source.kind, on_frame))
 
 
 def attach_forwarded_track(
@@ -655,7 +562,7 @@ def attach_forwarded_track(
     frame, protected and sent without a task per subscriber. Otherwise aiortc's sender
     reads the track and packetizes per subscriber (the simpler, slower path).
     """
-    sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
+    seams.hook_keyframe_requests(sender, track.request_keyframe)
     if direct:
         slot = track.slot
         if slot is not None:
@@ -689,12 +596,11 @@ class _RtpForwarder:
         self._sock: socket.socket | None = None
         self._addr: Any = None
         self._protect: Callable[[bytes], bytes] | None = None
-        self.ssrc = sender._ssrc
+        self.ssrc = seams.sender_ssrc(sender)
         self._frames = 0
         self.packets = 0
         self.octets = 0
-        sender._run_rtp = self._run  # type: ignore[method-assign]
-        sender._retransmit = self._retransmit  # type: ignore[method-assign]
+        seams.replace_rtp_loop(sender, self._run, self._retransmit)
 
     @property
     def ready(self) -> bool:
@@ -703,22 +609,20 @@ class _RtpForwarder:
     async def _run(self, codec: RTCRtpCodecParameters) -> None:
         """Replaces RTCRtpSender._run_rtp: wires up, asks for a key frame, then idles."""
         sender = self.sender
-        getattr(sender, f"{_SENDER}rtp_started").set()
+        seams.sender_state(sender, "rtp_started").set()
         try:
             self.payload_type = codec.payloadType
-            ids = getattr(sender, f"{_SENDER}rtp_header_extensions_map")._HeaderExtensionsMap__ids
+            ids = seams.extension_ids(seams.sender_state(sender, "rtp_header_extensions_map"))
             self._extensions = (
                 ids.mid or 0,
-                getattr(sender, f"{_SENDER}mid") or "",
+                seams.sender_state(sender, "mid") or "",
                 ids.abs_send_time or 0,
             )
-            dtls = sender.transport
-            pair = dtls.transport._connection._nominated.get(1)
-            if pair is None or dtls._tx_srtp is None:
+            path = seams.nominated_path(sender.transport)
+            if path is None:
                 raise ConnectionError("not connected")
-            transport = pair.protocol.transport
-            self._addr = pair.remote_addr
-            self._protect = srtp_protector(dtls._tx_srtp)[0]
+            transport, self._addr, srtp = path
+            self._protect = seams.srtp_protector(srtp)
             # A duplicate of the ICE socket: sendto/sendmsg straight to the kernel, without
             # asyncio's transport; a full buffer raises instead of queueing (skip ahead).
             self._sock = socket.fromfd(
@@ -734,7 +638,7 @@ class _RtpForwarder:
                 self._sock.close()
                 self._sock = None
             self.track.stop()
-            getattr(sender, f"{_SENDER}rtp_exited").set()
+            seams.sender_state(sender, "rtp_exited").set()
 
     def _extension_block(self, abs_send_time: int) -> bytes:
         if self._ext_cache[0] == abs_send_time:
@@ -820,10 +724,10 @@ class _RtpForwarder:
         self._frames += 1
         if not self._frames & 3:
             sender = self.sender
-            setattr(sender, _SR_NTP, ntp_time)
-            setattr(sender, _SR_RTP, rtp_timestamp)
-            setattr(sender, _SR_OCTETS, self.octets)
-            setattr(sender, _SR_PACKETS, self.packets)
+            setattr(sender, seams.SR_NTP, ntp_time)
+            setattr(sender, seams.SR_RTP, rtp_timestamp)
+            setattr(sender, seams.SR_OCTETS, self.octets)
+            setattr(sender, seams.SR_PACKETS, self.packets)
         return True
 
     def _transmit(self, sock: socket.socket, packets: list[bytes]) -> None:
@@ -867,6 +771,6 @@ class _RtpForwarder:
         if packet is None or int.from_bytes(packet[2:4], "big") != sequence_number:
             return
         sender = self.sender
-        parsed = RtpPacket.parse(packet, getattr(sender, f"{_SENDER}rtp_header_extensions_map"))
-        getattr(sender, f"{_SENDER}rtp_history")[sequence_number % RTP_HISTORY_SIZE] = parsed
-        await RTCRtpSender._retransmit(sender, sequence_number)
+        parsed = RtpPacket.parse(packet, seams.sender_state(sender, "rtp_header_extensions_map"))
+        seams.sender_state(sender, "rtp_history")[sequence_number % RTP_HISTORY_SIZE] = parsed
+        await seams.retransmit_with_aiortc(sender, sequence_number)

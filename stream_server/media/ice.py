@@ -9,17 +9,15 @@ aioice leaves 127.0.0.1 out on its own; listing it here is how loopback-only tes
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-import aioice.ice
-
-_ORIGINAL: Callable[..., list[str]] = aioice.ice.get_host_addresses
+from stream_server.media import seams
 
 
 def restrict_host_addresses(addresses: Sequence[str]) -> None:
     """Gather host candidates only from ``addresses``; an empty list restores every interface."""
     if not addresses:
-        aioice.ice.get_host_addresses = _ORIGINAL
+        seams.set_host_address_lister(None)
         return
     chosen = [str(ipaddress.ip_address(a.strip())) for a in addresses]
 
@@ -31,9 +29,9 @@ def restrict_host_addresses(addresses: Sequence[str]) -> None:
             or (use_ipv6 and ipaddress.ip_address(a).version == 6)
         ]
 
-    aioice.ice.get_host_addresses = get_host_addresses
+    seams.set_host_address_lister(get_host_addresses)
 
 
 def current_host_addresses() -> list[str]:
     """What ICE would gather now (for logs and the startup banner)."""
-    return aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True)
+    return seams.host_addresses()

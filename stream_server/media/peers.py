@@ -18,6 +18,8 @@ from aiortc import (
 )
 from aiortc.rtcrtpsender import RTCRtpSender
 
+from stream_server.media import seams
+
 logger = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT = 5.0
@@ -68,14 +70,10 @@ def enlarge_receive_buffers(pc: RTCPeerConnection, size: int = PUBLISHER_RECEIVE
     ``net.core.rmem_max`` (raise it for large audiences).
     """
     count = 0
-    for transceiver in pc.getTransceivers():
-        connection = transceiver.receiver.transport.transport._connection
-        for protocol in getattr(connection, "_protocols", []):
-            sock = protocol.transport.get_extra_info("socket") if protocol.transport else None
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
-                    count += 1
+    for sock in seams.ice_sockets(pc):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+            count += 1
     return count
 
 

@@ -35,6 +35,7 @@ from aiortc.rtp import (
     unpack_remb_fci,
 )
 
+from stream_server.media import seams
 from stream_server.media.forwarding import ForwardedTrack, MediaSource, Slot
 
 logger = logging.getLogger(__name__)
@@ -226,14 +227,8 @@ class TierController:
         self._bad = 0
         self._good = 0
         self._since = self._started = clock()
-        self._ssrc = sender._ssrc
-        original = sender._handle_rtcp_packet
-
-        async def handle_rtcp_packet(packet: Any) -> None:
-            self.observe(packet)
-            await original(packet)
-
-        sender._handle_rtcp_packet = handle_rtcp_packet  # type: ignore[method-assign]
+        self._ssrc = seams.sender_ssrc(sender)
+        seams.observe_rtcp(sender, self.observe)
 
     def reset(self, active: bool) -> None:
         """Start over on the full stream (``active``) or stay out of the way (a fixed tier)."""

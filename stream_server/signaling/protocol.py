@@ -13,6 +13,8 @@ import time
 import unicodedata
 from typing import Any
 
+from stream_server.vocabulary import SIGNALING_CHANNELS, Role, Tier, Track
+
 MAX_MESSAGE_BYTES = 64 * 1024
 #: aiohttp closes the socket (1009) above this; between the two the client gets an error.
 HARD_FRAME_BYTES = 1024 * 1024
@@ -20,11 +22,11 @@ RATE_PER_SECOND = 20.0
 RATE_BURST = 40
 SILENCE_TIMEOUT = 15.0
 
-CHANNELS = ("tablet", "browser", "kiosk", "room-link", "presenter")
-ROLES = ("participant", "host")
-TRACK_NAMES = ("audio", "video", "screen")
+CHANNELS = tuple(str(c) for c in SIGNALING_CHANNELS)
+ROLES = tuple(str(r) for r in Role)
+TRACK_NAMES = tuple(str(t) for t in Track)
 #: What a broadcast viewer receives (see stream_server.media.tiers).
-TIERS = ("high", "low", "audio", "auto")
+TIERS = tuple(str(t) for t in Tier)
 #: What a host may do to a participant (``moderate``).
 MODERATION_ACTIONS = ("mute-audio", "mute-video", "remove")
 ATTENDEE_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")

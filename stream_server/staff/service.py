@@ -15,7 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stream_server.catalog.service import hash_secret, utcnow
+from stream_server.basics import hash_secret, utcnow
 from stream_server.db.models import StaffApiToken, StaffLogin, StaffUser
 
 #: Staff API tokens carry a prefix so that a bearer token's kind is known without a lookup.

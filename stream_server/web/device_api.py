@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from stream_server.catalog.service import utcnow
+from stream_server.basics import utcnow
 from stream_server.devices import service as devices
 from stream_server.errors import BadRequest
 from stream_server.web.auth import device_from_token

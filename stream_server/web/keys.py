@@ -7,9 +7,9 @@ from aiohttp import web
 from stream_server.attendance.ledger import AttendanceLedger
 from stream_server.config import Settings
 from stream_server.db.engine import Database
-from stream_server.services.live import LiveService
+from stream_server.live.registry import LiveRegistry
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 LEDGER = web.AppKey("ledger", AttendanceLedger)
-LIVE = web.AppKey("live", LiveService)
+LIVE = web.AppKey("live", LiveRegistry)

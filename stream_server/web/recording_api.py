@@ -16,10 +16,11 @@ from aiohttp import web
 from stream_server.catalog import service as catalog
 from stream_server.db.models import Session
 from stream_server.errors import BadRequest, Forbidden
+from stream_server.live import recording
 from stream_server.staff import service as staff
 from stream_server.web.auth import bearer_token, require_staff
 from stream_server.web.json_body import read_json_object
-from stream_server.web.keys import LIVE
+from stream_server.web.keys import LIVE, SETTINGS
 
 routes = web.RouteTableDef()
 
@@ -39,7 +40,7 @@ async def _authorised_session(request: web.Request) -> Session:
 @routes.get("/api/sessions/{session_id}/recording")
 async def recording_status(request: web.Request) -> web.Response:
     session = await _authorised_session(request)
-    return web.json_response(request.app[LIVE].recordings.status(session.id))
+    return web.json_response(request.app[LIVE].recording_status(session.id))
 
 
 @routes.post("/api/sessions/{session_id}/recording")
@@ -49,20 +50,22 @@ async def set_recording(request: web.Request) -> web.Response:
     on = body.get("on")
     if not isinstance(on, bool):
         raise BadRequest("'on' must be true or false", code="invalid_recording_request")
-    return web.json_response(await request.app[LIVE].recordings.set(session, on))
+    return web.json_response(await request.app[LIVE].set_recording(session, on))
 
 
 async def _retention(app: web.Application) -> AsyncIterator[None]:
-    """Expired recordings are deleted at start-up and once a day; recordings still running
-    at shutdown are finished (this context closes before the live service's)."""
-    task = asyncio.create_task(app[LIVE].recordings.retention_loop())
+    """Expired recordings are deleted at start-up and once a day (recordings still running at
+    shutdown are finished when their live sessions close)."""
+    settings = app[SETTINGS]
+    task = asyncio.create_task(
+        recording.retention_loop(settings.recordings_dir, settings.recording_retention_days)
+    )
     try:
         yield
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await app[LIVE].recordings.close()
 
 
 def setup(app: web.Application) -> None:

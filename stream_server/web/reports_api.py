@@ -14,7 +14,7 @@ from aiohttp import web
 from sqlalchemy.exc import OperationalError
 
 from stream_server.attendance import reports, rollups
-from stream_server.catalog.service import CITY_TZ, utcnow
+from stream_server.basics import CITY_TZ, utcnow
 from stream_server.db.engine import Database
 from stream_server.errors import BadRequest
 from stream_server.web.auth import require_staff

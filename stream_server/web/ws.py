@@ -1,7 +1,7 @@
 """The signaling WebSocket (docs/signaling.md): transport, limits and dispatch.
 
 Validation lives in :mod:`stream_server.signaling.protocol`, behaviour in
-:mod:`stream_server.services.conference`; this module only moves messages.
+:mod:`stream_server.live.member`; this module only moves messages.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from stream_server.services.conference import ConferenceService, Participant
+from stream_server.live.member import WsMember
 from stream_server.signaling.protocol import (
     HARD_FRAME_BYTES,
     SILENCE_TIMEOUT,
@@ -55,35 +55,35 @@ class SocketChannel:
             await self._ws.close(code=code, message=reason.encode())
 
 
-async def dispatch(conference: ConferenceService, participant: Participant, message: Any) -> bool:
-    """Act on one message from a joined participant; False when the connection should end."""
+async def dispatch(member: WsMember, message: Any) -> bool:
+    """Act on one message from a joined member; False when the connection should end."""
     if isinstance(message, Answer):
-        await participant.accept_answer(message.sdp)
+        await member.accept_answer(message.sdp)
     elif isinstance(message, Publish):
-        await conference.publish(participant, message.tracks)
+        await member.publish(message.tracks)
     elif isinstance(message, Unpublish):
-        await conference.unpublish(participant, message.tracks)
+        await member.unpublish(message.tracks)
     elif isinstance(message, Mute):
-        await conference.mute(participant, message.audio, message.video)
+        await member.mute(message.audio, message.video)
     elif isinstance(message, SetTier):
-        await conference.set_tier(participant, message.tier)
+        await member.set_tier(message.tier)
     elif isinstance(message, Moderate):
-        await conference.moderate(participant, message.participant, message.action)
+        await member.moderate(message.participant, message.action)
     elif isinstance(message, Record):
-        await conference.record(participant, message.on)
+        await member.record(message.on)
     elif isinstance(message, Chat):
-        await conference.send_chat(participant, message.text)
+        await member.chat(message.text)
     elif isinstance(message, ChatDelete):
-        await conference.delete_chat(participant, message.id)
+        await member.delete_chat(message.id)
     elif isinstance(message, Join):
         raise ProtocolError("already_joined", "this connection has already joined", "join")
     elif isinstance(message, Simple):
         if message.type == "ping":
-            await participant.send({"type": "pong"})
+            await member.send({"type": "pong"})
         elif message.type == "leave":
             return False
         elif message.type == "end":
-            await conference.end(participant)
+            await member.end()
             return False
     return True
 
@@ -93,9 +93,9 @@ async def signaling(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(max_msg_size=HARD_FRAME_BYTES, heartbeat=None)
     await ws.prepare(request)
     channel = SocketChannel(ws)
-    conference = request.app[LIVE].conference
+    live = request.app[LIVE]
     limiter = RateLimiter()
-    participant: Participant | None = None
+    participant: WsMember | None = None
     strikes = 0
     reason = "left"
     try:
@@ -127,12 +127,12 @@ async def signaling(request: web.Request) -> web.WebSocketResponse:
                 if participant is None:
                     if not isinstance(message, Join):
                         raise ProtocolError("not_joined", "send 'join' first", None)
-                    participant = await conference.join(message, channel)
+                    participant = await live.join(message, channel)
                     continue
                 if participant.closed:
                     reason = "replaced"
                     break
-                if not await dispatch(conference, participant, message):
+                if not await dispatch(participant, message):
                     break
             except ProtocolError as exc:
                 logger.info("ws %s: %s: %s", request.remote, exc.code, exc.message)
@@ -144,6 +144,6 @@ async def signaling(request: web.Request) -> web.WebSocketResponse:
         if participant is not None:
             # aiohttp cancels this handler when the client's TCP connection drops; the
             # clean-up (attendance above all) must finish regardless, so it runs shielded.
-            await asyncio.shield(conference.close_participant(participant, reason))
+            await asyncio.shield(live.spawn(participant.close(reason)))
         await channel.close(1000, reason)
     return ws

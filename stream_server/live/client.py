@@ -1,0 +1,127 @@
+"""The one interface every kind of connection to a live session implements.
+
+Galène's ``group.Client`` is the model: the session treats a WHIP encoder, a WHEP player, a
+page on the signaling WebSocket, the recorder and the test card alike — it admits them,
+tells them news, tells them when what is published changes, and closes them — without
+asking which kind each is. Adding a kind is adding a class, not a branch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import secrets
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from stream_server.attendance.ledger import Presence
+from stream_server.live.membership import Member
+
+if TYPE_CHECKING:
+    from stream_server.live.session import LiveSession
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class MediaChange:
+    """What a publishing client changed: ``tracks`` started (``on``) or stopped."""
+
+    publisher: Client
+    tracks: tuple[str, ...]
+    on: bool
+
+
+@runtime_checkable
+class Client(Protocol):
+    """A connection to one live session."""
+
+    #: Unique within the server (WHIP/WHEP resource ids are these).
+    id: str
+    #: What it is, for logs, metrics and resource URLs (``whip``, ``whep``, ``ws``…).
+    kind: str
+    #: For logs: kind, session and a short id; never a token or an address.
+    label: str
+    #: Its place in the membership (role, permissions); None for the server's own clients
+    #: (recorder, test card), which are neither counted nor limited.
+    member: Member | None
+    #: The registered device behind it, if any (a revoked device is dropped at once).
+    device_id: int | None
+    #: Its open attendance interval, if it is counted.
+    presence: Presence | None
+    closed: bool
+
+    async def notify(self, message: dict[str, Any]) -> None:
+        """News for everyone in the session (``recording``, ``ended``, ``participants``,
+        ``chat``…), as the signaling protocol spells it; a client without a channel for it
+        ignores it (WHEP players hear news over ``/api/sessions/{id}/events``)."""
+
+    async def media_changed(self, change: MediaChange) -> None:
+        """Another client started or stopped publishing tracks."""
+
+    def roster_entry(self) -> dict[str, Any] | None:
+        """How it appears in the ``participants`` list, or None to stay out of it."""
+
+    def publishing(self) -> list[str]:
+        """The tracks it sends now (``video``, ``screen``, ``audio``)."""
+
+    async def moderated(self, action: str) -> None:
+        """The host's ``mute-audio``, ``mute-video`` or ``remove`` (checked by the caller)."""
+
+    async def close(self, reason: str) -> None:
+        """Idempotent; cascades to media and attendance, then leaves the session."""
+
+
+class PeerClient:
+    """What every client with a WebRTC peer shares: identity, its peer, one close chain.
+
+    Subclasses release their own media in :meth:`_release_media`; closing the peer and
+    leaving the session (membership, attendance, telling the others) happen here, once.
+    """
+
+    kind = "peer"
+
+    def __init__(self, live: LiveSession, peer_label: str | None = None) -> None:
+        self.id = secrets.token_urlsafe(16)
+        self.live = live
+        self.label = peer_label or f"{self.kind} {live.id}/{self.id[:6]}"
+        self.member: Member | None = None
+        self.device_id: int | None = None
+        self.venue_id: int | None = None
+        self.presence: Presence | None = None
+        self.closed = False
+        self.peer = live.new_peer(self.label, on_ended=self._peer_ended)
+
+    def _peer_ended(self, reason: str) -> None:
+        self.live.spawn(self.close(reason))
+
+    async def notify(self, message: dict[str, Any]) -> None:
+        return None
+
+    async def media_changed(self, change: MediaChange) -> None:
+        return None
+
+    def roster_entry(self) -> dict[str, Any] | None:
+        return None
+
+    def publishing(self) -> list[str]:
+        """The tracks it sends now (none for a receive-only client)."""
+        return []
+
+    async def moderated(self, action: str) -> None:
+        """Without a page to mute, only ``remove`` means something: it closes."""
+        if action == "remove":
+            await self.close("removed")
+
+    def _release_media(self) -> None:
+        """Stop this client's sources and tracks (before its peer closes)."""
+
+    async def close(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._release_media()
+        try:
+            await self.peer.close()
+        finally:
+            # Attendance is closed even if this task is being cancelled.
+            await self.live.leave(self, reason)

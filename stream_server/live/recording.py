@@ -1,0 +1,163 @@
+"""Recording a broadcast: the recorder is just another client of the live session.
+
+The media work is :class:`stream_server.media.recorder.Recorder` (it follows the program's
+camera and sound slots, like a viewer); this module decides when it may run (the host or a
+broadcast tool asks; it stops when the session ends or empties), and deletes old files.
+Everyone — pages over the WebSocket, players and the room agent over the event stream — is
+told by the session's ``recording`` news.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from stream_server.attendance.ledger import Presence
+from stream_server.errors import Conflict, Forbidden
+from stream_server.live.client import MediaChange
+from stream_server.live.membership import Member
+from stream_server.live.session import LiveSession
+from stream_server.media.recorder import Recorder
+
+logger = logging.getLogger(__name__)
+
+RECORDING_SUFFIXES = (".mkv", ".mkv.part")
+
+
+class RecorderClient:
+    """The session's recorder as a :class:`~stream_server.live.client.Client`."""
+
+    kind = "recorder"
+    member: Member | None = None
+    device_id: int | None = None
+    presence: Presence | None = None
+
+    def __init__(self, live: LiveSession) -> None:
+        self.id = "rec-" + secrets.token_urlsafe(8)
+        self.live = live
+        settings = live.settings
+        self.recorder = Recorder(
+            live.id,
+            live.router.camera,
+            live.router.audio,
+            settings.recordings_dir,
+            settings.video_codec,
+        )
+        self.label = self.recorder.label
+        self.closed = False
+        self.recorder.on_failure = self._failed
+
+    def start(self) -> None:
+        self.recorder.start()
+
+    def _failed(self) -> None:
+        """The file could not be written: stop, so nobody is told it is recording."""
+        if self.live.recorder is self:
+            self.live.spawn(self.live.stop_recording("write failed"))
+
+    async def notify(self, message: dict[str, Any]) -> None:
+        return None
+
+    async def media_changed(self, change: MediaChange) -> None:
+        return None  # it follows the program slots, whoever feeds them
+
+    def roster_entry(self) -> dict[str, Any] | None:
+        return None
+
+    def publishing(self) -> list[str]:
+        return []
+
+    async def moderated(self, action: str) -> None:
+        return None
+
+    async def close(self, reason: str) -> None:
+        """Finish the file (renamed, not left as ``.part``); idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        logger.info("%s: stopping (%s)", self.label, reason)
+        try:
+            await self.recorder.stop()
+        finally:
+            await self.live.leave(self, reason)
+
+
+def check_allowed(enabled: bool, group: bool) -> None:
+    """403 when the deployment forbids recording, 409 for groups (not supported)."""
+    if not enabled:
+        raise Forbidden("recording is turned off on this server", code="recording_disabled")
+    if group:
+        raise Conflict(
+            "group sessions are not recorded (participants' own cameras are never recorded)",
+            code="recording_group_unsupported",
+        )
+
+
+def status(live: LiveSession | None) -> dict[str, Any]:
+    media = recorder_of(live)
+    started = media.started_at if media is not None else None
+    return {"recording": media is not None, "since": started.isoformat() if started else None}
+
+
+async def set_recording(live: LiveSession, on: bool) -> dict[str, Any]:
+    """Start or stop recording ``live``; idempotent. Raises 403/409 with the reason."""
+    if on:
+        check_allowed(live.settings.recording_enabled, live.group)
+        if live.recorder is None:
+            recorder = RecorderClient(live)
+            recorder.start()
+            await live.start_recording(recorder)
+    else:
+        await live.stop_recording("stopped")
+    return status(live)
+
+
+def purge_old_recordings(directory: Path, retention_days: float, now: float | None = None) -> int:
+    """Delete recordings (finished or not) last written more than ``retention_days`` ago.
+
+    Blocking file-system work: run it in a thread. ``retention_days`` <= 0 keeps everything.
+    """
+    if retention_days <= 0 or not directory.is_dir():
+        return 0
+    limit = (time.time() if now is None else now) - retention_days * 86400
+    deleted = 0
+    for path in directory.iterdir():
+        if not path.name.endswith(RECORDING_SUFFIXES) or not path.is_file():
+            continue
+        try:
+            if path.stat().st_mtime < limit:
+                path.unlink()
+                deleted += 1
+                logger.info("recording %s deleted (older than %g days)", path.name, retention_days)
+        except OSError:
+            logger.warning("recording %s could not be deleted", path.name, exc_info=True)
+    return deleted
+
+
+async def retention_loop(directory: Path, retention_days: float, every: float = 86400) -> None:
+    """Delete expired recordings now and then once a day."""
+    while True:
+        try:
+            await asyncio.to_thread(purge_old_recordings, directory, retention_days)
+        except Exception:
+            logger.exception("recording clean-up failed")
+        await asyncio.sleep(every)
+
+
+def recorder_of(live: LiveSession | None) -> Recorder | None:
+    """The media recorder of a live session, while it records (for status and tests)."""
+    client = live.recorder if live is not None else None
+    return client.recorder if isinstance(client, RecorderClient) else None
+
+
+async def stop(live: LiveSession | None, reason: str) -> Path | None:
+    """Stop recording; the finished file, or None if nothing was recorded."""
+    media = recorder_of(live)
+    if live is None or media is None:
+        return None
+    await live.stop_recording(reason)
+    return media.finished

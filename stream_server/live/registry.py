@@ -1,0 +1,468 @@
+"""The registry of live sessions: the entrances (WHIP, WHEP, signaling) and their upkeep.
+
+It owns one :class:`LiveSession` per running session (made at the first connection, dropped
+when the last member leaves), the news hub for event-stream listeners, and the background
+upkeep: attendance heartbeats, sessions past their end, devices revoked elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from stream_server import basics
+from stream_server.attendance.ledger import AttendanceLedger
+from stream_server.catalog import service as catalog
+from stream_server.config import Settings
+from stream_server.db.engine import Database
+from stream_server.db.models import Session, SessionMode, Visibility
+from stream_server.devices import service as devices
+from stream_server.errors import (
+    BadRequest,
+    Conflict,
+    Gone,
+    KohtaamoError,
+    NotAcceptable,
+    NotFound,
+    PayloadTooLarge,
+)
+from stream_server.live import access, recording
+from stream_server.live.client import Client, PeerClient
+from stream_server.live.member import SignalingChannel, WsMember
+from stream_server.live.membership import SessionFull
+from stream_server.live.news import NewsHub
+from stream_server.live.session import LiveSession
+from stream_server.live.testcard import TestCardClient
+from stream_server.live.whip import WhepViewer, WhipPublisher
+from stream_server.media.peer import NegotiationError
+from stream_server.media.peers import raise_open_file_limit
+from stream_server.media.recorder import Recorder
+from stream_server.media.sdp import OfferSummary, SdpError, SdpTooLarge, parse_offer, require_codecs
+from stream_server.signaling.protocol import Join, ProtocolError
+from stream_server.vocabulary import Tier
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    """The result of a WHIP/WHEP offer."""
+
+    resource_id: str
+    sdp: str
+
+
+class SessionCache:
+    """Sessions as joins see them, read once for a burst rather than once per join.
+
+    When a lecture starts, a hundred viewers ask for the same session within a second; each
+    read is eight queries (the session and what it refers to). Here concurrent readers share
+    one read, and the result serves for ``ttl`` seconds. A session ended through this server
+    is forgotten at once; one ended elsewhere (the CLI) is seen within ``ttl``.
+    """
+
+    def __init__(self, database: Database, ttl: float = 2.0) -> None:
+        self._db = database
+        self._ttl = ttl
+        self._reads: dict[str, tuple[float, asyncio.Future[Session | None]]] = {}
+
+    async def get(self, session_id: str) -> Session | None:
+        loop = asyncio.get_running_loop()
+        cached = self._reads.get(session_id)
+        if cached is not None and cached[0] > loop.time():
+            return await asyncio.shield(cached[1])
+        if len(self._reads) > 1000:  # ids come from requests: keep the map small
+            now = loop.time()
+            self._reads = {k: v for k, v in self._reads.items() if v[0] > now}
+        read = loop.create_task(self._read(session_id))
+        self._reads[session_id] = (loop.time() + self._ttl, read)
+        try:
+            return await asyncio.shield(read)
+        except Exception:
+            self._reads.pop(session_id, None)  # a failed read is not remembered
+            raise
+
+    async def _read(self, session_id: str) -> Session | None:
+        async with self._db.session() as db:
+            return await catalog.get_session(db, session_id)
+
+    def forget(self, session_id: str) -> None:
+        self._reads.pop(session_id, None)
+
+
+class LiveRegistry:
+    """Every live session of this server."""
+
+    def __init__(self, settings: Settings, database: Database, ledger: AttendanceLedger) -> None:
+        self.settings = settings
+        self.ledger = ledger
+        self.news = NewsHub()
+        self._db = database
+        self._live: dict[str, LiveSession] = {}
+        self._opening: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        #: Demo broadcasts that show the test card while nobody publishes.
+        self._test_card_sessions: set[str] = set()
+        self._sessions = SessionCache(database)
+        self.closed = False
+        # Each peer holds ~5 descriptors (ICE, DTLS, the direct path's socket): a soft limit
+        # of 1024 would cap a broadcast near 200 viewers.
+        logger.debug("open file limit %d", raise_open_file_limit())
+
+    # -- lookups ------------------------------------------------------------------------------
+    def get(self, session_id: str) -> LiveSession | None:
+        """The session's live state, if anyone is connected to it now."""
+        return self._live.get(session_id)
+
+    def live_sessions(self) -> list[LiveSession]:
+        return list(self._live.values())
+
+    def clients(self) -> list[Client]:
+        return [c for live in self._live.values() for c in live.clients.values()]
+
+    def client(self, client_id: str) -> Client | None:
+        for live in self._live.values():
+            found = live.clients.get(client_id)
+            if found is not None:
+                return found
+        return None
+
+    async def load_session(self, session_id: str) -> Session:
+        """A session that is not over (404 ``unknown_session``, 410 ``session_ended``)."""
+        session = await self._sessions.get(session_id)
+        if session is None:
+            raise NotFound(f"no session {session_id!r}", code="unknown_session")
+        if catalog.session_phase(session, basics.utcnow()) == catalog.Phase.ENDED:
+            raise Gone("this session has ended", code="session_ended")
+        return session
+
+    def open_interval_ids(self) -> list[int]:
+        return [c.presence.interval_id for c in self.clients() if c.presence is not None]
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- live sessions ------------------------------------------------------------------------
+    def _open(self, session: Session) -> LiveSession:
+        live = self._live.get(session.id)
+        if live is None or live.closed:
+            live = LiveSession(
+                session.id,
+                group=session.mode == SessionMode.GROUP,
+                closes_at=session.ends_at + catalog.OVERRUN_GRACE,
+                settings=self.settings,
+                ledger=self.ledger,
+                news=self.news,
+                spawn=self.spawn,
+                on_closed=self._closed,
+            )
+            self._live[session.id] = live
+            if session.id in self._test_card_sessions:
+                live.attach(TestCardClient(live))
+        return live
+
+    async def _closed(self, live: LiveSession) -> None:
+        if self._live.get(live.id) is live:
+            del self._live[live.id]
+
+    async def start_test_cards(self) -> None:
+        """The demo: live public broadcasts show a test card until a publisher arrives."""
+        now = basics.utcnow()
+        async with self._db.session() as db:
+            sessions = await catalog.list_listed_sessions(db, now)
+        for session in sessions:
+            if session.mode == SessionMode.BROADCAST and catalog.is_live(session, now):
+                self._test_card_sessions.add(session.id)
+                logger.info("session %s: test card on until a publisher arrives", session.id)
+
+    def _check_offer(self, sdp: str) -> OfferSummary:
+        try:
+            summary = parse_offer(sdp, self.settings.max_sdp_bytes)
+        except SdpTooLarge as exc:
+            raise PayloadTooLarge(str(exc), code="sdp_too_large") from exc
+        except SdpError as exc:
+            raise BadRequest(f"invalid SDP offer: {exc}", code="invalid_sdp") from exc
+        try:
+            require_codecs(summary, self.settings.video_codec)
+        except SdpError as exc:
+            raise NotAcceptable(str(exc), code="codec_not_offered") from exc
+        return summary
+
+    async def _place(
+        self, live: LiveSession, client: PeerClient, entrance: access.Entrance
+    ) -> None:
+        try:
+            live.place(client, entrance.role, entrance.channel)
+        except SessionFull as exc:
+            await client.peer.close()
+            raise Conflict(str(exc), code="session_full") from exc
+        client.device_id = entrance.device_id
+        client.venue_id = entrance.venue_id
+
+    async def _answer(self, client: PeerClient, sdp: str) -> Answer:
+        """Answer an offer, then count the client; a refused offer closes the half-made
+        client (it was never counted) and becomes a 400."""
+        try:
+            answer = await client.peer.answer(sdp)
+        except NegotiationError as exc:
+            await client.close("rejected")
+            logger.info("%s: offer rejected: %s", client.label, exc)
+            raise BadRequest(f"SDP offer rejected: {exc}", code="invalid_sdp") from exc
+        try:
+            await client.live.count(client, venue_id=client.venue_id)
+        except BaseException:
+            await asyncio.shield(self.spawn(client.close("not-counted")))
+            raise
+        logger.info("%s: created", client.label)
+        return Answer(client.id, answer)
+
+    # -- WHIP and WHEP ------------------------------------------------------------------------
+    async def publish(self, session_id: str, bearer: str | None, sdp: str) -> Answer:
+        """WHIP ingest: the newest publisher of a session takes over the program."""
+        session = await self.load_session(session_id)
+        entrance = await access.publisher_entrance(self._db, session, bearer)
+        summary = self._check_offer(sdp)
+        live = self._open(session)
+        publisher = WhipPublisher(live)
+        await self._place(live, publisher, entrance)
+        publisher.prepare(summary)
+        answer = await self._answer(publisher, sdp)
+        publisher.peer.enlarge_receive_buffers()
+        publisher.go_live()
+        previous = live.take_program(publisher)
+        if previous is not None:
+            logger.info("%s: replaced by a new publisher", previous.label)
+            self.spawn(previous.close("replaced"))
+        return answer
+
+    async def play(
+        self, session_id: str, bearer: str | None, sdp: str, tier: str = Tier.HIGH
+    ) -> Answer:
+        """WHEP playback: the session's program to one more viewer (see :class:`Tier`)."""
+        if tier not in tuple(Tier):
+            raise BadRequest(
+                f"unknown tier {tier[:20]!r}; use one of {', '.join(Tier)}", code="invalid_tier"
+            )
+        session = await self.load_session(session_id)
+        entrance = await access.viewer_entrance(self._db, session, bearer)
+        summary = self._check_offer(sdp)
+        live = self._open(session)
+        viewer = WhepViewer(live)
+        await self._place(live, viewer, entrance)
+        viewer.prepare(summary, Tier(tier))
+        return await self._answer(viewer, sdp)
+
+    async def listener_session(self, session_id: str, bearer: str | None) -> Session:
+        """The session whose news an event-stream listener may follow (WHEP's access rule)."""
+        session = await self.load_session(session_id)
+        await access.viewer_entrance(self._db, session, bearer)
+        return session
+
+    async def delete(self, kind: str, session_id: str, resource_id: str) -> None:
+        """WHIP/WHEP ``DELETE`` on the resource URL."""
+        live = self._live.get(session_id)
+        client = live.clients.get(resource_id) if live is not None else None
+        if client is None or client.kind != kind:
+            raise NotFound("no such WHIP/WHEP resource", code="unknown_resource")
+        await client.close("deleted")
+
+    # -- the signaling WebSocket ----------------------------------------------------------------
+    async def session_for_join(self, join: Join) -> Session:
+        """The session a signaling ``join`` names, if this person may enter it now."""
+        async with self._db.session() as db:
+            if join.code:
+                session = await catalog.get_session_by_code(db, join.code)
+                if session is None or (join.session and session.id != join.session):
+                    raise ProtocolError(
+                        "join_code_invalid", "no session has this join code", "join"
+                    )
+            else:
+                assert join.session is not None
+                session = await self._sessions.get(join.session)
+                if session is None:
+                    raise ProtocolError("unknown_session", "no such session", "join")
+                if (
+                    session.visibility == Visibility.PRIVATE
+                    and join.role != "host"
+                    and not join.device_token  # checked against the session in join()
+                ):
+                    raise ProtocolError(
+                        "join_code_required",
+                        "this session is private: its join code is needed",
+                        "join",
+                    )
+        phase = catalog.session_phase(session, basics.utcnow())
+        if phase == catalog.Phase.ENDED:
+            raise ProtocolError("session_ended", "this session has ended", "join")
+        if phase == catalog.Phase.UPCOMING and join.role != "host":
+            raise ProtocolError(
+                "not_started",
+                "this session has not started yet; it starts at "
+                + session.starts_at.astimezone(basics.CITY_TZ).isoformat(),
+                "join",
+            )
+        return session
+
+    async def join(self, join: Join, channel: SignalingChannel) -> WsMember:
+        """Admit a page; raises ProtocolError with the reason when it cannot be.
+
+        Credentials are checked before anything else is touched (an invalid device token
+        must not disconnect the same attendee key's other connection).
+        """
+        session = await self.session_for_join(join)
+        try:
+            entrance = await access.member_entrance(
+                self._db, session, join.role, join.token, join.channel, join.device_token
+            )
+        except KohtaamoError as exc:
+            raise ProtocolError(exc.code, exc.message, "join") from None
+        live = self._open(session)
+        if live.key_digest(join.attendee_key) in live.removed:
+            raise ProtocolError("removed", "the host removed you from this session", "join")
+        other = live.with_attendee_key(join.attendee_key)
+        if other is not None:
+            # The same page reconnected before we noticed the old socket die.
+            await other.notify(
+                ProtocolError("replaced", "joined on another connection").as_message()
+            )
+            await other.close("replaced")
+        if live.closed:  # the replaced connection was the last one
+            live = self._open(session)
+        member = WsMember(live, channel, join.attendee_key, lambda: self.end_session(session.id))
+        try:
+            live.place(member, entrance.role, entrance.channel)
+        except SessionFull as exc:
+            await member.peer.close()
+            raise ProtocolError("session_full", str(exc), "join") from exc
+        member.device_id = entrance.device_id
+        member.admitted()
+        try:
+            await live.count(member, venue_id=entrance.venue_id, attendee_key=join.attendee_key)
+        except BaseException:
+            await asyncio.shield(self.spawn(member.close("not-counted")))
+            raise
+        assert member.member is not None and member.presence is not None
+        await member.start(
+            join.tier,
+            {
+                "type": "joined",
+                "participant": member.member.id,
+                "role": member.member.role,
+                "may_publish": member.member.may_publish,
+                "session": catalog.session_to_json(session),
+                "ice_servers": [s.as_dict() for s in self.settings.ice_servers],
+                "max_participants": live.membership.capacity,
+                "resumed": member.presence.resumed,
+                "recording": live.recording,
+            },
+        )
+        return member
+
+    # -- recording ------------------------------------------------------------------------------
+    async def set_recording(self, session: Session, on: bool) -> dict[str, Any]:
+        live = self._live.get(session.id)
+        if live is None:
+            if on:
+                recording.check_allowed(
+                    self.settings.recording_enabled, session.mode == SessionMode.GROUP
+                )
+                raise Conflict(
+                    "nobody is connected to this session: start the broadcast first",
+                    code="session_not_live",
+                )
+            return recording.status(None)
+        return await recording.set_recording(live, on)
+
+    def recording_status(self, session_id: str) -> dict[str, Any]:
+        return recording.status(self._live.get(session_id))
+
+    def is_recording(self, session_id: str) -> bool:
+        live = self._live.get(session_id)
+        return live is not None and live.recording
+
+    def recorder(self, session_id: str) -> Recorder | None:
+        return recording.recorder_of(self._live.get(session_id))
+
+    async def stop_recording(self, session_id: str, reason: str) -> Path | None:
+        return await recording.stop(self._live.get(session_id), reason)
+
+    # -- ending and dropping ----------------------------------------------------------------------
+    async def end_session(self, session_id: str) -> None:
+        """The host or staff ended the session: it is marked ended, everyone disconnected."""
+        async with self._db.session() as db:
+            await catalog.end_session(db, session_id)
+        self._sessions.forget(session_id)
+        live = self._live.get(session_id)
+        if live is not None:
+            await live.end()
+        else:
+            self.news.publish(session_id, {"type": "ended"})
+
+    async def drop_device(self, device_id: int) -> int:
+        """A device was revoked: close its live connections now, not at its next request."""
+        gone = [c for c in self.clients() if c.device_id == device_id]
+        revoked = ProtocolError("device_revoked", "this device has been revoked", None)
+        for client in gone:
+            await client.notify(revoked.as_message())
+        await asyncio.gather(
+            *(self.spawn(c.close("device-revoked")) for c in gone), return_exceptions=True
+        )
+        if gone:
+            logger.info("device %d revoked: %d live connection(s) closed", device_id, len(gone))
+        return len(gone)
+
+    def connected_device_ids(self) -> set[int]:
+        """The registered devices with a live WHIP, WHEP or WebSocket connection."""
+        return {c.device_id for c in self.clients() if c.device_id is not None}
+
+    async def drop_revoked_devices(self) -> list[int]:
+        """Close the connections of devices revoked elsewhere (``kohtaamo devices revoke``
+        writes only the database); one query, and none at all without device connections."""
+        connected = self.connected_device_ids()
+        if not connected:
+            return []
+        async with self._db.session() as db:
+            revoked = await devices.revoked_among(db, connected)
+        for device_id in revoked:
+            logger.info("device %d was revoked elsewhere; dropping its connections", device_id)
+            await self.drop_device(device_id)
+        return revoked
+
+    async def heartbeat(self) -> None:
+        """Keep open intervals' ``last_seen_at`` fresh, so a crash loses at most one period;
+        close sessions past their end and drop devices revoked from the command line."""
+        while True:
+            await asyncio.sleep(self.settings.attendance_heartbeat_seconds)
+            try:
+                await self.drop_revoked_devices()
+            except Exception:
+                logger.exception("checking for revoked devices failed")
+            try:
+                await self.ledger.touch(self.open_interval_ids())
+                now = basics.utcnow()
+                for live in list(self._live.values()):
+                    if live.closes_at is not None and now >= live.closes_at:
+                        logger.info("session %s: passed its end; closing", live.id)
+                        await self.end_session(live.id)
+            except Exception:
+                logger.exception("attendance heartbeat failed")
+
+    async def close(self) -> None:
+        """Server shutdown: close every connection and record everyone as left."""
+        self.closed = True
+        self.news.close()
+        await asyncio.gather(
+            *(live.close("server-shutdown") for live in list(self._live.values())),
+            return_exceptions=True,
+        )
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

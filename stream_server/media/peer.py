@@ -1,0 +1,199 @@
+"""The narrow media API the live layer uses: one :class:`Peer` per WebRTC connection.
+
+The live layer says *what* flows (an upstream of a kind, a downstream that follows a slot,
+an offer to answer); this module says *how* with aiortc. Nothing outside
+``stream_server/media/`` imports aiortc: peers, transceivers and sessions descriptions stay
+behind this API.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import socket
+from collections.abc import Callable, Sequence
+
+from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+
+from stream_server.media import seams
+from stream_server.media.forwarding import (
+    ForwardedTrack,
+    MediaSource,
+    Slot,
+    attach_forwarded_track,
+    tap_receiver,
+)
+from stream_server.media.peers import (
+    close_peer,
+    enlarge_receive_buffers,
+    prefer_codec,
+    rtc_configuration,
+)
+from stream_server.media.tiers import TierController
+
+logger = logging.getLogger(__name__)
+
+
+class NegotiationError(Exception):
+    """aiortc refused an offer or answer; the message says why (for a 400 or an error)."""
+
+
+def codec_for(kind: str, video_codec: str) -> str:
+    return video_codec if kind == "video" else "opus"
+
+
+@dataclasses.dataclass
+class Upstream:
+    """A track the remote side sends us, tapped into a :class:`MediaSource` (never decoded)."""
+
+    kind: str
+    codec: str
+    label: str
+    _transceiver: RTCRtpTransceiver
+    source: MediaSource | None = None
+
+    def open(self) -> MediaSource:
+        """The source this upstream feeds; a new one if the previous was closed."""
+        if self.source is None or self.source.closed:
+            self.source = MediaSource(self.kind, self.codec.upper(), label=self.label)
+            tap_receiver(self._transceiver.receiver, self.source)
+        return self.source
+
+    def close(self) -> None:
+        if self.source is not None:
+            self.source.close()
+            self.source = None
+
+    @property
+    def live_source(self) -> MediaSource | None:
+        return self.source if self.source is not None and not self.source.closed else None
+
+    @property
+    def mid(self) -> str | None:
+        return self._transceiver.mid
+
+
+@dataclasses.dataclass
+class Downstream:
+    """One transceiver that sends this peer whatever its :class:`ForwardedTrack` follows."""
+
+    kind: str
+    track: ForwardedTrack
+    _transceiver: RTCRtpTransceiver
+    tiers: TierController | None = None
+
+    def follow(self, slot: Slot | None) -> None:
+        self.track.follow(slot)
+
+    def auto_tier(self, high: Slot, low: Callable[[], Slot]) -> TierController:
+        """Move between ``high`` and ``low`` by this peer's receiver reports (made once)."""
+        if self.tiers is None:
+            self.tiers = TierController(self._transceiver.sender, self.track, high, low)
+        return self.tiers
+
+    @property
+    def mid(self) -> str | None:
+        return self._transceiver.mid
+
+
+class Peer:
+    """One WebRTC peer connection of the server, forwarding only (nothing decoded or encoded).
+
+    ``on_ended`` is called once with ``"connection-failed"`` or ``"connection-closed"`` when
+    the connection dies by itself (aiortc reports a vanished peer as *closed* after ICE
+    consent expires, so both count).
+    """
+
+    def __init__(
+        self,
+        ice_servers: Sequence[dict[str, str]],
+        video_codec: str,
+        label: str,
+        on_ended: Callable[[str], None] | None = None,
+    ) -> None:
+        self.label = label
+        self.video_codec = video_codec
+        self._pc = RTCPeerConnection(rtc_configuration(ice_servers))
+        self._on_ended = on_ended
+        self.closed = False
+        self._pc.on("connectionstatechange", self._state_changed)
+
+    def _state_changed(self) -> None:
+        state = self._pc.connectionState
+        logger.debug("%s: connection %s", self.label, state)
+        if state in ("failed", "closed") and not self.closed and self._on_ended is not None:
+            callback, self._on_ended = self._on_ended, None
+            callback(f"connection-{state}")
+
+    @property
+    def has_media(self) -> bool:
+        return bool(self._pc.getTransceivers())
+
+    @property
+    def connected(self) -> bool:
+        return self._pc.connectionState == "connected"
+
+    def add_upstream(self, kind: str, label: str) -> Upstream:
+        """Receive a ``kind`` track from the remote side (call :meth:`Upstream.open`)."""
+        codec = codec_for(kind, self.video_codec)
+        transceiver = self._pc.addTransceiver(kind, direction="recvonly")
+        prefer_codec(transceiver, kind, codec)
+        return Upstream(kind, codec, label, transceiver)
+
+    def add_downstream(self, kind: str, slot: Slot | None = None) -> Downstream:
+        """Send the remote side what ``slot`` carries (``None``: silent until it follows one)."""
+        track = ForwardedTrack(kind)
+        transceiver = self._pc.addTransceiver(track, direction="sendonly")
+        prefer_codec(transceiver, kind, codec_for(kind, self.video_codec))
+        attach_forwarded_track(transceiver.sender, track)
+        if slot is not None:
+            track.follow(slot)
+        return Downstream(kind, track, transceiver)
+
+    def add_inactive(self, kind: str) -> None:
+        """Answer an offered m-line that will carry nothing (e.g. video on an audio tier)."""
+        transceiver = self._pc.addTransceiver(kind, direction="inactive")
+        prefer_codec(transceiver, kind, codec_for(kind, self.video_codec))
+
+    async def answer(self, offer: str) -> str:
+        """Take the remote offer and return our answer (with every candidate gathered).
+
+        aiortc raises ValueError, AssertionError, KeyError and more on odd SDP, so the catch
+        is deliberately broad here, at the boundary.
+        """
+        try:
+            await self._pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+            await self._pc.setLocalDescription(await self._pc.createAnswer())
+        except Exception as exc:
+            raise NegotiationError(str(exc) or type(exc).__name__) from exc
+        return self._pc.localDescription.sdp  # type: ignore[no-any-return]
+
+    async def offer(self) -> str:
+        """A new offer from our side (the signaling WebSocket's server-offers flow)."""
+        await self._pc.setLocalDescription(await self._pc.createOffer())
+        return self._pc.localDescription.sdp  # type: ignore[no-any-return]
+
+    async def accept_answer(self, answer: str) -> None:
+        try:
+            await self._pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        except Exception as exc:  # aiortc's many failure modes on odd SDP
+            raise NegotiationError(str(exc) or type(exc).__name__) from exc
+
+    def enlarge_receive_buffers(self) -> int:
+        """A publisher's sockets must not overflow while the loop fans out (after gathering)."""
+        return enlarge_receive_buffers(self._pc)
+
+    def receive_buffer_sizes(self) -> list[int]:
+        """The kernel's receive buffer of each ICE socket (for checks and diagnostics)."""
+        return [
+            sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+            for sock in seams.ice_sockets(self._pc)
+        ]
+
+    async def close(self) -> None:
+        """Idempotent; never hangs or raises (aiortc's close can do both on broken peers)."""
+        if self.closed:
+            return
+        self.closed = True
+        self._on_ended = None
+        await close_peer(self._pc, self.label)
