@@ -171,6 +171,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("max_sdp_bytes", 65536, int, "Largest SDP offer accepted, in bytes."),
     Setting(
+        "body_read_timeout_seconds",
+        10.0,
+        float,
+        "Longest time a request body may take to arrive in full (else 408 body_timeout).",
+    ),
+    Setting(
         "group_max_participants",
         16,
         int,
@@ -218,6 +224,7 @@ class Settings:
     tls_key: Path | None = None
     video_codec: str = "H264"
     max_sdp_bytes: int = 65536
+    body_read_timeout_seconds: float = 10.0
     group_max_participants: int = 16
     attendance_heartbeat_seconds: float = 10.0
     brief_visit_seconds: float = 60.0

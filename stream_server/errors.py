@@ -11,6 +11,9 @@ from __future__ import annotations
 class KohtaamoError(Exception):
     status = 400
     code = "bad_request"
+    #: The request's body was not read to its end, so the connection cannot carry another
+    #: request: the answer says ``Connection: close``.
+    closes_connection = False
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -52,6 +55,12 @@ class Conflict(KohtaamoError):
 class Gone(KohtaamoError):
     status = 410
     code = "gone"
+
+
+class RequestTimeout(KohtaamoError):
+    status = 408
+    code = "body_timeout"
+    closes_connection = True
 
 
 class PayloadTooLarge(KohtaamoError):

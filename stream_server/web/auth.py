@@ -20,6 +20,7 @@ from stream_server.devices import service as devices
 from stream_server.errors import Forbidden, Unauthorized
 from stream_server.staff import service as staff
 from stream_server.staff.service import StaffIdentity
+from stream_server.web.bodies import read_form
 from stream_server.web.keys import DATABASE
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ async def csrf_token_from(request: web.Request) -> str | None:
     if header:
         return header
     if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.post()
+        form = await read_form(request)
         value = form.get("csrf_token")
         return value if isinstance(value, str) else None
     return None

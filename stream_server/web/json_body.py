@@ -7,7 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from stream_server.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from stream_server.errors import BadRequest, UnsupportedMediaType
+from stream_server.web.bodies import read_body
 
 #: The JSON bodies of this API are a few fields; anything bigger is a mistake or abuse.
 MAX_JSON_BYTES = 16 * 1024
@@ -20,9 +21,7 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
             f"Content-Type must be application/json, not {request.content_type or 'missing'}",
             code="wrong_content_type",
         )
-    body = await request.content.read(MAX_JSON_BYTES + 1)
-    if len(body) > MAX_JSON_BYTES:
-        raise PayloadTooLarge(f"JSON body is larger than {MAX_JSON_BYTES} bytes", code="too_large")
+    body = await read_body(request, MAX_JSON_BYTES, too_large_code="too_large", what="JSON body")
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -23,6 +23,7 @@ from stream_server.config import PROJECT_ROOT
 from stream_server.db.models import Venue
 from stream_server.devices import service as devices
 from stream_server.web.auth import require_staff, require_staff_page
+from stream_server.web.bodies import read_form
 from stream_server.web.keys import DATABASE, LIVE
 from stream_server.web.rendering import language, render
 
@@ -178,7 +179,7 @@ async def staff_devices(request: web.Request) -> web.Response:
 async def register_device(request: web.Request) -> web.Response:
     """Register a device; the token is shown on this response only (never stored in clear)."""
     identity = await require_staff(request)
-    form = await request.post()
+    form = await read_form(request)
     values = {k: str(form.get(k, "")).strip()[:120] for k in ("venue", "room", "kind", "name")}
     lang = language(request)
     # The room list names rooms as venue/room (room slugs repeat across libraries).

@@ -13,6 +13,7 @@ from stream_server.catalog import service as catalog
 from stream_server.errors import BadRequest, NotFound
 from stream_server.staff.service import StaffIdentity
 from stream_server.web.auth import require_staff, require_staff_page
+from stream_server.web.bodies import read_form
 from stream_server.web.json_body import read_json_object
 from stream_server.web.keys import DATABASE
 from stream_server.web.rendering import language, render
@@ -100,7 +101,7 @@ async def areas_page(request: web.Request) -> web.Response:
 async def save_areas(request: web.Request) -> web.StreamResponse:
     """All areas in one form; nothing is saved unless every field is valid."""
     identity = await require_staff(request)
-    form = await request.post()
+    form = await read_form(request)
     lang = language(request)
     typed = {
         str(key).removeprefix("population-"): str(value).strip()[:20]

@@ -19,6 +19,7 @@ from stream_server.web.auth import (
     set_login_cookie,
     staff_identity,
 )
+from stream_server.web.bodies import read_form
 from stream_server.web.keys import DATABASE
 from stream_server.web.rendering import language, render
 
@@ -60,7 +61,7 @@ async def login_form(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/staff/login")
 async def login(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await read_form(request)
     name = str(form.get("name", ""))[:80]
     password = str(form.get("password", ""))[:1024]
     next_path = safe_next(str(form.get("next", "")) or None)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from stream_server.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from stream_server.errors import BadRequest, UnsupportedMediaType
 from stream_server.web.auth import bearer_token
+from stream_server.web.bodies import read_body
 from stream_server.web.keys import LIVE, SETTINGS
 
 routes = web.RouteTableDef()
@@ -19,17 +20,14 @@ CORS_HEADERS = {
 
 
 async def read_sdp(request: web.Request) -> str:
+    """The whole SDP offer, however many pieces it arrives in (413 past ``max_sdp_bytes``)."""
     if request.content_type != "application/sdp":
         raise UnsupportedMediaType(
             f"Content-Type must be application/sdp, not {request.content_type or 'missing'}",
             code="wrong_content_type",
         )
     limit = request.app[SETTINGS].max_sdp_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"SDP is larger than {limit} bytes", code="sdp_too_large")
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"SDP is larger than {limit} bytes", code="sdp_too_large")
+    body = await read_body(request, limit, too_large_code="sdp_too_large", what="SDP")
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
