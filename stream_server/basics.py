@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -9,6 +10,20 @@ from zoneinfo import ZoneInfo
 
 #: The city's wall-clock time zone (the settings table's ``city_timezone`` default).
 CITY_TZ = ZoneInfo("Europe/Helsinki")
+
+
+@dataclasses.dataclass(frozen=True)
+class DoorTimes:
+    """When people may connect to a session: doors open ``open_before`` its start, and a
+    session its host has not ended closes ``grace`` after its scheduled end. The settings
+    table's ``doors_open_minutes`` and ``overrun_grace_minutes``."""
+
+    open_before: dt.timedelta = dt.timedelta(minutes=30)
+    grace: dt.timedelta = dt.timedelta(minutes=60)
+
+
+#: The defaults (a server passes its settings' ``door_times``).
+DOORS = DoorTimes()
 
 
 def utcnow() -> dt.datetime:

@@ -9,12 +9,15 @@ A test checks that every setting is documented in the README.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import os
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from stream_server.basics import DoorTimes
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "KOHTAAMO_"
@@ -195,6 +198,18 @@ SETTINGS: tuple[Setting, ...] = (
         "An online participant connected for less than this in total is a brief visit, "
         "reported apart and not counted as a participant.",
     ),
+    Setting(
+        "doors_open_minutes",
+        30.0,
+        float,
+        "Minutes before a session's start when people may connect (earlier: not_started).",
+    ),
+    Setting(
+        "overrun_grace_minutes",
+        60.0,
+        float,
+        "Minutes after a session's scheduled end when it closes if its host has not ended it.",
+    ),
     Setting("log_level", "INFO", _parse_log_level, "Python logging level."),
     Setting(
         "demo_feed",
@@ -228,8 +243,18 @@ class Settings:
     group_max_participants: int = 16
     attendance_heartbeat_seconds: float = 10.0
     brief_visit_seconds: float = 60.0
+    doors_open_minutes: float = 30.0
+    overrun_grace_minutes: float = 60.0
     log_level: str = "INFO"
     demo_feed: bool = False
+
+    @property
+    def door_times(self) -> DoorTimes:
+        """When people may connect to a session (see :class:`~stream_server.basics.DoorTimes`)."""
+        return DoorTimes(
+            dt.timedelta(minutes=self.doors_open_minutes),
+            dt.timedelta(minutes=self.overrun_grace_minutes),
+        )
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -345,3 +345,31 @@ def test_membership_is_pure():
         "stream_server.vocabulary",
     }
     assert _imports(ROOT / "stream_server/live/membership.py") <= allowed
+
+
+@pytest.mark.parametrize(("doors_open_minutes", "answer"), [(30.0, "error"), (90.0, "joined")])
+async def test_door_times_come_from_the_settings(
+    aiohttp_client, settings, doors_open_minutes, answer
+):
+    """A page may join from ``doors_open_minutes`` before the start (city constants are
+    settings, not code)."""
+    import datetime as dt
+
+    from stream_server.app import create_app
+    from stream_server.basics import utcnow
+    from tests.conftest import Sessions
+
+    client = await aiohttp_client(
+        create_app(settings.replace(doors_open_minutes=doors_open_minutes))
+    )
+    created = await Sessions(client.app[DATABASE]).create(
+        starts_at=utcnow() + dt.timedelta(minutes=60)
+    )
+    page = WsParticipant(client.session, base_url(client))
+    try:
+        reply = await page.join(session=created.session.id)
+        assert reply["type"] == answer, reply
+        if answer == "error":
+            assert reply["code"] == "not_started"
+    finally:
+        await page.close()

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from stream_server.basics import CITY_TZ, hash_secret, secret_matches, utcnow
+from stream_server.basics import CITY_TZ, DOORS, DoorTimes, hash_secret, secret_matches, utcnow
 from stream_server.db.models import (
     Area,
     Organiser,
@@ -32,10 +32,10 @@ __all__ = ["CITY_TZ", "hash_secret", "secret_matches", "utcnow"]  # also used as
 
 REFERENCE_FILE = Path(__file__).with_name("reference.toml")
 
-#: Doors open this long before the scheduled start (publishers set up, viewers wait).
-DOORS_OPEN_BEFORE = dt.timedelta(minutes=30)
-#: A session not ended by its host closes this long after its scheduled end.
-OVERRUN_GRACE = dt.timedelta(minutes=60)
+#: Doors open this long before the scheduled start (publishers set up, viewers wait), by default.
+DOORS_OPEN_BEFORE = DOORS.open_before
+#: A session not ended by its host closes this long after its scheduled end, by default.
+OVERRUN_GRACE = DOORS.grace
 
 # No 0/O, 1/I/L: a join code may be read aloud over the phone to a home-care client.
 JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -70,20 +70,20 @@ class Phase:
     ENDED = "ended"
 
 
-def session_phase(session: Session, now: dt.datetime) -> str:
+def session_phase(session: Session, now: dt.datetime, doors: DoorTimes = DOORS) -> str:
     """Whether people may connect now: ``upcoming`` before doors open, ``ended`` after."""
     if session.ended_at is not None and session.ended_at <= now:
         return Phase.ENDED
-    if now < session.starts_at - DOORS_OPEN_BEFORE:
+    if now < session.starts_at - doors.open_before:
         return Phase.UPCOMING
-    if now >= session.ends_at + OVERRUN_GRACE:
+    if now >= session.ends_at + doors.grace:
         return Phase.ENDED
     return Phase.OPEN
 
 
-def is_live(session: Session, now: dt.datetime) -> bool:
+def is_live(session: Session, now: dt.datetime, doors: DoorTimes = DOORS) -> bool:
     """Scheduled time has come and the session has not ended."""
-    return session_phase(session, now) == Phase.OPEN and now >= session.starts_at
+    return session_phase(session, now, doors) == Phase.OPEN and now >= session.starts_at
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +95,9 @@ class CreatedSession:
     publish_token: str
 
 
-def session_to_json(session: Session, now: dt.datetime | None = None) -> dict[str, Any]:
+def session_to_json(
+    session: Session, now: dt.datetime | None = None, doors: DoorTimes = DOORS
+) -> dict[str, Any]:
     """The public description of a session (no tokens, no join code)."""
     now = now or utcnow()
     room = session.room
@@ -115,8 +117,8 @@ def session_to_json(session: Session, now: dt.datetime | None = None) -> dict[st
         "organiser": session.organiser.name if session.organiser else None,
         "starts_at": session.starts_at.astimezone(CITY_TZ).isoformat(),
         "ends_at": session.ends_at.astimezone(CITY_TZ).isoformat(),
-        "phase": session_phase(session, now),
-        "live": is_live(session, now),
+        "phase": session_phase(session, now, doors),
+        "live": is_live(session, now, doors),
         "whep_url": f"/whep/{session.id}",
     }
 
@@ -272,16 +274,18 @@ async def get_session_by_code(db: AsyncSession, code: str) -> Session | None:
     return await db.scalar(session_query().where(Session.join_code == normalise_join_code(code)))
 
 
-async def list_listed_sessions(db: AsyncSession, now: dt.datetime | None = None) -> list[Session]:
+async def list_listed_sessions(
+    db: AsyncSession, now: dt.datetime | None = None, doors: DoorTimes = DOORS
+) -> list[Session]:
     """Public sessions that are live or upcoming, soonest first (private ones are never listed)."""
     now = now or utcnow()
     rows = await db.scalars(
         session_query()
         .where(Session.visibility == Visibility.PUBLIC)
-        .where(Session.ends_at > now - OVERRUN_GRACE)
+        .where(Session.ends_at > now - doors.grace)
         .order_by(Session.starts_at, Session.id)
     )
-    return [s for s in rows.all() if session_phase(s, now) != Phase.ENDED]
+    return [s for s in rows.all() if session_phase(s, now, doors) != Phase.ENDED]
 
 
 async def end_session(db: AsyncSession, session_id: str, now: dt.datetime | None = None) -> None:

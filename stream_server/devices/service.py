@@ -18,7 +18,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from stream_server.basics import CITY_TZ, hash_secret, utcnow
+from stream_server.basics import CITY_TZ, DOORS, DoorTimes, hash_secret, utcnow
 from stream_server.catalog import service as catalog
 from stream_server.db.models import (
     Device,
@@ -267,7 +267,11 @@ def local_day_bounds(now: dt.datetime, days: int) -> tuple[dt.datetime, dt.datet
 
 
 async def schedule(
-    db: AsyncSession, device: Device, now: dt.datetime | None = None, days: int = 1
+    db: AsyncSession,
+    device: Device,
+    now: dt.datetime | None = None,
+    days: int = 1,
+    doors: DoorTimes = DOORS,
 ) -> list[dict[str, Any]]:
     """The sessions this device takes part in from today on, soonest first.
 
@@ -301,7 +305,7 @@ async def schedule(
         place = _placement(device, session, invited=True)
         if place is None:
             continue
-        item = catalog.session_to_json(session, now)
+        item = catalog.session_to_json(session, now, doors)
         item.update(
             placement=place.kind,
             may_publish=place.may_publish,

@@ -137,7 +137,8 @@ class LiveRegistry:
         session = await self._sessions.get(session_id)
         if session is None:
             raise NotFound(f"no session {session_id!r}", code="unknown_session")
-        if catalog.session_phase(session, basics.utcnow()) == catalog.Phase.ENDED:
+        doors = self.settings.door_times
+        if catalog.session_phase(session, basics.utcnow(), doors) == catalog.Phase.ENDED:
             raise Gone("this session has ended", code="session_ended")
         return session
 
@@ -157,7 +158,7 @@ class LiveRegistry:
             live = LiveSession(
                 session.id,
                 group=session.mode == SessionMode.GROUP,
-                closes_at=session.ends_at + catalog.OVERRUN_GRACE,
+                closes_at=session.ends_at + self.settings.door_times.grace,
                 settings=self.settings,
                 ledger=self.ledger,
                 news=self.news,
@@ -177,9 +178,10 @@ class LiveRegistry:
         """The demo: live public broadcasts show a test card until a publisher arrives."""
         now = basics.utcnow()
         async with self._db.session() as db:
-            sessions = await catalog.list_listed_sessions(db, now)
+            sessions = await catalog.list_listed_sessions(db, now, self.settings.door_times)
         for session in sessions:
-            if session.mode == SessionMode.BROADCAST and catalog.is_live(session, now):
+            live = catalog.is_live(session, now, self.settings.door_times)
+            if session.mode == SessionMode.BROADCAST and live:
                 self._test_card_sessions.add(session.id)
                 logger.info("session %s: test card on until a publisher arrives", session.id)
 
@@ -299,7 +301,7 @@ class LiveRegistry:
                         "this session is private: its join code is needed",
                         "join",
                     )
-        phase = catalog.session_phase(session, basics.utcnow())
+        phase = catalog.session_phase(session, basics.utcnow(), self.settings.door_times)
         if phase == catalog.Phase.ENDED:
             raise ProtocolError("session_ended", "this session has ended", "join")
         if phase == catalog.Phase.UPCOMING and join.role != "host":
@@ -357,7 +359,7 @@ class LiveRegistry:
                 "participant": member.member.id,
                 "role": member.member.role,
                 "may_publish": member.member.may_publish,
-                "session": catalog.session_to_json(session),
+                "session": catalog.session_to_json(session, doors=self.settings.door_times),
                 "ice_servers": [s.as_dict() for s in self.settings.ice_servers],
                 "max_participants": live.membership.capacity,
                 "resumed": member.presence.resumed,

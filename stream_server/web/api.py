@@ -10,7 +10,7 @@ from stream_server.catalog import service as catalog
 from stream_server.errors import BadRequest, Forbidden, NotFound
 from stream_server.web.auth import bearer_token, device_from_token, is_device_token, require_staff
 from stream_server.web.json_body import read_json_object
-from stream_server.web.keys import DATABASE, LEDGER
+from stream_server.web.keys import DATABASE, LEDGER, SETTINGS
 
 routes = web.RouteTableDef()
 
@@ -20,8 +20,10 @@ async def list_sessions(request: web.Request) -> web.Response:
     """Public sessions that are live or upcoming; private ones are never listed."""
     now = catalog.utcnow()
     async with request.app[DATABASE].session() as db:
-        sessions = await catalog.list_listed_sessions(db, now)
-        return web.json_response({"sessions": [catalog.session_to_json(s, now) for s in sessions]})
+        doors = request.app[SETTINGS].door_times
+        sessions = await catalog.list_listed_sessions(db, now, doors)
+        listed = [catalog.session_to_json(s, now, doors) for s in sessions]
+        return web.json_response({"sessions": listed})
 
 
 @routes.get("/api/sessions/{session_id}")
@@ -31,7 +33,9 @@ async def get_session(request: web.Request) -> web.Response:
         session = await catalog.get_session(db, request.match_info["session_id"])
         if session is None or not catalog.may_view(session, request.query.get("code")):
             raise NotFound("no such session", code="unknown_session")
-        return web.json_response(catalog.session_to_json(session))
+        return web.json_response(
+            catalog.session_to_json(session, doors=request.app[SETTINGS].door_times)
+        )
 
 
 @routes.get("/api/sessions/{session_id}/attendance")

@@ -14,7 +14,7 @@ from stream_server.devices import service as devices
 from stream_server.errors import BadRequest
 from stream_server.web.auth import device_from_token
 from stream_server.web.json_body import read_json_object
-from stream_server.web.keys import DATABASE
+from stream_server.web.keys import DATABASE, SETTINGS
 
 routes = web.RouteTableDef()
 
@@ -34,7 +34,7 @@ async def device_schedule(request: web.Request) -> web.Response:
         raise BadRequest("days must be a whole number", code="invalid_query") from None
     now = utcnow()
     async with request.app[DATABASE].session() as db:
-        sessions = await devices.schedule(db, device, now, days)
+        sessions = await devices.schedule(db, device, now, days, request.app[SETTINGS].door_times)
     return web.json_response(
         {
             "device": devices.device_to_json(device, now),

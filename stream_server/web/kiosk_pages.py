@@ -24,16 +24,15 @@ from stream_server.db.models import Venue
 from stream_server.devices import service as devices
 from stream_server.web.auth import require_staff, require_staff_page
 from stream_server.web.bodies import read_form
-from stream_server.web.keys import DATABASE, LIVE
+from stream_server.web.keys import DATABASE, LIVE, SETTINGS
 from stream_server.web.rendering import language, render
 
 logger = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
-#: A kiosk joins this long before the start (``?lead=`` minutes overrides it). Doors open
-#: 30 minutes before, so that is the most a kiosk can ask for.
+#: A kiosk joins this long before the start (``?lead=`` minutes overrides it); at most as
+#: early as the doors open (the ``doors_open_minutes`` setting).
 KIOSK_LEAD_MINUTES = 5.0
-MAX_LEAD_MINUTES = catalog.DOORS_OPEN_BEFORE.total_seconds() / 60
 #: Seconds between heartbeats (the staff list shows a device offline after 90 s of silence).
 HEARTBEAT_SECONDS = 30
 #: How long a kiosk keeps the smileys up after a session before returning to the programme.
@@ -52,7 +51,7 @@ def _lead_minutes(request: web.Request) -> float:
         return KIOSK_LEAD_MINUTES
     if value != value:  # NaN
         return KIOSK_LEAD_MINUTES
-    return max(0.0, min(value, MAX_LEAD_MINUTES))
+    return max(0.0, min(value, request.app[SETTINGS].doors_open_minutes))
 
 
 def _device_page(request: web.Request, page: str, extra: dict[str, Any]) -> web.Response:

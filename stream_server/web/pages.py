@@ -16,10 +16,11 @@ import jinja2
 from aiohttp import web
 
 from stream_server import i18n
+from stream_server.basics import DoorTimes
 from stream_server.catalog import service as catalog
 from stream_server.config import PROJECT_ROOT
 from stream_server.db.models import Session, SessionMode
-from stream_server.web.keys import DATABASE
+from stream_server.web.keys import DATABASE, SETTINGS
 from stream_server.web.rendering import language as _language
 from stream_server.web.rendering import link as _link
 from stream_server.web.rendering import render as _render
@@ -42,9 +43,11 @@ def setup(app: web.Application) -> None:
     app.add_routes(routes)
 
 
-def _session_view(session: Session, lang: str, now: dt.datetime) -> dict[str, Any]:
+def _session_view(
+    session: Session, lang: str, now: dt.datetime, doors: DoorTimes
+) -> dict[str, Any]:
     """What the templates show about a session, times already in Kuopio's local time."""
-    data = catalog.session_to_json(session, now)
+    data = catalog.session_to_json(session, now, doors)
     data["starts_local"] = i18n.format_datetime(session.starts_at, lang, now)
     data["ends_local"] = i18n.format_time(session.ends_at, lang)
     data["starts_iso"] = session.starts_at.astimezone(catalog.CITY_TZ).isoformat()
@@ -69,10 +72,11 @@ def _not_found(request: web.Request, by_code: bool) -> web.Response:
 def _phase_page(request: web.Request, session: Session, now: dt.datetime) -> web.Response | None:
     """The "not started yet" or "ended" page, or None when doors are open."""
     lang = _language(request)
-    phase = catalog.session_phase(session, now)
-    view = _session_view(session, lang, now)
+    doors = request.app[SETTINGS].door_times
+    phase = catalog.session_phase(session, now, doors)
+    view = _session_view(session, lang, now, doors)
     if phase == catalog.Phase.UPCOMING:
-        opens_in = (session.starts_at - catalog.DOORS_OPEN_BEFORE - now).total_seconds()
+        opens_in = (session.starts_at - doors.open_before - now).total_seconds()
         return _notice(
             request,
             "upcoming.heading",
@@ -119,7 +123,7 @@ def _join_page(
     phase_page = _phase_page(request, session, now)
     if phase_page is not None:
         return phase_page
-    view = _session_view(session, lang, now)
+    view = _session_view(session, lang, now, request.app[SETTINGS].door_times)
     config = _client_config(lang, session, "participant", join, _participant_channel(request))
     return _render(
         request,
@@ -141,8 +145,9 @@ async def index(request: web.Request) -> web.Response:
     lang = _language(request)
     now = catalog.utcnow()
     async with request.app[DATABASE].session() as db:
-        listed = await catalog.list_listed_sessions(db, now)
-        views = [_session_view(s, lang, now) for s in listed]
+        doors = request.app[SETTINGS].door_times
+        listed = await catalog.list_listed_sessions(db, now, doors)
+        views = [_session_view(s, lang, now, doors) for s in listed]
     for view in views:
         view["url"] = _link(request, f"/sessions/{view['id']}")
     return _render(
@@ -201,7 +206,7 @@ async def host_page(request: web.Request) -> web.Response:
         phase_page = _phase_page(request, session, now)
         if phase_page is not None:
             return phase_page
-        view = _session_view(session, lang, now)
+        view = _session_view(session, lang, now, request.app[SETTINGS].door_times)
     config = _client_config(lang, session, "host", {"session": session.id}, "presenter")
     return _render(
         request,

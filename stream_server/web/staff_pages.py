@@ -19,12 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stream_server import i18n
 from stream_server.attendance.headcounts import latest_headcounts, session_venues
 from stream_server.attendance.ledger import AttendanceLedger
+from stream_server.basics import DOORS, DoorTimes
 from stream_server.catalog import service as catalog
 from stream_server.db.models import Session
 from stream_server.errors import BadRequest
 from stream_server.staff.service import StaffIdentity
 from stream_server.web.auth import require_staff, require_staff_page
-from stream_server.web.keys import DATABASE, LEDGER
+from stream_server.web.keys import DATABASE, LEDGER, SETTINGS
 from stream_server.web.rendering import language, link, render
 
 routes = web.RouteTableDef()
@@ -122,7 +123,12 @@ def _whole(value: Any) -> int | None:
 
 
 async def session_figures(
-    db: AsyncSession, ledger: AttendanceLedger, session: Session, now: dt.datetime, lang: str
+    db: AsyncSession,
+    ledger: AttendanceLedger,
+    session: Session,
+    now: dt.datetime,
+    lang: str,
+    doors: DoorTimes = DOORS,
 ) -> dict[str, Any]:
     """One session as the dashboard shows it: schedule, venues with headcounts, live counts.
 
@@ -159,8 +165,8 @@ async def session_figures(
             f"{i18n.format_time(session.starts_at, lang)}–{i18n.format_time(session.ends_at, lang)}"
         ),
         "mode": session.mode.value,
-        "phase": catalog.session_phase(session, now),
-        "live": catalog.is_live(session, now),
+        "phase": catalog.session_phase(session, now, doors),
+        "live": catalog.is_live(session, now, doors),
         "venues": venues,
         "in_person": in_person,
         "online_now": online_now,
@@ -181,7 +187,8 @@ async def today_figures(
     ledger = request.app[LEDGER]
     async with request.app[DATABASE].session() as db:
         sessions = await todays_sessions(db, now)
-        items = [await session_figures(db, ledger, s, now, lang) for s in sessions]
+        doors = request.app[SETTINGS].door_times
+        items = [await session_figures(db, ledger, s, now, lang, doors) for s in sessions]
     return {"date": day.isoformat(), "sessions": items}
 
 
@@ -194,7 +201,8 @@ async def figures_for_session(
         session = await db.scalar(catalog.session_query().where(Session.id == session_id))
         if session is None:
             return None
-        figures = await session_figures(db, request.app[LEDGER], session, now, lang)
+        doors = request.app[SETTINGS].door_times
+        figures = await session_figures(db, request.app[LEDGER], session, now, lang, doors)
     _, start, end = local_day(now)
     figures["today"] = session.starts_at < end and session.ends_at > start
     return figures
