@@ -7,7 +7,10 @@ or the schedule should be fetched again. Attending means publishing over WHIP in
 room, or playing over WHEP in a receiving room, and reconnecting (at once the first time,
 then with back-off and jitter) whenever the connection is lost, until the session ends.
 Heartbeats run beside it and also tell the agent when a lost server is reachable again, so a
-restarted server is rejoined without waiting for the back-off to expire.
+restarted server is rejoined without waiting for the back-off to expire. While it attends, it
+follows the session's events (``kiosk_client.events``): whether it is being recorded (logged,
+and shown on the room's picture) and whether it has ended early (then it leaves, as at the end
+time).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from kiosk_client.api import ApiError, DeviceRefused, ServerApi, ServerUnavailab
 from kiosk_client.backoff import Backoff
 from kiosk_client.clock import Clock, SystemClock
 from kiosk_client.config import KioskConfig
+from kiosk_client.events import SessionEvents
 from kiosk_client.headcount import Headcounts, read_stdin, watch_file
 from kiosk_client.ice import rtc_configuration
 from kiosk_client.media import Connection, MediaInput, input_from_config, play, publish
@@ -80,7 +84,7 @@ def default_sink(config: KioskConfig, session_id: str, now: dt.datetime) -> Sink
         if not command:
             logger.warning("sink: no player found (install mpv or ffplay); not showing")
             return NullSink()
-        return WindowSink(command)
+        return WindowSink(command, config.language)
     if kind == "file":
         path = config.sink_file.format(session=session_id, time=now.strftime("%Y%m%dT%H%M%S"))
         logger.info("sink: writing %s", path)
@@ -123,6 +127,8 @@ class Agent:
         self.device: dict[str, Any] | None = None
         self.connection: Connection | None = None
         self.sink: Sink | None = None
+        self.recording = False  # the attended session is being recorded (from its events)
+        self.events: SessionEvents | None = None
         self.connections_made = 0
         self.headcounts_posted: list[tuple[str, int]] = []
         self._changed = asyncio.Condition()
@@ -181,13 +187,17 @@ class Agent:
         names = [tasks[t] for t in done]
         return "stop" if "stop" in names else next(n for n in waits if n in names)
 
-    async def _sleep_until(self, when: dt.datetime, server_back: bool = False) -> str:
+    async def _sleep_until(
+        self, when: dt.datetime, server_back: bool = False, ended: asyncio.Event | None = None
+    ) -> str:
         waits: dict[str, Awaitable[Any]] = {
             "stop": self._stop.wait(),
             "time": self.clock.sleep_until(when),
         }
         if server_back:
             waits["server-back"] = self._server_back.wait()
+        if ended is not None:
+            waits["ended"] = ended.wait()
         return await self._first(**waits)
 
     async def _sleep_for(self, seconds: float, server_back: bool = False) -> str:
@@ -353,10 +363,16 @@ class Agent:
             await self._sleep_until(leave_at)
             return
         counting = asyncio.ensure_future(self._post_headcounts(session))
+        ended = asyncio.Event()
+        following = asyncio.ensure_future(self._follow_events(sid, ended))
         backoff = Backoff(self.config.backoff_base_seconds, self.config.backoff_max_seconds)
         retry = False
         try:
             while not self._stop.is_set() and self.clock.now() < leave_at:
+                if ended.is_set():
+                    logger.info("session %s: leaving (ended)", sid)
+                    self._finished.add(sid)
+                    return
                 if retry:
                     delay = backoff.next_delay()
                     logger.info("session %s: reconnecting in %.1f s", sid, delay)
@@ -364,16 +380,17 @@ class Agent:
                         await self._sleep_until(
                             min(self.clock.now() + dt.timedelta(seconds=delay), leave_at),
                             server_back=True,
+                            ended=ended,
                         )
                         == "stop"
                     ):
                         return
-                    if self.clock.now() >= leave_at:
-                        return
+                    if self.clock.now() >= leave_at or ended.is_set():
+                        continue
                 retry = True
                 await self._set_state(State.JOINING, sid)
                 try:
-                    conn = await self._connect(session, sending)
+                    conn = await self._connect(session, sending, ended)
                 except DeviceRefused:
                     raise
                 except ApiError as exc:
@@ -396,7 +413,7 @@ class Agent:
                 await self._set_state(State.PUBLISHING if sending else State.PLAYING, sid)
                 started = asyncio.get_running_loop().time()
                 try:
-                    reason = await self._hold(conn, sid, leave_at)
+                    reason = await self._hold(conn, sid, leave_at, ended)
                 finally:
                     await conn.close()
                     self.connection = None
@@ -412,12 +429,41 @@ class Agent:
                     backoff.reset()
                     retry = False
         finally:
-            counting.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await counting
+            await cancel_and_wait([counting, following])
             self.sink = None
+            self.events = None
+            self.recording = False
 
-    async def _connect(self, session: dict[str, Any], sending: bool) -> Connection:
+    async def _follow_events(self, sid: str, ended: asyncio.Event) -> None:
+        """Follow the session's events while attending; an end (or a vanished session) sets
+        ``ended``. A server without events only loses the recording badge and the early end."""
+        backoff = Backoff(self.config.backoff_base_seconds, self.config.backoff_max_seconds)
+        self.events = SessionEvents(self.api, sid, lambda m: self._session_event(sid, m), backoff)
+        try:
+            outcome = await self.events.run()
+        except Exception:  # a bug here must not end the attendance: media goes on
+            logger.exception("session %s: following its events failed", sid)
+            return
+        if outcome != "unsupported":
+            ended.set()
+
+    def _session_event(self, sid: str, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "recording":
+            on = message.get("on") is True
+            if on != self.recording:
+                self.recording = on
+                logger.info("session %s: recording %s", sid, "started" if on else "stopped")
+            if self.sink is not None:
+                self.sink.set_recording(on)
+        elif kind == "ended":
+            logger.info("session %s: the server says it has ended", sid)
+        else:
+            logger.debug("session %s: ignoring a %r event", sid, kind)
+
+    async def _connect(
+        self, session: dict[str, Any], sending: bool, ended: asyncio.Event
+    ) -> Connection:
         sid = session["id"]
         if sending:
             media = self._input_factory()
@@ -430,6 +476,7 @@ class Agent:
                 await sink.close()
                 raise
             self.sink = sink
+            sink.set_recording(self.recording)  # the latest news, also from during the offer
         self.connection = conn
         logger.info("session %s: %s resource %s", sid, conn.kind, conn.resource_url)
         # An answer is not a connection: ICE may never connect (UDP blocked, no TURN).
@@ -437,6 +484,7 @@ class Agent:
             connected=conn.connected.wait(),
             lost=conn.lost.wait(),
             stop=self._stop.wait(),
+            ended=ended.wait(),
             timeout=asyncio.sleep(self.config.connect_timeout_seconds),
         )
         if why != "connected":
@@ -450,12 +498,15 @@ class Agent:
             raise NotConnected(conn.lost_reason or why)
         return conn
 
-    async def _hold(self, conn: Connection, sid: str, leave_at: dt.datetime) -> str:
+    async def _hold(
+        self, conn: Connection, sid: str, leave_at: dt.datetime, ended: asyncio.Event
+    ) -> str:
         """Wait while connected; say why it stopped: ended, stop, removed, lost, server-back."""
         while True:
             refresh = self.clock.now() + dt.timedelta(seconds=self.config.schedule_refresh_seconds)
             why = await self._first(
                 stop=self._stop.wait(),
+                ended=ended.wait(),
                 lost=conn.lost.wait(),
                 **{"server-back": self._server_back.wait()},
                 time=self.clock.sleep_until(min(leave_at, refresh)),

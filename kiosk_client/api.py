@@ -1,4 +1,5 @@
-"""The server's device API and WHIP/WHEP, as seen from a room PC (see docs in the README).
+"""The server's device API, WHIP/WHEP and session events, as seen from a room PC (see the
+README).
 
 Failures are sorted into three kinds because the agent reacts differently to each:
 ``ServerUnavailable`` (network down, server restarting, 5xx: retry with back-off),
@@ -8,8 +9,10 @@ Failures are sorted into three kinds because the agent reacts differently to eac
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urljoin
 
@@ -86,19 +89,25 @@ class ServerApi:
                 status, headers = resp.status, resp.headers
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise ServerUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
-        if status >= 500:
-            raise ServerUnavailable(f"{method} {path}: HTTP {status}")
-        if status >= 400:
-            code, message = "http_error", body[:200]
-            try:
-                err = _json(body)["error"]
-                code, message = str(err["code"]), str(err["message"])
-            except (ValueError, KeyError, TypeError):
-                pass
-            if code in REFUSED_CODES or (status == 401 and path.startswith("/api/device")):
-                raise DeviceRefused(status, code, message)
-            raise ApiError(status, code, message)
+        _raise_for_status(method, path, status, body)
         return status, headers, body
+
+    @contextlib.asynccontextmanager
+    async def stream(self, path: str, idle_timeout: float) -> AsyncIterator[aiohttp.ClientResponse]:
+        """GET a long-lived event stream: no total timeout, but ``idle_timeout`` seconds
+        without a byte count as a dead connection. Failures, also while reading, are
+        raised as the same three kinds."""
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self._timeout.total, sock_read=idle_timeout
+        )
+        headers = self._headers({"Accept": "text/event-stream", "Cache-Control": "no-store"})
+        try:
+            async with self._http.get(self.url(path), headers=headers, timeout=timeout) as resp:
+                if resp.status >= 400:
+                    _raise_for_status("GET", path, resp.status, await resp.text())
+                yield resp
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise ServerUnavailable(f"GET {path}: {type(exc).__name__}: {exc}") from exc
 
     async def _get_json(self, path: str) -> Any:
         _, _, body = await self._request("GET", path)
@@ -165,3 +174,19 @@ class ServerApi:
 
 def _json(body: str) -> Any:
     return json.loads(body)
+
+
+def _raise_for_status(method: str, path: str, status: int, body: str) -> None:
+    """Sort a failed answer into the three kinds (2xx and 3xx pass)."""
+    if status >= 500:
+        raise ServerUnavailable(f"{method} {path}: HTTP {status}")
+    if status >= 400:
+        code, message = "http_error", body[:200]
+        try:
+            err = _json(body)["error"]
+            code, message = str(err["code"]), str(err["message"])
+        except (ValueError, KeyError, TypeError):
+            pass
+        if code in REFUSED_CODES or (status == 401 and path.startswith("/api/device")):
+            raise DeviceRefused(status, code, message)
+        raise ApiError(status, code, message)

@@ -16,7 +16,9 @@ import aiohttp
 
 from kiosk_client.agent import Agent
 from kiosk_client.api import ApiError, ServerApi, ServerUnavailable
+from kiosk_client.backoff import Backoff
 from kiosk_client.config import ConfigError, KioskConfig, load_config
+from kiosk_client.events import SessionEvents
 from kiosk_client.ice import restrict_host_addresses, rtc_configuration, set_consent
 from kiosk_client.media import open_input, play, publish
 from kiosk_client.sinks import NullSink, Sink, file_sink
@@ -75,11 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("--loop", action="store_true", help="repeat the file until stopped")
     pub.add_argument("--duration", type=float, help="stop after this many seconds")
 
-    watch = commands.add_parser("watch", help="watch a session (WHEP), count or record frames")
+    watch = commands.add_parser(
+        "watch", help="watch a session (WHEP), count or record frames, follow its events"
+    )
     _add_common(watch)
     watch.add_argument("--session", required=True)
     watch.add_argument("--token", help="join code (private sessions) or device token")
-    watch.add_argument("--record", help="write what arrives to this file (.mkv, .webm, .mp4)")
+    watch.add_argument(
+        "--record",
+        help="write what arrives to this file (.mkv, .webm, .mp4): camera and screen share "
+        "as two video streams, and the sound",
+    )
     watch.add_argument("--duration", type=float, help="stop after this many seconds")
     return parser
 
@@ -205,32 +213,65 @@ async def watch_session(
     record: str | None = None,
     duration: float | None = None,
 ) -> int:
-    """Receive a session, print frame counts each second; 0 if any frame arrived."""
+    """Receive a session, print frame counts each second and the session's news (recording
+    started or stopped); stop at ``duration``, Ctrl-C or the session's end. 0 if any frame
+    arrived and the connection held."""
     stop = asyncio.Event()
     _stop_on_signals(stop)
     sink: Sink = file_sink(record) if record else NullSink()
+    ended = asyncio.Event()
+
+    def on_event(message: dict[str, Any]) -> None:
+        if message["type"] == "recording":
+            on = message.get("on") is True
+            if on != sink.recording:
+                print(f"recording {'started' if on else 'stopped'}", flush=True)
+            sink.set_recording(on)
+        elif message["type"] == "ended":
+            print("the session has ended", flush=True)
+
     async with aiohttp.ClientSession() as http:
         api = ServerApi(http, config.server, token, config.http_timeout_seconds)
         try:
             conn = await play(api, session_id, sink, rtc_configuration(config.ice_servers))
         except (ApiError, ServerUnavailable) as exc:
+            await sink.close()
             print(f"kohtaamo-kiosk: watching refused: {exc}", file=sys.stderr)
             return 1
         print(f"watching {conn.resource_url}", flush=True)
+        events = SessionEvents(
+            api,
+            session_id,
+            on_event,
+            Backoff(config.backoff_base_seconds, config.backoff_max_seconds),
+        )
+
+        async def follow() -> None:
+            if await events.run() != "unsupported":
+                ended.set()
+
+        following = asyncio.ensure_future(follow())
         started = time.monotonic()
-        while not stop.is_set() and not conn.lost.is_set():
+        while not stop.is_set() and not conn.lost.is_set() and not ended.is_set():
             if duration is not None and time.monotonic() - started >= duration:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
             c = sink.counter
-            print(f"frames: video {c.video} audio {c.audio}", flush=True)
-        lost = conn.lost.is_set()
+            print(f"frames: video {c.video} screen {c.screen} audio {c.audio}", flush=True)
+        if conn.lost.is_set() and not ended.is_set():
+            # A session that ends closes the media too: its "ended" may come just after.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ended.wait(), 2.0)
+        following.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await following
+        lost = conn.lost.is_set() and not ended.is_set()
         await conn.close()
     c = sink.counter
     print(
-        f"{'connection lost; ' if lost else ''}received video {c.video} audio {c.audio} frames"
-        + (f", recorded to {record}" if record else ""),
+        f"{'connection lost; ' if lost else ''}received video {c.video} screen {c.screen} "
+        f"audio {c.audio} frames" + (f", recorded to {record}" if record else ""),
         flush=True,
     )
-    return 0 if (c.video or c.audio) and not lost else 1
+    return 0 if (c.video or c.screen or c.audio) and not lost else 1

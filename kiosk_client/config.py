@@ -17,6 +17,7 @@ from typing import Any
 
 ENV_PREFIX = "KOHTAAMO_KIOSK_"
 SINKS = ("auto", "window", "file", "null")
+LANGUAGES = ("fi", "en")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -52,6 +53,8 @@ class KioskConfig:
     sink: str = "auto"
     sink_file: str = "kiosk-{session}-{time}.mkv"
     player_command: tuple[str, ...] = ()
+    # Text drawn on the picture (the recording badge): Finnish or English.
+    language: str = "fi"
     # In-person headcount of the room.
     headcount: int | None = None
     headcount_file: str = ""
@@ -156,6 +159,10 @@ def validate(config: KioskConfig) -> KioskConfig:
         raise ConfigError("server: must start with http:// or https://")
     if config.sink not in SINKS:
         raise ConfigError(f"sink: must be one of {', '.join(SINKS)}, not {config.sink!r}")
+    if config.language not in LANGUAGES:
+        raise ConfigError(
+            f"language: must be one of {', '.join(LANGUAGES)}, not {config.language!r}"
+        )
     if config.log_level.upper() not in LOG_LEVELS:
         raise ConfigError(f"log_level: must be one of {', '.join(LOG_LEVELS)}")
     if config.headcount is not None and config.headcount < 0:

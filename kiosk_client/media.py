@@ -19,7 +19,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from kiosk_client.api import ServerApi
 from kiosk_client.config import KioskConfig
-from kiosk_client.sinks import Sink
+from kiosk_client.sinks import VIDEO_ROLES, Sink
 
 logger = logging.getLogger(__name__)
 
@@ -250,14 +250,40 @@ async def publish(
     return conn
 
 
+def video_roles(sdp: str) -> dict[str, str]:
+    """``mid`` → ``camera`` / ``screen`` for the video m-lines of ``sdp``, by m-line order
+    (the server's WHEP contract: first video m-line the camera, second the screen share)."""
+    roles: dict[str, str] = {}
+    kind = ""
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            kind = line[2:].split(" ", 1)[0]
+        elif line.startswith("a=mid:") and kind == "video" and len(roles) < len(VIDEO_ROLES):
+            roles[line[len("a=mid:") :].strip()] = VIDEO_ROLES[len(roles)]
+    return roles
+
+
 async def play(api: ServerApi, session_id: str, sink: Sink, rtc: RTCConfiguration) -> Connection:
-    """WHEP: receive the session into ``sink``. Receive-only: nothing is ever sent."""
+    """WHEP: receive the session into ``sink``. Receive-only: nothing is ever sent.
+
+    Two video m-lines: the camera on the first, the presenter's screen share on the second
+    (a server that does not offer the screen answers that m-line inactive: camera only).
+    """
     conn = Connection("whep", session_id, api, rtc)
     conn._on_close.append(sink.close)
     sink.on_broken = lambda: conn.lose("the player or file stopped working")
-    conn.pc.addTransceiver("video", direction="recvonly")
-    conn.pc.addTransceiver("audio", direction="recvonly")
-    conn.pc.on("track", sink.add_track)
+    for kind in ("video", "video", "audio"):
+        conn.pc.addTransceiver(kind, direction="recvonly")
+
+    def on_track(track: MediaStreamTrack) -> None:
+        # Tracks come with the answer, when the offer (and so every mid) is set.
+        roles = video_roles(conn.pc.localDescription.sdp)
+        mid = next(t.mid for t in conn.pc.getTransceivers() if t.receiver.track is track)
+        role = roles.get(mid or "", "camera") if track.kind == "video" else "audio"
+        logger.debug("whep %s: %s track on mid %s", session_id, role, mid)
+        sink.add_track(track, role)
+
+    conn.pc.on("track", on_track)
     try:
         await conn.negotiate()
     except BaseException:
