@@ -14,7 +14,7 @@ import logging
 import secrets
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from stream_server.attendance.ledger import Presence
 from stream_server.errors import Conflict, Forbidden
@@ -150,8 +150,9 @@ async def retention_loop(directory: Path, retention_days: float, every: float = 
 
 def recorder_of(live: LiveSession | None) -> Recorder | None:
     """The media recorder of a live session, while it records (for status and tests)."""
-    client = live.recorder if live is not None else None
-    return client.recorder if isinstance(client, RecorderClient) else None
+    # Only set_recording() puts a recorder on a session, and it is always a RecorderClient.
+    client = cast(RecorderClient | None, live.recorder if live is not None else None)
+    return client.recorder if client is not None else None
 
 
 async def stop(live: LiveSession | None, reason: str) -> Path | None:
