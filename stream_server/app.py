@@ -21,6 +21,7 @@ from stream_server.web import (
     events_api,
     kiosk_pages,
     pages,
+    programme_api,
     recording_api,
     reports_api,
     staff_areas,
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_services)
     app.add_routes(whip.routes)
     app.add_routes(api.routes)
+    app.add_routes(programme_api.routes)
     app.add_routes(ws.routes)
     app.add_routes(device_api.routes)
     app.add_routes(events_api.routes)

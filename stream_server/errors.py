@@ -2,10 +2,14 @@
 
 Services raise these; the web layer turns them into a 4xx with a JSON body
 ``{"error": {"code": ..., "message": ...}}``. Codes are stable (tests and UIs key on them);
-messages are for people.
+messages are for people. Some errors say more, in fields of their own beside ``code`` and
+``message`` (:attr:`KohtaamoError.details`): ``field`` for a wrong request field, ``conflict``
+for the session a double booking collides with.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class KohtaamoError(Exception):
@@ -15,11 +19,15 @@ class KohtaamoError(Exception):
     #: request: the answer says ``Connection: close``.
     closes_connection = False
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        #: Extra members of the JSON error object (never ``code`` or ``message``).
+        self.details: dict[str, Any] = dict(details or {})
 
 
 class BadRequest(KohtaamoError):
@@ -76,3 +84,29 @@ class UnsupportedMediaType(KohtaamoError):
 class Unavailable(KohtaamoError):
     status = 503
     code = "unavailable"
+
+
+class InvalidField(BadRequest):
+    """One field of a request is wrong: ``{"code": "invalid_field", "field": NAME, ...}``."""
+
+    code = "invalid_field"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, details={"field": field})
+        self.field = field
+
+
+class OutOfScope(Forbidden):
+    """The staff member's role does not reach this venue, organiser or session."""
+
+    code = "out_of_scope"
+
+
+class RoomTaken(Conflict):
+    """A host room is booked for an overlapping time: ``"conflict"`` names that session."""
+
+    code = "room_taken"
+
+    def __init__(self, message: str, conflict: str) -> None:
+        super().__init__(message, details={"conflict": conflict})
+        self.conflict = conflict

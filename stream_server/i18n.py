@@ -32,6 +32,8 @@ PROTOCOL_ERROR_CODES = (
     "token_invalid",
     "session_full",
     "session_ended",
+    "session_cancelled",
+    "not_online",
     "not_started",
     "not_allowed",
     "invalid_sdp",
@@ -172,6 +174,20 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "ended.heading": {"fi": "Tapahtuma on päättynyt", "en": "This session has ended"},
     "ended.body": {"fi": "Kiitos osallistumisesta!", "en": "Thank you for taking part!"},
+    "cancelled.heading": {"fi": "Tapahtuma on peruttu", "en": "This session is cancelled"},
+    "cancelled.body": {"fi": "Syy: {reason}", "en": "Reason: {reason}"},
+    "cancelled.next": {
+        "fi": "Seuraava kerta: {when}. Tällä samalla koodilla pääset silloin mukaan.",
+        "en": "Next time: {when}. This same code will let you in then.",
+    },
+    "in_person.heading": {
+        "fi": "Tapahtumaan osallistutaan paikan päällä",
+        "en": "This activity is in person only",
+    },
+    "in_person.body": {
+        "fi": "Tervetuloa paikan päälle: {place}, {when}. Tapahtumaa ei lähetetä verkossa.",
+        "en": "You are welcome to come: {place}, {when}. It is not streamed online.",
+    },
     "notfound.title": {"fi": "Tapahtumaa ei löytynyt", "en": "Session not found"},
     "notfound.code_body": {
         "fi": "Tällä liittymiskoodilla ei löytynyt tapahtumaa. Tarkista koodi: "
@@ -487,6 +503,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "error.session_ended": {
         "fi": "Tapahtuma on päättynyt.",
         "en": "This session has ended.",
+    },
+    "error.session_cancelled": {
+        "fi": "Tapahtuma on peruttu.",
+        "en": "This session has been cancelled.",
+    },
+    "error.not_online": {
+        "fi": "Tähän tapahtumaan osallistutaan vain paikan päällä; sitä ei lähetetä verkossa.",
+        "en": "This activity is in person only; it is not streamed.",
     },
     "error.not_started": {
         "fi": "Tapahtuma ei ole vielä alkanut.",
