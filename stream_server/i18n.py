@@ -544,6 +544,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "dash.reports_link": {"fi": "Raportit", "en": "Reports"},
     "dash.devices_link": {"fi": "Laitteet", "en": "Devices"},
     "dash.areas_link": {"fi": "Alueiden asukasluvut", "en": "Area populations"},
+    "dash.programme_link": {"fi": "Ohjelma", "en": "Programme"},
+    "dash.organisers_link": {"fi": "Järjestäjät", "en": "Organisers"},
+    "dash.audit_link": {"fi": "Muutosloki", "en": "Audit log"},
+    "scope.heading": {"fi": "Ei käyttöoikeutta", "en": "Outside your role"},
+    "scope.body": {
+        "fi": "Tämä sivu ei kuulu käyttäjätunnuksesi rooliin. Kysy ylläpitäjältä.",
+        "en": "This page is outside your account's role. Ask an administrator.",
+    },
+    "areas.read_only": {
+        "fi": "Vain koko kaupungin henkilökunta voi muuttaa asukaslukuja.",
+        "en": "Only city-wide staff can change the populations.",
+    },
     # -- area populations (staff) ---------------------------------------------------------------
     "areas.title": {"fi": "Alueiden asukasluvut", "en": "Area populations"},
     "areas.intro": {

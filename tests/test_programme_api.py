@@ -12,40 +12,12 @@ from aiohttp.test_utils import TestClient
 
 from stream_server.basics import CITY_TZ, utcnow
 from stream_server.catalog import recurrence
-from stream_server.catalog import service as catalog
-from stream_server.web.keys import DATABASE
-from tests.conftest import Devices, Staff, base_url
+from tests.conftest import Api, Devices, base_url
 from tests.test_pages import parse
 from tests.ws_peer import WsParticipant
 
 #: Any body will do: the in-person-only check comes before the offer is read.
 SDP = "v=0\r\n"
-
-
-class Api:
-    """JSON calls with a staff API token."""
-
-    def __init__(self, client: TestClient, token: str) -> None:
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        response = await self.client.request(method, path, json=body, headers=self.headers)
-        return response.status, await response.json()
-
-    async def create(self, **fields: Any) -> dict[str, Any]:
-        body = {"title": "Kotihoidon jumppa", "venue": "kantti", "room": "kohtaamo", **fields}
-        status, data = await self.call("POST", "/api/sessions", body)
-        assert status == 201, data
-        return data  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-async def api(client: TestClient, staff: Staff) -> Api:
-    async with client.app[DATABASE].session() as db:
-        await catalog.sync_reference_data(db)
-    await staff.add("anna")
-    return Api(client, await staff.api_token("anna"))
 
 
 def local_iso(moment: dt.datetime) -> str:
