@@ -22,6 +22,7 @@ from stream_server.web import (
     kiosk_pages,
     pages,
     programme_api,
+    programme_pages,
     recording_api,
     reports_api,
     staff_areas,
@@ -85,6 +86,7 @@ def create_app(settings: Settings) -> web.Application:
     survey_api.setup(app)
     recording_api.setup(app)  # recording control and the retention clean-up
     pages.setup(app)
+    programme_pages.setup(app)  # the planning page, organisers, the audit log, join cards
     if (WEB_ROOT / "static").is_dir():
         app.router.add_static("/static/", WEB_ROOT / "static", name="static")
     return app
