@@ -288,7 +288,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "kiosk.placement.host-room": {"fi": "Tässä tilassa", "en": "In this room"},
     "kiosk.placement.receiving-room": {"fi": "Näytetään tässä tilassa", "en": "Shown in this room"},
     "kiosk.placement.venue": {"fi": "Tässä kirjastossa", "en": "At this library"},
-    "kiosk.placement.invited": {"fi": "Kutsu", "en": "Invitation"},
+    "kiosk.placement.invited": {"fi": "Kutsuttu ryhmä", "en": "Invited group"},
     "kiosk.placement.public": {"fi": "Avoin kaikille", "en": "Open to all"},
     "kiosk.headcount": {"fi": "Paikalla tilassa", "en": "People in the room"},
     "kiosk.headcount_minus": {"fi": "Yksi vähemmän", "en": "One fewer"},
@@ -317,7 +317,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "There are no sessions this week.",
     },
     "tablet.join": {"fi": "Liity", "en": "Join"},
-    "tablet.join_label": {"fi": "Liity: {title}, {when}", "en": "Join: {title}, {when}"},
+    "tablet.join_label": {"fi": "Liity: {title}", "en": "Join: {title}"},
     "tablet.live": {"fi": "Käynnissä nyt", "en": "On now"},
     "tablet.open": {"fi": "Voit liittyä nyt", "en": "You can join now"},
     "tablet.not_yet": {
@@ -825,6 +825,51 @@ MESSAGES: dict[str, dict[str, str]] = {
     "reports.category.crafts": {"fi": "Käsityöt", "en": "Crafts"},
     "reports.category.culture": {"fi": "Kulttuuri", "en": "Culture"},
     "reports.category.other": {"fi": "Muu", "en": "Other"},
+    # -- the pages as their users meet them (tablet home, presenter, staff) ---
+    "tablet.own_heading": {"fi": "Omat ryhmäsi tänään", "en": "Your groups today"},
+    "tablet.no_own_today": {
+        "fi": "Sinulla ei ole ryhmiä tänään.",
+        "en": "You have no groups today.",
+    },
+    "tablet.own_next": {
+        "fi": "Seuraava ryhmäsi: {title}, {when}.",
+        "en": "Your next group: {title}, {when}.",
+    },
+    "tablet.invited": {"fi": "Sinut on kutsuttu", "en": "You are invited"},
+    "tablet.not_yet_at": {
+        "fi": "Voit liittyä klo {time} alkaen.",
+        "en": "You can join from {time}.",
+    },
+    "tablet.overran": {
+        "fi": "Aikataulun mukaan päättyi klo {time}; voit vielä liittyä.",
+        "en": "Scheduled to end at {time}; you can still join.",
+    },
+    "tablet.code_heading": {"fi": "Onko sinulla liittymiskoodi?", "en": "Do you have a join code?"},
+    "tablet.code_hint": {
+        "fi": "Koodin saat hoitajalta tai kirjastosta.",
+        "en": "Your nurse or the library gives you the code.",
+    },
+    "tablet.code_empty": {"fi": "Kirjoita ensin koodi.", "en": "Type the code first."},
+    "tablet.code_checking": {"fi": "Tarkistetaan koodia…", "en": "Checking the code…"},
+    "tablet.code_unknown": {
+        "fi": "Tällä koodilla ei löytynyt tapahtumaa. Tarkista koodi.",
+        "en": "No session has this code. Please check it.",
+    },
+    "tablet.code_ended": {"fi": "{title} on jo päättynyt.", "en": "{title} has already ended."},
+    "tablet.code_not_yet": {
+        "fi": "{title}: {when}. Voit liittyä puoli tuntia ennen alkua.",
+        "en": "{title}: {when}. You can join half an hour before the start.",
+    },
+    "tablet.more": {"fi": "Kirjaston muu ohjelma", "en": "Other library sessions"},
+    "tablet.more_count": {
+        "fi": "Kirjaston muu ohjelma ({n})",
+        "en": "Other library sessions ({n})",
+    },
+    "call.waiting_group": {
+        "fi": "Odotetaan muita osallistujia…",
+        "en": "Waiting for the others to join…",
+    },
+    "call.leader": {"fi": "Ohjaaja", "en": "Leader"},
 }
 
 _WEEKDAYS = {

@@ -211,7 +211,20 @@ async def record_heartbeat(
 
 
 async def invite(db: AsyncSession, device_id: int, session_id: str) -> None:
-    """Put a private group on a tablet's home screen."""
+    """Put a private group on a tablet's home screen ("Omat ryhmät").
+
+    Refuses what would silently do nothing: a device that is not a tablet or is revoked, and
+    a session that does not exist (a join code given by mistake for the id, say).
+    """
+    device = await db.get(Device, device_id)
+    if device is None:
+        raise DeviceError(f"no device {device_id}")
+    if device.kind != DeviceKind.TABLET:
+        raise DeviceError(f"device {device_id} is a {device.kind.value}, not a tablet")
+    if device.revoked_at is not None:
+        raise DeviceError(f"device {device_id} has been revoked")
+    if await db.get(Session, session_id) is None:
+        raise DeviceError(f"no session {session_id!r} (give the session id, not its join code)")
     exists = await db.scalar(
         select(DeviceInvitation.id).where(
             DeviceInvitation.device_id == device_id, DeviceInvitation.session_id == session_id

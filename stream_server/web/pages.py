@@ -173,6 +173,27 @@ async def join_by_code(request: web.Request) -> web.Response:
         return _join_page(request, session, now, {"code": code})
 
 
+@routes.get("/api/join-codes/{code}", name="join_code_lookup")
+async def join_code_lookup(request: web.Request) -> web.Response:
+    """What a join code opens: the tablet page asks before joining in place.
+
+    It tells no more than ``/j/{code}`` shows anyone holding the code.
+    """
+    code = catalog.normalise_join_code(request.match_info["code"])
+    now = catalog.utcnow()
+    async with request.app[DATABASE].session() as db:
+        session = await catalog.get_session_by_code(db, code) if code else None
+        if session is None:
+            return web.json_response(
+                {"error": {"code": "join_code_invalid", "message": "no session has this code"}},
+                status=404,
+            )
+        data = catalog.session_to_json(session, now)
+    response = web.json_response({"session": data})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @routes.get("/sessions/{session_id}", name="session")
 async def session_page(request: web.Request) -> web.Response:
     """Public sessions by id; a private one looks exactly like a missing one."""
