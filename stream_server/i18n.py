@@ -870,11 +870,27 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Waiting for the others to join…",
     },
     "call.leader": {"fi": "Ohjaaja", "en": "Leader"},
+    "call.stage_group": {"fi": "Ryhmän kuvat", "en": "The group's pictures"},
+    "host.title_group": {"fi": "Ryhmän ohjaaja", "en": "Group leader"},
+    "host.connect_group": {"fi": "Avaa ryhmä", "en": "Open the group"},
+    "host.end_group": {"fi": "Päätä ryhmä", "en": "End the group"},
+    "host.join_code": {"fi": "Liittymiskoodi:", "en": "Join code:"},
+    "host.join_link": {"fi": "tai osoite", "en": "or the address"},
+    "index.live_now": {"fi": "Käynnissä nyt", "en": "On now"},
+    "index.later_today": {"fi": "Myöhemmin tänään", "en": "Later today"},
+    "index.tomorrow": {"fi": "Huomenna", "en": "Tomorrow"},
+    "index.day_count": {"fi": "{n} tapahtumaa", "en": "{n} sessions"},
+    "index.day_count_one": {"fi": "1 tapahtuma", "en": "1 session"},
+    "notfound.try_again": {"fi": "Kokeile koodia uudelleen", "en": "Try the code again"},
 }
 
 _WEEKDAYS = {
     "fi": ("ma", "ti", "ke", "to", "pe", "la", "su"),
     "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+_WEEKDAY_NAMES = {
+    "fi": ("maanantai", "tiistai", "keskiviikko", "torstai", "perjantai", "lauantai", "sunnuntai"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
 }
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _LANGUAGE_RANGE = re.compile(r"^\s*([A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*|\*)\s*(?:;(.*))?$")
@@ -950,6 +966,13 @@ def format_datetime(moment: dt.datetime, lang: str, now: dt.datetime | None = No
         return f"{weekday} {local.day} {_MONTHS_EN[local.month - 1]}{year} at {local:%H:%M}"
     year = str(local.year) if local.year != this_year else ""
     return f"{weekday} {local.day}.{local.month}.{year} klo {local.hour}.{local:%M}"
+
+
+def format_day(day: dt.date, lang: str) -> str:
+    """A day as a heading: ``perjantai 4.12.`` / ``Friday 4 Dec``."""
+    if lang == "en":
+        return f"{_WEEKDAY_NAMES['en'][day.weekday()]} {day.day} {_MONTHS_EN[day.month - 1]}"
+    return f"{_WEEKDAY_NAMES['fi'][day.weekday()]} {day.day}.{day.month}."
 
 
 def format_time(moment: dt.datetime, lang: str) -> str:
