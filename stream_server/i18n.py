@@ -726,10 +726,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The user name or password is wrong.",
     },
     "staff.login.hint": {
-        "fi": "Osallistujat eivät tarvitse tunnusta. "
-        "Tunnuksen luo ylläpito: kohtaamo staff add NIMI.",
-        "en": "Participants never need an account. "
-        "IT creates staff accounts: kohtaamo staff add NAME.",
+        "fi": "Osallistujat eivät tarvitse tunnusta. Henkilökunnan tunnuksen ja unohtuneen "
+        "salasanan tilalle uuden saat kirjaston tietohallinnolta.",
+        "en": "Participants never need an account. Ask the library's IT support for a "
+        "staff account, or for a new password if you have forgotten yours.",
     },
     # -- chat (web/templates/_chat.html, web/static/js/chat.js) ----------------------------------
     "chat.heading": {"fi": "Keskustelu", "en": "Chat"},
@@ -876,6 +876,75 @@ MESSAGES: dict[str, dict[str, str]] = {
     "host.end_group": {"fi": "Päätä ryhmä", "en": "End the group"},
     "host.join_code": {"fi": "Liittymiskoodi:", "en": "Join code:"},
     "host.join_link": {"fi": "tai osoite", "en": "or the address"},
+    "dash.join_code": {"fi": "Koodi", "en": "Code"},
+    "dash.private": {"fi": "yksityinen", "en": "private"},
+    "dash.open_page": {"fi": "Avaa tapahtuman sivu", "en": "Open the session page"},
+    "dash.open_page_label": {
+        "fi": "Avaa tapahtuman sivu: {title}",
+        "en": "Open the session page: {title}",
+    },
+    "devices.revoke_title": {
+        "fi": "Perutaanko laitteen käyttöoikeus?",
+        "en": "Revoke this device?",
+    },
+    "devices.revoke_explain": {
+        "fi": "Laite lakkaa toimimasta heti: sen yhteydet katkaistaan ja se näyttää ilmoituksen. "
+        "Voit palauttaa käyttöoikeuden tällä sivulla, jos perut vahingossa.",
+        "en": "The device stops working at once: its connections are closed and it shows a "
+        "notice. You can restore it on the devices page if this was a mistake.",
+    },
+    "devices.revoke_yes": {"fi": "Kyllä, peru käyttöoikeus", "en": "Yes, revoke it"},
+    "devices.already_revoked": {
+        "fi": "Tämän laitteen käyttöoikeus on jo peruttu.",
+        "en": "This device is already revoked.",
+    },
+    "devices.revoked_done": {
+        "fi": "Laitteen {name} käyttöoikeus peruttiin.",
+        "en": "{name} has been revoked.",
+    },
+    "devices.undo": {"fi": "Palauta käyttöoikeus", "en": "Restore"},
+    "reports.key_figures": {"fi": "Tärkeimmät luvut", "en": "Key figures"},
+    "reports.key.total": {"fi": "Osallistujia yhteensä", "en": "Participants in all"},
+    "reports.key.in_person": {"fi": "Paikan päällä", "en": "In person"},
+    "reports.key.online": {"fi": "Verkossa", "en": "Online"},
+    "reports.key.sessions": {"fi": "Toteutuneet tilaisuudet", "en": "Sessions held"},
+    "reports.key.per_1000": {"fi": "Osallistujia / 1 000 asukasta", "en": "Per 1,000 residents"},
+    "reports.key.satisfaction": {"fi": "Tyytyväisyys (1–5)", "en": "Satisfaction (1–5)"},
+    "reports.table_by": {"fi": "Osallistujat: {group}", "en": "Participants by {group}"},
+    "reports.all_columns": {
+        "fi": "Kaikki sarakkeet (tunnit, lyhyet käynnit, tyytyväisyys…)",
+        "en": "All columns (hours, brief visits, satisfaction…)",
+    },
+    "reports.page.sessions_held": {"fi": "tilaisuudet", "en": "sessions"},
+    "reports.page.in_person": {"fi": "paikan päällä", "en": "in person"},
+    "reports.page.online": {"fi": "verkossa", "en": "online"},
+    "reports.page.total": {"fi": "yhteensä", "en": "total"},
+    "reports.page.per_1000.total": {"fi": "/ 1 000 asukasta", "en": "per 1,000 residents"},
+    "reports.page.in_person_receiving": {
+        "fi": "josta vastaanottavilla näytöillä",
+        "en": "of which at receiving screens",
+    },
+    "reports.of_which_receiving": {
+        "fi": "josta {n} vastaanottavilla näytöillä",
+        "en": "of which {n} at receiving screens",
+    },
+    "reports.rule": {
+        "fi": "Lähetyksen tilaisuus ja tunnit lasketaan sen pitäjälle; sitä näytöltä seuranneet "
+        "lasketaan oman toimipisteensä (ja alueensa) osallistujiksi. Siksi alueella voi olla "
+        "osallistujia ilman omia tilaisuuksia.",
+        "en": "A broadcast and its hours count at the venue that held it; the people who "
+        "watched it on a screen count at their own venue (and area). So an area can have "
+        "participants without sessions of its own.",
+    },
+    "reports.trend_months": {
+        "fi": "Osallistujat kuukausittain, {start}–{end}: yhteensä, paikan päällä ja verkossa.",
+        "en": "Participants by month, {start} to {end}: total, in person and online.",
+    },
+    "reports.unfinished": {"fi": "{month} (kesken)", "en": "{month} (so far)"},
+    "reports.unfinished_note": {
+        "fi": "Kuluva kuukausi on kesken (luvut {day} asti), siksi sen viiva on katkoviiva.",
+        "en": "This month is not over (figures up to {day}), so its line is dashed.",
+    },
     "index.live_now": {"fi": "Käynnissä nyt", "en": "On now"},
     "index.later_today": {"fi": "Myöhemmin tänään", "en": "Later today"},
     "index.tomorrow": {"fi": "Huomenna", "en": "Tomorrow"},

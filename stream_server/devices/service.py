@@ -156,6 +156,16 @@ async def revoke_device(db: AsyncSession, device_id: int) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def restore_device(db: AsyncSession, device_id: int) -> bool:
+    """Undo a revocation (staff pressed revoke by mistake): the same token works again."""
+    result = await db.execute(
+        update(Device)
+        .where(Device.id == device_id, Device.revoked_at.is_not(None))
+        .values(revoked_at=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def revoked_among(db: AsyncSession, device_ids: set[int]) -> list[int]:
     """Which of these devices are revoked: one indexed query, so the server can notice
     revocations made in another process (``kohtaamo devices revoke``) cheaply."""

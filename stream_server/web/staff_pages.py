@@ -20,7 +20,7 @@ from stream_server import i18n
 from stream_server.attendance.headcounts import latest_headcounts, session_venues
 from stream_server.attendance.ledger import AttendanceLedger
 from stream_server.catalog import service as catalog
-from stream_server.db.models import Session
+from stream_server.db.models import Session, Visibility
 from stream_server.errors import BadRequest
 from stream_server.staff.service import StaffIdentity
 from stream_server.web.auth import require_staff, require_staff_page
@@ -159,6 +159,10 @@ async def session_figures(
             f"{i18n.format_time(session.starts_at, lang)}–{i18n.format_time(session.ends_at, lang)}"
         ),
         "mode": session.mode.value,
+        # How staff reach the session or tell someone how to: its code and its page.
+        "join_code": session.join_code,
+        "join_url": f"/j/{session.join_code}",
+        "private": session.visibility != Visibility.PUBLIC,
         "phase": catalog.session_phase(session, now),
         "live": catalog.is_live(session, now),
         "venues": venues,
@@ -351,6 +355,9 @@ async def reports_page(request: web.Request) -> web.Response:
             "config": {
                 "lang": lang,
                 "choice": choice,
+                # The trend stops at this month and marks it unfinished.
+                "today": today.isoformat(),
+                "today_label": format_date(today, lang),
                 "report_url": REPORT_URL,
                 "messages": _script_messages(lang),
             },
