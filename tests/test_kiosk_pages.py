@@ -170,6 +170,13 @@ async def test_staff_see_what_a_room_device_does_but_only_whether_a_tablet_is_on
     sid = (await sessions.create(venue="puijonlaakso")).session.id
     kiosk = await devices.add("puijonlaakso", "kiosk", "ryhmatila")
     tablet = await devices.add("puijonlaakso", "tablet")
+    idle = await devices.add("kantti", "kiosk")
+    async with client.post(
+        "/api/device/heartbeat",
+        json={"state": "idle", "session_id": None, "detail": None},
+        headers={"Authorization": f"Bearer {idle}"},
+    ) as resp:
+        assert resp.status == 200  # a state without a session (once made the page fail)
     for token in (kiosk, tablet):
         async with client.post(
             "/api/device/heartbeat",

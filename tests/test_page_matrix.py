@@ -125,12 +125,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     venue_kiosk = re.search(r"(kd_[A-Za-z0-9_-]+)", added)
     assert venue_kiosk, added
     data = json.loads((folder / "var" / "demo-tokens.json").read_text())
+    log = (folder / "server.log").open("wb")  # kept with the test's temporary files
     server = subprocess.Popen(
         [sys.executable, "-m", "stream_server", "serve"],
         cwd=folder,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -153,6 +154,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -275,8 +277,13 @@ def open_ready(context: BrowserContext, url: str, ready: str) -> Page:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(url, wait_until="commit")
-    page.wait_for_selector(ready, state="visible")
+    response = page.goto(url, wait_until="commit")
+    try:
+        page.wait_for_selector(ready, state="visible")
+    except Exception as exc:
+        status = response.status if response else "no response"
+        text = page.locator("body").inner_text()[:600] if page.locator("body").count() else ""
+        raise AssertionError(f"{url}: {ready} never showed (HTTP {status}): {text}") from exc
     page.wait_for_load_state("domcontentloaded")
     page.errors = errors  # type: ignore[attr-defined]
     return page

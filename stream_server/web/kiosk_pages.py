@@ -154,8 +154,8 @@ async def _devices_page(
     just_revoked = request.query.get("revoked")
     undo = next((r for r in rows if str(r["id"]) == just_revoked and r["revoked"]), None)
     for row in rows:
-        if row.get("session_id"):
-            row["session_title"] = titles.get(row["session_id"], row["session_id"])
+        sid = row.get("session_id")
+        row["session_title"] = titles.get(sid, sid) if sid else None
         if row.get("last_seen_at"):
             seen = dt.datetime.fromisoformat(row["last_seen_at"])
             row["last_seen_local"] = i18n.format_datetime(seen, lang, now)
