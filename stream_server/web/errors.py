@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from stream_server.errors import KohtaamoError
+from stream_server.errors import KohtaamoError, TooManyRequests
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except KohtaamoError as exc:
         logger.info("%s %s -> %d %s: %s", request.method, request.path, exc.status, exc.code, exc)
-        return error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
