@@ -15,10 +15,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import datetime as dt
-import logging
-import os
 import secrets
-import threading
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -31,17 +28,11 @@ from stream_server.catalog.service import hash_secret, utcnow
 from stream_server.db.engine import Database
 from stream_server.db.models import StaffApiToken, StaffLogin, StaffUser
 
-logger = logging.getLogger(__name__)
-
 #: Staff API tokens carry a prefix so that a bearer token's kind is known without a lookup.
 API_TOKEN_PREFIX = "ks_"
 #: A browser login lasts a working day and a half, then staff log in again.
 LOGIN_LIFETIME = dt.timedelta(hours=12)
 MIN_PASSWORD_LENGTH = 10
-
-#: How much lower than the event loop the hashing threads run (Linux nice is per thread):
-#: when the cores are busy, the scheduler serves media first and logins wait.
-HASH_THREAD_NICENESS = 10
 
 _hasher = PasswordHasher()
 
@@ -52,19 +43,10 @@ class StaffError(ValueError):
     pass
 
 
-def _lower_thread_priority() -> None:
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_THREAD_NICENESS)
-    except (AttributeError, OSError) as exc:  # not Linux, or not allowed: run at normal priority
-        logger.debug("password hashing threads keep their priority: %s", exc)
-
-
 def hashing_pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
     """The bounded pool the server hashes passwords in; the caller shuts it down."""
     return concurrent.futures.ThreadPoolExecutor(
-        max_workers=workers,
-        thread_name_prefix="password-hash",
-        initializer=_lower_thread_priority,
+        max_workers=workers, thread_name_prefix="password-hash"
     )
 
 
