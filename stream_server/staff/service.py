@@ -15,7 +15,10 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import datetime as dt
+import logging
+import os
 import secrets
+import threading
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -33,6 +36,11 @@ API_TOKEN_PREFIX = "ks_"
 #: A browser login lasts a working day and a half, then staff log in again.
 LOGIN_LIFETIME = dt.timedelta(hours=12)
 MIN_PASSWORD_LENGTH = 10
+#: The hashing threads run this much nicer than the event loop (Linux nice is per thread), so
+#: that when the cores are busy the scheduler serves media first and the logins wait.
+HASH_THREAD_NICENESS = 10
+
+logger = logging.getLogger(__name__)
 
 _hasher = PasswordHasher()
 
@@ -43,10 +51,19 @@ class StaffError(ValueError):
     pass
 
 
+def _lower_thread_priority() -> None:
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_THREAD_NICENESS)
+    except (AttributeError, OSError) as exc:  # not Linux, or not allowed
+        logger.debug("password hashing threads keep their priority: %s", exc)
+
+
 def hashing_pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
     """The bounded pool the server hashes passwords in; the caller shuts it down."""
     return concurrent.futures.ThreadPoolExecutor(
-        max_workers=workers, thread_name_prefix="password-hash"
+        max_workers=workers,
+        thread_name_prefix="password-hash",
+        initializer=_lower_thread_priority,
     )
 
 
