@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench bench-attendance bench-fanout bench-join-burst clean
+.PHONY: setup run test lint bench bench-attendance bench-fanout bench-join-burst bench-login-flood clean
 
 setup: $(STAMP)
 
@@ -46,6 +46,10 @@ bench-join-burst: setup
 # Fan-out at scale (hundreds of cheap viewers); writes bench/results/fanout-latest.md.
 bench-fanout: setup
 	unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m bench.fanout $(BENCH_ARGS)'
+
+# A login flood (20 clients, wrong passwords) against a live broadcast: /healthz and viewers' fps.
+bench-login-flood: setup
+	unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m bench.login_flood $(BENCH_ARGS)'
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3*
