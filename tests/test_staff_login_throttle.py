@@ -371,12 +371,14 @@ async def test_concurrent_wrong_passwords_are_checked_no_more_often_than_sequent
 
 
 async def test_failures_and_throttling_are_logged_by_name_never_by_address(
-    proxied: TestClient, caplog: pytest.LogCaptureFixture
+    proxied: TestClient, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="stream_server")
+    caplog.set_level(logging.DEBUG, logger="stream_server")
     for _ in range(6):
         await login(proxied, WRONG)
     await login(proxied, WRONG, HERE, Accept="text/html")
+    clock.advance(30)
+    assert (await login(proxied, PASSWORD)).status == 303
     messages = [r.getMessage() for r in caplog.records if r.name == "stream_server.web.staff_auth"]
     assert messages == [
         "staff login failed for 'anna'",
@@ -384,9 +386,12 @@ async def test_failures_and_throttling_are_logged_by_name_never_by_address(
         "staff login failed for 'anna'",
         "staff login failed for 'anna'",
         "staff login failed for 'anna'; throttled for 30 s",
-        "staff login for 'anna' throttled: retry in 30 s",
-        "staff login for 'anna' throttled: retry in 30 s",
+        "staff login for 'anna' refused: throttled for 30 s more",
+        "staff login for 'anna' refused: throttled for 30 s more",
+        "staff 'anna' logged in",
     ]
+    levels = [r.levelname for r in caplog.records if r.name == "stream_server.web.staff_auth"]
+    assert levels == ["WARNING"] * 5 + ["DEBUG"] * 2 + ["INFO"]
     assert HERE not in caplog.text and "127.0.0.1" not in caplog.text
     assert WRONG not in caplog.text
 

@@ -100,7 +100,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     address = client_address(request)  # for the throttle only: never logged
     retry_after = throttle.begin(name, address)
     if retry_after:
-        logger.warning("staff login for %r throttled: retry in %d s", name, retry_after)
+        # The back-off's start is logged (below); each refused attempt only at DEBUG, so that
+        # a flood of refused attempts does not become a flood of log lines.
+        logger.debug("staff login for %r refused: throttled for %d s more", name, retry_after)
         return _throttled(request, next_path, retry_after)
     new_login = None
     backoff = 0.0
