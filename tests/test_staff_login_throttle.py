@@ -328,7 +328,9 @@ async def test_the_login_page_explains_the_wait_in_finnish_and_english(
         assert error.text() == text
         assert error.attrs["data-code"] == "rate_limited"
         assert error.attrs["role"] == "alert"
-        assert doc.find("form").attrs["action"] == "/staff/login"  # the form is there to retry
+        # The form is there to retry, in the page's language.
+        expected = "/staff/login" if lang == "fi" else f"/staff/login?lang={lang}"
+        assert doc.find("form").attrs["action"] == expected
 
 
 async def test_wrong_passwords_from_another_address_do_not_lock_the_account(
