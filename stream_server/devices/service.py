@@ -158,6 +158,16 @@ async def revoke_device(db: AsyncSession, device_id: int) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def restore_device(db: AsyncSession, device_id: int) -> bool:
+    """Undo a revocation (staff pressed revoke by mistake): the same token works again."""
+    result = await db.execute(
+        update(Device)
+        .where(Device.id == device_id, Device.revoked_at.is_not(None))
+        .values(revoked_at=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def revoked_among(db: AsyncSession, device_ids: set[int]) -> list[int]:
     """Which of these devices are revoked: one indexed query, so the server can notice
     revocations made in another process (``kohtaamo devices revoke``) cheaply."""
@@ -213,15 +223,27 @@ async def record_heartbeat(
 
 
 async def invite(db: AsyncSession, device_id: int, session_id: str) -> None:
-    """Put a private group on a tablet's home screen; an occurrence of a series (or the
-    series' id) puts the whole series there."""
-    series_id = await db.scalar(select(Session.series_id).where(Session.id == session_id))
-    if series_id is None and await db.scalar(select(Session.id).where(Session.id == session_id)):
+    """Put a private group on a tablet's home screen ("Omat ryhmät"); an occurrence of a
+    series (or the series' id) puts the whole series there.
+
+    Refuses what would silently do nothing: a device that is not a tablet or is revoked, and
+    a session that does not exist (a join code given by mistake for the id, say).
+    """
+    device = await db.get(Device, device_id)
+    if device is None:
+        raise DeviceError(f"no device {device_id}")
+    if device.kind != DeviceKind.TABLET:
+        raise DeviceError(f"device {device_id} is a {device.kind.value}, not a tablet")
+    if device.revoked_at is not None:
+        raise DeviceError(f"device {device_id} has been revoked")
+    session = await db.get(Session, session_id)
+    if session is not None and session.series_id is None:
         column, value = DeviceInvitation.session_id, session_id
     else:
+        series_id = session.series_id if session is not None else None
         series_id = series_id or await db.scalar(select(Series.id).where(Series.id == session_id))
         if series_id is None:
-            raise DeviceError(f"no session or series {session_id!r}")
+            raise DeviceError(f"no session {session_id!r} (give the session id, not its join code)")
         column, value = DeviceInvitation.series_id, series_id
     exists = await db.scalar(
         select(DeviceInvitation.id).where(DeviceInvitation.device_id == device_id, column == value)

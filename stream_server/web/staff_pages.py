@@ -21,7 +21,7 @@ from stream_server.attendance.headcounts import latest_headcounts, session_venue
 from stream_server.attendance.ledger import AttendanceLedger
 from stream_server.basics import DOORS, DoorTimes
 from stream_server.catalog import service as catalog
-from stream_server.db.models import Session, StaffRole
+from stream_server.db.models import Session, StaffRole, Visibility
 from stream_server.errors import BadRequest
 from stream_server.staff import scope
 from stream_server.staff.service import StaffIdentity
@@ -181,6 +181,10 @@ async def session_figures(
             f"{i18n.format_time(session.starts_at, lang)}–{i18n.format_time(session.ends_at, lang)}"
         ),
         "mode": session.mode.value,
+        # How staff reach the session or tell someone how to: its code and its page.
+        "join_code": session.join_code,
+        "join_url": f"/j/{session.join_code}",
+        "private": session.visibility != Visibility.PUBLIC,
         "phase": catalog.session_phase(session, now, doors),
         "live": catalog.is_live(session, now, doors),
         "venues": venues,
@@ -379,6 +383,9 @@ async def reports_page(request: web.Request) -> web.Response:
             "config": {
                 "lang": lang,
                 "choice": choice,
+                # The trend stops at this month and marks it unfinished.
+                "today": today.isoformat(),
+                "today_label": format_date(today, lang),
                 "report_url": REPORT_URL,
                 "messages": _script_messages(lang),
             },
