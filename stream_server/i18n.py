@@ -1098,7 +1098,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Who produces the activities: city services, associations, partners and "
         "residents. The reports' organisers figure counts these.",
     },
-    "org.saved": {"fi": "Järjestäjä lisätty.", "en": "Organiser added."},
+    "org.saved": {"fi": "Tallennettu.", "en": "Saved."},
+    "org.edit": {"fi": "Muuta järjestäjää", "en": "Edit organiser"},
+    "org.edit_hint": {
+        "fi": "Valitse nimi muuttaaksesi sen tietoja.",
+        "en": "Click a name to edit it.",
+    },
+    "org.back": {"fi": "← Järjestäjät", "en": "← Organisers"},
     "org.col.name": {"fi": "Nimi", "en": "Name"},
     "org.col.kind": {"fi": "Tyyppi", "en": "Kind"},
     "org.col.contact": {"fi": "Kirjaston yhteyshenkilö", "en": "Library contact"},

@@ -321,6 +321,14 @@ async def test_one_join_code_leads_to_the_live_occurrence_then_the_next(
         f"/whep/{ids[0]}", data=SDP, headers={"Content-Type": "application/sdp"}
     )
     assert response.status == 401
+    response = await client.post(
+        f"/whep/{ids[0]}",
+        data=SDP,
+        headers={"Content-Type": "application/sdp", "Authorization": f"Bearer {code}"},
+    )
+    # Let in: what is refused now is the (deliberately empty) offer, not the code.
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "invalid_sdp"
     # Staff end it: the same code now leads to next week's ("not started yet").
     status, ended = await api.call("POST", f"/api/sessions/{ids[0]}/end")
     assert status == 200 and ended["status"] == "ended"

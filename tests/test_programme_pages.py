@@ -292,10 +292,34 @@ async def test_organisers_page_adds_one_and_the_audit_page_shows_it(
     status, doc = await page(client, "/staff/organisers")
     row = doc.find("tr", **{"data-slug": "neulamaen-asukkaat"})
     assert "Asukkaat" in row.text() and "Riikka Kirjastonhoitaja" in row.text()
+    edited = await client.post(
+        "/staff/organisers/neulamaen-asukkaat",
+        data={
+            "csrf_token": csrf,
+            "name": "Neulamäen asukasyhdistys",
+            "kind": "association",
+            "contact_person": "Riikka Kirjastonhoitaja",
+            "contact_email": "ei osoite",
+        },
+    )
+    assert edited.status == 400
+    assert parse(await edited.text()).by_id("org-contact_email").attrs["aria-invalid"] == "true"
+    edited = await client.post(
+        "/staff/organisers/neulamaen-asukkaat",
+        data={
+            "csrf_token": csrf,
+            "name": "Neulamäen asukasyhdistys",
+            "kind": "association",
+            "contact_person": "Riikka Kirjastonhoitaja",
+            "contact_email": "",
+        },
+        allow_redirects=False,
+    )
+    assert edited.status == 303
     status, doc = await page(client, "/staff/audit")
     assert status == 200
     first = doc.by_id("audit").find("tbody").find("tr")
-    assert "organiser" in first.text() and "anna" in first.text()
+    assert "organiser" in first.text() and "anna" in first.text() and "edit" in first.text()
 
 
 async def test_the_join_card_carries_the_code_and_when_the_series_meets(

@@ -657,6 +657,16 @@ def _apply(
         session.receivers = [SessionReceiver(room_id=r.id, room=r) for r in values.receivers]
 
 
+def _moved(before: Mapping[str, Any], session: Session) -> bool:
+    """Whether a change took the session to another room or time: only then can it collide
+    (a title change is never refused over bookings older than the double-booking check)."""
+    return (
+        before["room_id"] != session.room_id
+        or before["starts_at"] != session.starts_at.isoformat()
+        or before["ends_at"] != session.ends_at.isoformat()
+    )
+
+
 def _check_result(actor: Actor, session: Session) -> None:
     """After a change: still in the actor's reach, still a sensible session."""
     scope.require_book_room(actor, session.room)
@@ -692,7 +702,7 @@ async def edit_session(
     before = snapshot(session)
     _apply(session, values, values.starts, values.minutes)
     _check_result(actor, session)
-    if session.status != SessionStatus.CANCELLED:
+    if session.status != SessionStatus.CANCELLED and _moved(before, session):
         await check_room(db, [(session.room_id, session.starts_at, session.ends_at)], {session.id})
     await db.flush()
     session = (await _load_many(db, [session.id]))[0]
@@ -774,7 +784,11 @@ async def edit_following(
         _check_result(actor, session)
     await check_room(
         db,
-        [(s.room_id, s.starts_at, s.ends_at) for s in tail if s.status != SessionStatus.CANCELLED],
+        [
+            (s.room_id, s.starts_at, s.ends_at)
+            for s in tail
+            if s.status != SessionStatus.CANCELLED and _moved(before[s.id], s)
+        ],
         {s.id for s in tail},
     )
     if values.room is not None:

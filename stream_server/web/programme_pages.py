@@ -1005,6 +1005,58 @@ async def add_organiser_from_form(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/staff/organisers?saved=1{suffix}")
 
 
+@routes.get("/staff/organisers/{slug}", name="staff_organiser")
+async def organiser_page(request: web.Request) -> web.Response:
+    identity = await require_staff_page(request)
+    if not scope.may_manage_organisers(identity):
+        return out_of_scope_page(request)
+    async with request.app[DATABASE].session() as db:
+        organiser = await organisers.get_organiser(db, request.match_info["slug"])
+        values = organisers.organiser_json(organiser)
+    return _organiser_form(request, identity, values, {})
+
+
+def _organiser_form(
+    request: web.Request,
+    identity: StaffIdentity,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
+) -> web.Response:
+    return render(
+        request,
+        "staff_organiser_edit.html",
+        {
+            **staff_page_context(request, identity, "/staff/organisers", "org.edit"),
+            "extra_styles": ["staff.css", "programme.css"],
+            "values": values,
+            "errors": errors,
+            "kinds": organisers.KINDS,
+        },
+        status=status,
+    )
+
+
+@routes.post("/staff/organisers/{slug}")
+async def edit_organiser_from_form(request: web.Request) -> web.StreamResponse:
+    identity = await require_staff(request)
+    slug = request.match_info["slug"]
+    form = await read_form(request)
+    lang = language(request)
+    values = {k: str(form.get(k, "")).strip()[:254] for k in organisers.EDITABLE}
+    try:
+        async with request.app[DATABASE].session() as db:
+            await organisers.edit_organiser(db, identity, slug, values)
+    except InvalidField as exc:
+        key = f"org.error.{exc.field}"
+        message = i18n.translate(key, lang) if key in i18n.MESSAGES else exc.message
+        return _organiser_form(
+            request, identity, {**values, "slug": slug}, {exc.field: message}, status=400
+        )
+    suffix = f"&lang={request.query['lang']}" if request.query.get("lang") in i18n.LANGUAGES else ""
+    raise web.HTTPSeeOther(f"/staff/organisers?saved=1{suffix}")
+
+
 # -- the audit log -------------------------------------------------------------------------------
 @routes.get("/staff/audit", name="staff_audit")
 async def audit_page(request: web.Request) -> web.Response:
