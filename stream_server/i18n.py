@@ -990,7 +990,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Invite to the whole series",
     },
     "prog.series": {"fi": "Sarja", "en": "Series"},
-    "prog.status": {"fi": "Tila", "en": "Status"},
+    "prog.status": {"fi": "Tilanne", "en": "Status"},
     "prog.status.scheduled": {"fi": "Tulossa", "en": "Scheduled"},
     "prog.status.cancelled": {"fi": "Peruttu", "en": "Cancelled"},
     "prog.status.ended": {"fi": "Päättynyt", "en": "Ended"},
