@@ -106,13 +106,17 @@ async def start_coturn(workdir: Path, secret: str | None = None) -> Coturn:
         f"--max-port={relay_low + 99}",
         f"--pidfile={workdir / 'turnserver.pid'}",
         f"--userdb={workdir / 'turndb'}",
-        "--log-file=stdout",
-        "--simple-log",
+        # A file of its own: coturn's stdout is block-buffered when it is not a terminal.
+        f"--log-file={log}",
+        "--simple-log",  # no date suffix on the file name
+        "--verbose",  # one line per request: who allocated, over which transport
     ]
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            TURNSERVER, *args, stdout=out, stderr=asyncio.subprocess.STDOUT
-        )
+    process = await asyncio.create_subprocess_exec(
+        TURNSERVER,
+        *args,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 15
     while not (_tcp_accepts(port) and _stun_binding_answered(port)):
         if process.returncode is not None or time.monotonic() > deadline:
