@@ -25,7 +25,7 @@ from tests.browser import (
     wait_colour,
     wait_playing,
 )
-from tests.conftest import Sessions, base_url
+from tests.conftest import Devices, Sessions, base_url
 from tests.peers import Publisher
 from tests.turn_server import Coturn, coturn  # noqa: F401  (the fixture)
 
@@ -125,28 +125,40 @@ async def test_the_join_page_plays_through_coturn_relay_only(
         await publisher.close()
 
 
-@pytest.mark.parametrize("locale", ["fi-FI", "en-US"])
+@pytest.mark.parametrize(("kind", "locale"), [("join", "en-US"), ("tablet", "fi-FI")])
 async def test_the_page_says_plainly_when_media_cannot_connect_from_its_network(
     client: TestClient,
     sessions: Sessions,
+    devices: Devices,
     chromium: Browser,
     coturn: Coturn,  # noqa: F811
+    kind: str,
     locale: str,
 ) -> None:
     """Relay only, and the TURN server refuses the credentials (another secret): no media
-    path exists. Within ~20 s the page says so, with what to try, in its language, and
-    keeps saying it while it retries; not "connecting…" forever."""
+    path exists. Within ~20 s the join page (in English here) and the tablet page (in
+    Finnish) say so, with what to try, and keep saying it while they retry; not
+    "connecting…" forever."""
     live = client.app[LIVE]
     live.client_ice = ClientIceServers((), live.settings.turn_urls, "not-the-secret", 600)
-    created = await sessions.create(title="Tuolijumppa")
-    sid = created.session.id
-    page = await open_relay_page(chromium, f"{base_url(client)}/sessions/{sid}", "udp", locale)
-    name = "Liity" if locale == "fi-FI" else "Join"
-    await page.get_by_role("button", name=name).click()
-    lang = locale[:2]
-    expected = i18n.translate("status.media_blocked", lang)
+    created = await sessions.create(title="Tuolijumppa", venue="kantti")
+    base = base_url(client)
+    if kind == "join":
+        page = await open_relay_page(
+            chromium, f"{base}/sessions/{created.session.id}", "udp", locale
+        )
+        await page.get_by_role("button", name="Join").click()
+    else:
+        token = await devices.add("kantti", "tablet")
+        page = await new_watched_page(chromium, locale, init_script=relay_only("udp"))
+        await page.goto(f"{base}/tablet#device={token}", wait_until="commit")
+        await page.wait_for_selector(".card", timeout=30_000)
+        await page.get_by_role("button", name="Liity: Tuolijumppa", exact=False).click()
+    expected = i18n.translate("status.media_blocked", locale[:2])
     assert expected.startswith(
-        "Yhteys ei onnistu tästä verkosta" if lang == "fi" else "Media cannot connect"
+        "Media cannot connect from this network"
+        if kind == "join"
+        else "Yhteys ei onnistu tästä verkosta"
     )
     try:
         await page.wait_for_function(
@@ -158,7 +170,8 @@ async def test_the_page_says_plainly_when_media_cannot_connect_from_its_network(
         raise AssertionError(f"no message; page log:\n{page_log(page)}") from exc
     # It keeps trying (a new join), and the message stays instead of "reconnecting".
     await page.wait_for_function(
-        "() => window.kohtaamoCall.attempt >= 1 && !window.kohtaamoCall.stopped", timeout=20_000
+        "() => window.kohtaamoCall?.attempt >= 1 || window.kohtaamoTablet?.call?.attempt >= 1",
+        timeout=20_000,
     )
     await page.wait_for_timeout(1500)
     assert await page.locator("#status").text_content() == expected
