@@ -16,6 +16,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
+from stream_server.config import IceServer
 from stream_server.turn import turn_credentials
 from stream_server.web.keys import LIVE
 from tests.conftest import base_url
@@ -166,3 +167,40 @@ async def test_wrong_or_expired_credentials_get_no_relay_and_coturn_says_why(
     finally:
         await viewer.close()
     assert client.app[LIVE].open_interval_ids() == []
+
+
+async def test_the_servers_own_stun_and_turn_gathering_still_work_inside_the_port_range(
+    client,
+    sessions,
+    coturn: Coturn,  # noqa: F811
+):
+    """The port-range seam replaces only aioice's host sockets: with coturn as the server's
+    own STUN and TURN server (``ice_servers``), the answer still has a server-reflexive
+    candidate (from a socket of the range) and a relay candidate (allocated by aioice)."""
+    username, password = turn_credentials(coturn.secret, 600, time.time())
+    live = client.app[LIVE]
+    live.settings = live.settings.replace(
+        ice_servers=(
+            IceServer(f"stun:127.0.0.1:{coturn.port}"),
+            IceServer(coturn.url("udp"), username, password),
+        )
+    )
+    sid = (await sessions.create()).session.id
+    viewer = Viewer()
+    try:
+        await viewer.pc.setLocalDescription(await viewer.pc.createOffer())
+        answer = await post_sdp(
+            client.session, f"{base_url(client)}/whep/{sid}", viewer.pc.localDescription.sdp
+        )
+        assert answer.status == 201, answer.body
+        found = re.findall(r"^a=candidate:\S+ 1 udp \d+ \S+ (\d+) typ (\w+)", answer.body, re.M)
+        types = {kind for _, kind in found}
+        assert types == {"host", "srflx", "relay"}, answer.body
+        for port, kind in found:
+            if kind != "relay":  # a relay's port is coturn's, not the server's
+                assert MEDIA_PORTS[0] <= int(port) <= MEDIA_PORTS[1], (port, kind)
+        assert f"user <{username}>: incoming packet ALLOCATE processed, success" in (
+            coturn.log_text()
+        )
+    finally:
+        await viewer.close()
