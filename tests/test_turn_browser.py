@@ -152,8 +152,9 @@ async def test_the_page_says_plainly_when_media_cannot_connect_from_its_network(
         token = await devices.add("kantti", "tablet")
         page = await new_watched_page(chromium, locale, init_script=relay_only("udp"))
         await page.goto(f"{base}/tablet#device={token}", wait_until="commit")
-        await page.wait_for_selector(".card", timeout=30_000)
-        await page.get_by_role("button", name="Liity: Tuolijumppa", exact=False).click()
+        await page.wait_for_selector(".card", state="attached", timeout=30_000)
+        await page.locator("#more summary").click()  # a public session: in the folded rest
+        await page.get_by_role("button", name="Liity: Tuolijumppa").click()
     expected = i18n.translate("status.media_blocked", locale[:2])
     assert expected.startswith(
         "Media cannot connect from this network"
