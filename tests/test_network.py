@@ -7,12 +7,14 @@ The relay itself, through a real coturn, is in tests/test_turn_relay.py.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hashlib
 import hmac
 import json
 import logging
+import os
 import re
 import socket
 import time
@@ -299,3 +301,31 @@ async def test_a_page_gets_a_protocol_error_and_close_1013_when_the_range_is_ful
     offer = await member.next_message(lambda m: m["type"] == "offer", timeout=10)
     assert all(RANGE[0] <= p <= RANGE[1] for p in candidate_ports(offer["sdp"]))
     await member.close()
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def test_refused_peers_leak_no_sockets_or_places(client, sessions):
+    """Regression guard for the refusal path: a peer refused for want of ports is closed
+    with everything it opened (its other sockets, its place, no attendance), however often
+    it happens."""
+    sid = (await sessions.create()).session.id
+    with contextlib.ExitStack() as held:
+        for port in range(RANGE[0], RANGE[1] + 1):
+            sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+            sock.bind(("127.0.0.1", port))
+        viewer, resp, _ = await whep(client, sid)  # warm-up: imports, the session's state
+        await viewer.close()
+        assert resp.status == 503
+        baseline = open_fds()
+        for _ in range(20):
+            viewer, resp, _ = await whep(client, sid)
+            await viewer.close()
+            assert resp.status == 503, resp.body
+        await asyncio.sleep(0.2)  # transports close on the next loop iterations
+        assert open_fds() <= baseline + 3, (baseline, open_fds())
+        live = client.app[LIVE].get(sid)
+        assert live is None or not live.members()
+        assert client.app[LIVE].open_interval_ids() == []
