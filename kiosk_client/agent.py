@@ -338,6 +338,9 @@ class Agent:
             why,
         )
         await self._set_state(State.JOINING, sid, "no TURN relay" if turn else "no TURN server")
+        # Expired credentials (a long session, a short turn_ttl) are renewed with a schedule.
+        with contextlib.suppress(ApiError, ServerUnavailable):
+            self._take_ice_servers(await self.api.schedule(self.config.schedule_days))
 
     def _usable(self, session: Any) -> bool:
         """A malformed entry is skipped with a log line rather than stopping the agent."""
@@ -570,6 +573,7 @@ class Agent:
         except (ServerUnavailable, ApiError) as exc:
             logger.info("schedule check failed (%s); staying in %s", exc, sid)
             return True
+        self._take_ice_servers(schedule)  # fresh TURN credentials for a reconnect
         for session in schedule["sessions"]:
             if session["id"] == sid:
                 if session.get("phase") == "ended" or self.clock.now() >= parse_time(
