@@ -121,9 +121,13 @@ async def preflight(request: web.Request) -> web.Response:
     """
     response = web.Response(status=204, headers=CORS_HEADERS)
     response.headers["Accept-Post"] = "application/sdp"
-    kind = request.path.split("/")[1]
-    turn = "resource_id" not in request.match_info and await request.app[LIVE].admits(
-        kind, request.match_info["session_id"], bearer_token(request)
+    live = request.app[LIVE]
+    turn = (
+        live.client_ice.has_turn
+        and "resource_id" not in request.match_info
+        and await live.admits(
+            request.path.split("/")[1], request.match_info["session_id"], bearer_token(request)
+        )
     )
     for link in ice_server_links(request, turn=turn):
         response.headers.add("Link", link)
