@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 AXE_VERSION ?= 4.14.1
 AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: setup run test lint bench bench-attendance bench-fanout bench-join-burst clean
+.PHONY: setup run test lint bench bench-attendance bench-fanout bench-join-burst bench-login-flood clean
 
 setup: $(STAMP) $(AXE)
 
@@ -53,6 +53,10 @@ bench-join-burst: setup
 # Fan-out at scale (hundreds of cheap viewers); writes bench/results/fanout-latest.md.
 bench-fanout: setup
 	unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m bench.fanout $(BENCH_ARGS)'
+
+# A login flood (20 clients, wrong passwords) against a live broadcast: /healthz and viewers' fps.
+bench-login-flood: setup
+	unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m bench.login_flood $(BENCH_ARGS)'
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3* test-artifacts

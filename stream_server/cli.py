@@ -228,7 +228,9 @@ def cmd_sessions_create(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_sessions_list(settings: Settings, args: argparse.Namespace) -> int:
     async def work(database: Database) -> list[dict[str, Any]]:
         async with database.session() as db:
-            return [catalog.session_to_json(s) for s in await catalog.list_listed_sessions(db)]
+            doors = settings.door_times
+            listed = await catalog.list_listed_sessions(db, doors=doors)
+            return [catalog.session_to_json(s, doors=doors) for s in listed]
 
     rows = _run(_with_db(settings, work))
     if args.json:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import ipaddress
 import json
 import os
 import re
@@ -150,9 +151,20 @@ def _parse_secret(value: Any) -> str | None:
 
 def _parse_positive_int(value: Any) -> int:
     number = int(value)
-    if number <= 0:
-        raise ValueError("must be positive")
+    if number < 1:
+        raise ValueError("must be at least 1")
     return number
+
+
+def _parse_networks(value: Any) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDR networks, each normalised (``10.0.0.1`` → ``/32``)."""
+    networks = []
+    for item in _parse_list(value):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ConfigError(f"trusted_proxies: {item!r} is not an address or network") from None
+    return tuple(networks)
 
 
 def _parse_optional_path(value: Any) -> Path | None:
@@ -288,6 +300,26 @@ SETTINGS: tuple[Setting, ...] = (
         float,
         "Minutes after a session's scheduled end when it closes if its host has not ended it.",
     ),
+    Setting(
+        "login_failures_before_backoff",
+        5,
+        _parse_positive_int,
+        "Failed staff logins in a row for one name from one address before 429: a back-off of "
+        "30 s, doubling to 15 min; an address alone, whatever the names, gets 4 times as many.",
+    ),
+    Setting(
+        "trusted_proxies",
+        (),
+        _parse_networks,
+        "Comma-separated addresses or CIDR networks of reverse proxies whose X-Forwarded-For "
+        "names the client; none by default.",
+    ),
+    Setting(
+        "password_hash_workers",
+        1,
+        _parse_positive_int,
+        "Threads that hash and check staff passwords off the event loop; other logins queue.",
+    ),
     Setting("log_level", "INFO", _parse_log_level, "Python logging level."),
     Setting(
         "demo_feed",
@@ -328,6 +360,9 @@ class Settings:
     brief_visit_seconds: float = 60.0
     doors_open_minutes: float = 30.0
     overrun_grace_minutes: float = 60.0
+    login_failures_before_backoff: int = 5
+    trusted_proxies: tuple[str, ...] = ()
+    password_hash_workers: int = 1
     log_level: str = "INFO"
     demo_feed: bool = False
 

@@ -734,6 +734,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fi": "Käyttäjätunnus tai salasana on väärin.",
         "en": "The user name or password is wrong.",
     },
+    "staff.login.throttled": {
+        "fi": "Liian monta epäonnistunutta kirjautumista. Yritä uudelleen {minutes} min kuluttua.",
+        "en": "Too many failed logins. Please try again in {minutes} min.",
+    },
     "staff.login.hint": {
         "fi": "Osallistujat eivät tarvitse tunnusta. Henkilökunnan tunnuksen ja unohtuneen "
         "salasanan tilalle uuden saat kirjaston tietohallinnolta.",

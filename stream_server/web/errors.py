@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from stream_server.errors import KohtaamoError
+from stream_server.errors import KohtaamoError, TooManyRequests
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = error_response(exc.status, exc.code, exc.message)
         if exc.closes_connection:
             response.force_close()
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":

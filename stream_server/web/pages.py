@@ -242,7 +242,7 @@ async def join_code_lookup(request: web.Request) -> web.Response:
                 {"error": {"code": "join_code_invalid", "message": "no session has this code"}},
                 status=404,
             )
-        data = catalog.session_to_json(session, now)
+        data = catalog.session_to_json(session, now, request.app[SETTINGS].door_times)
     response = web.json_response({"session": data})
     response.headers["Cache-Control"] = "no-store"
     return response
