@@ -11,11 +11,11 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
+
+from stream_server.basics import CITY_TZ
 
 LANGUAGES = ("fi", "en")
 DEFAULT_LANGUAGE = "fi"
-CITY_TZ = ZoneInfo("Europe/Helsinki")
 
 #: Error codes of docs/signaling.md; a test checks the document and this list agree.
 PROTOCOL_ERROR_CODES = (
