@@ -30,6 +30,7 @@ from stream_server.errors import (
     NotAcceptable,
     NotFound,
     PayloadTooLarge,
+    Unavailable,
 )
 from stream_server.live import access, recording
 from stream_server.live.client import Client, PeerClient
@@ -39,11 +40,13 @@ from stream_server.live.news import NewsHub
 from stream_server.live.session import LiveSession
 from stream_server.live.testcard import TestCardClient
 from stream_server.live.whip import WhepViewer, WhipPublisher
-from stream_server.media.peer import NegotiationError
+from stream_server.media.peer import MediaPortsExhausted, NegotiationError
 from stream_server.media.peers import raise_open_file_limit
+from stream_server.media.ports import port_range
 from stream_server.media.recorder import Recorder
 from stream_server.media.sdp import OfferSummary, SdpError, SdpTooLarge, parse_offer, require_codecs
 from stream_server.signaling.protocol import Join, ProtocolError
+from stream_server.turn import ClientIceServers
 from stream_server.vocabulary import Tier
 
 logger = logging.getLogger(__name__)
@@ -102,6 +105,10 @@ class LiveRegistry:
         self.settings = settings
         self.ledger = ledger
         self.news = NewsHub()
+        #: STUN/TURN servers for clients, with TURN credentials minted per client.
+        self.client_ice = ClientIceServers.from_settings(settings)
+        #: The UDP ports media may use (``udp_ports``), or None for any.
+        self.ports = port_range(settings.udp_ports)
         self._db = database
         self._live: dict[str, LiveSession] = {}
         self._opening: dict[str, asyncio.Lock] = {}
@@ -166,6 +173,7 @@ class LiveRegistry:
                 news=self.news,
                 spawn=self.spawn,
                 on_closed=self._closed,
+                ports=self.ports,
             )
             self._live[session.id] = live
             if session.id in self._test_card_sessions:
@@ -216,6 +224,9 @@ class LiveRegistry:
         client (it was never counted) and becomes a 400."""
         try:
             answer = await client.peer.answer(sdp)
+        except MediaPortsExhausted as exc:
+            await client.close("media-ports-exhausted")
+            raise Unavailable(str(exc), code="media_ports_exhausted") from exc
         except NegotiationError as exc:
             await client.close("rejected")
             logger.info("%s: offer rejected: %s", client.label, exc)
@@ -263,6 +274,18 @@ class LiveRegistry:
         await self._place(live, viewer, entrance)
         viewer.prepare(summary, Tier(tier))
         return await self._answer(viewer, sdp)
+
+    async def admits(self, kind: str, session_id: str, bearer: str | None) -> bool:
+        """Would a WHIP (``kind`` "whip") or WHEP offer with this bearer be let in now?"""
+        try:
+            session = await self.load_session(session_id)
+            if kind == "whip":
+                await access.publisher_entrance(self._db, session, bearer)
+            else:
+                await access.viewer_entrance(self._db, session, bearer)
+        except KohtaamoError:
+            return False
+        return True
 
     async def listener_session(self, session_id: str, bearer: str | None) -> Session:
         """The session whose news an event-stream listener may follow (WHEP's access rule)."""
@@ -374,7 +397,7 @@ class LiveRegistry:
                 "role": member.member.role,
                 "may_publish": member.member.may_publish,
                 "session": catalog.session_to_json(session, doors=self.settings.door_times),
-                "ice_servers": [s.as_dict() for s in self.settings.ice_servers],
+                "ice_servers": self.client_ice.as_dicts(),
                 "max_participants": live.membership.capacity,
                 "resumed": member.presence.resumed,
                 "recording": live.recording,

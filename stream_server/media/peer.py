@@ -8,6 +8,7 @@ behind this API.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import socket
@@ -29,6 +30,7 @@ from stream_server.media.peers import (
     prefer_codec,
     rtc_configuration,
 )
+from stream_server.media.ports import MediaPortsExhausted, PortRange
 from stream_server.media.tiers import TierController
 
 logger = logging.getLogger(__name__)
@@ -36,6 +38,9 @@ logger = logging.getLogger(__name__)
 
 class NegotiationError(Exception):
     """aiortc refused an offer or answer; the message says why (for a 400 or an error)."""
+
+
+__all__ = ["MediaPortsExhausted", "NegotiationError", "Peer", "PortRange"]
 
 
 def codec_for(kind: str, video_codec: str) -> str:
@@ -102,6 +107,9 @@ class Peer:
     ``on_ended`` is called once with ``"connection-failed"`` or ``"connection-closed"`` when
     the connection dies by itself (aiortc reports a vanished peer as *closed* after ICE
     consent expires, so both count).
+
+    With ``ports``, its ICE host candidates use ports of that range; when the range is full,
+    :meth:`answer` and :meth:`offer` raise :class:`MediaPortsExhausted` at once.
     """
 
     def __init__(
@@ -110,9 +118,11 @@ class Peer:
         video_codec: str,
         label: str,
         on_ended: Callable[[str], None] | None = None,
+        ports: PortRange | None = None,
     ) -> None:
         self.label = label
         self.video_codec = video_codec
+        self._ports = ports
         self._pc = RTCPeerConnection(rtc_configuration(ice_servers))
         self._on_ended = on_ended
         self.closed = False
@@ -155,22 +165,31 @@ class Peer:
         transceiver = self._pc.addTransceiver(kind, direction="inactive")
         prefer_codec(transceiver, kind, codec_for(kind, self.video_codec))
 
+    def _gathering(self) -> contextlib.AbstractContextManager[None]:
+        """Where ICE gathers (inside ``setLocalDescription``): in the port range, if any."""
+        return self._ports.gathering() if self._ports is not None else contextlib.nullcontext()
+
     async def answer(self, offer: str) -> str:
         """Take the remote offer and return our answer (with every candidate gathered).
 
         aiortc raises ValueError, AssertionError, KeyError and more on odd SDP, so the catch
-        is deliberately broad here, at the boundary.
+        is deliberately broad here, at the boundary; a full port range is not the offer's
+        fault and goes up as :class:`MediaPortsExhausted`.
         """
         try:
             await self._pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
-            await self._pc.setLocalDescription(await self._pc.createAnswer())
+            with self._gathering():
+                await self._pc.setLocalDescription(await self._pc.createAnswer())
+        except MediaPortsExhausted:
+            raise
         except Exception as exc:
             raise NegotiationError(str(exc) or type(exc).__name__) from exc
         return self._pc.localDescription.sdp  # type: ignore[no-any-return]
 
     async def offer(self) -> str:
         """A new offer from our side (the signaling WebSocket's server-offers flow)."""
-        await self._pc.setLocalDescription(await self._pc.createOffer())
+        with self._gathering():
+            await self._pc.setLocalDescription(await self._pc.createOffer())
         return self._pc.localDescription.sdp  # type: ignore[no-any-return]
 
     async def accept_answer(self, answer: str) -> None:
