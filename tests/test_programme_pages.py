@@ -12,11 +12,14 @@ from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser
 
 from stream_server.basics import CITY_TZ, utcnow
+from stream_server.catalog import recurrence
 from stream_server.catalog import service as catalog
+from stream_server.devices import service as devices_service
 from stream_server.web.keys import DATABASE
 from tests import browser as browser_helpers
-from tests.conftest import Api, Staff, base_url
+from tests.conftest import Api, Devices, Staff, base_url
 from tests.test_dashboard import staff_page
+from tests.test_kiosk_pages import open_device_page
 from tests.test_pages import Node, parse
 
 chromium = browser_helpers.chromium  # the fixture, by the name the browser test asks for
@@ -399,3 +402,47 @@ async def test_a_librarian_plans_a_weekly_series_that_another_coordinator_cannot
     assert response is not None and response.status == 403
     assert await coordinator.get_by_role("heading", name="Ei käyttöoikeutta").is_visible()
     browser_helpers.assert_no_page_errors(librarian)
+
+
+@pytest.mark.browser
+async def test_a_tablet_shows_its_series_and_a_cancelled_week_as_cancelled(
+    client: TestClient, api: Api, devices: Devices, chromium: Browser
+) -> None:
+    """The home-care client sees this week's group is off, with the reason, not a gap."""
+    now = utcnow().astimezone(CITY_TZ)
+    created = await api.create(
+        title="Tuolijumppa",
+        venue="nilsia",
+        room=None,
+        mode="group",
+        visibility="private",
+        starts=(now + dt.timedelta(minutes=5)).isoformat(timespec="minutes"),
+        recurrence={"weekdays": [recurrence.WEEKDAYS[now.weekday()]], "count": 3},
+    )
+    first, second = created["occurrences"][0]["id"], created["occurrences"][1]["id"]
+    token = await devices.add("nilsia", "tablet")
+    async with client.app[DATABASE].session() as db:
+        tablet = (await devices_service.list_devices(db))[0]
+    status, _ = await api.call("POST", f"/api/sessions/{first}/invitations", {"device": tablet.id})
+    assert status == 201
+    status, _ = await api.call(
+        "POST", f"/api/sessions/{first}/cancel", {"reason": "Ohjaaja sairastui"}
+    )
+    assert status == 200
+    page = await open_device_page(chromium, f"{base_url(client)}/tablet#device={token}", ".card")
+    card = page.locator(f".card[data-session-id='{first}']")
+    assert await card.get_attribute("data-status") == "cancelled"
+    assert "Peruttu: Ohjaaja sairastui" in await card.inner_text()
+    assert await card.locator("button").count() == 0
+    # Next week's is on the tablet too (the whole series is invited).
+    assert second in {
+        s["id"]
+        for s in (
+            await (
+                await client.get(
+                    "/api/device/schedule?days=8", headers={"Authorization": f"Bearer {token}"}
+                )
+            ).json()
+        )["sessions"]
+    }
+    browser_helpers.assert_no_page_errors(page)
