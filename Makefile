@@ -30,11 +30,16 @@ run: setup
 
 # The tests run inside a fresh network namespace that holds only `lo`, so no packet can
 # leave loopback (unshare -rn works unprivileged; as root plain -n would do too).
+# PostgreSQL cannot start inside it, so tests/pgcluster.py starts a throw-away cluster first
+# (Unix socket only, removed afterwards) and the database tests run on it and on SQLite.
+# TEST_POSTGRES=0 skips the cluster (its tests are then skipped, visibly).
+TEST_POSTGRES ?= 1
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m pytest $(PYTEST_ARGS)'
+	KOHTAAMO_TEST_POSTGRES=$(TEST_POSTGRES) $(BIN)/python -m tests.pgcluster run -- \
+	  unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m pytest $(PYTEST_ARGS)'
 
 lint: setup
 	$(BIN)/ruff check .

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from stream_server.basics import DoorTimes
+from stream_server.db.engine import DatabaseUrlError, normalise_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "KOHTAAMO_"
@@ -167,6 +168,15 @@ def _parse_networks(value: Any) -> tuple[str, ...]:
     return tuple(networks)
 
 
+def _parse_database_url(value: Any) -> str:
+    """Plain ``postgresql://`` and ``sqlite:///`` URLs get their async drivers; anything else
+    is refused here, in one line (never echoing the URL: it may hold a password)."""
+    try:
+        return normalise_url(str(value).strip())
+    except DatabaseUrlError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _parse_optional_path(value: Any) -> Path | None:
     text = str(value).strip() if value is not None else ""
     return Path(text) if text else None
@@ -192,8 +202,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "database_url",
         "sqlite+aiosqlite:///var/kohtaamo.sqlite3",
-        str,
-        "SQLAlchemy async URL of the database (embedded SQLite file by default).",
+        _parse_database_url,
+        "Database URL: postgresql://USER@HOST/NAME or sqlite:///PATH (the embedded SQLite "
+        "file by default); plain URLs get their async drivers (asyncpg, aiosqlite).",
     ),
     Setting("recordings_dir", "recordings", Path, "Folder where recorded sessions are written."),
     Setting(

@@ -21,6 +21,8 @@ from tests.peers import Viewer, wait_until
 from tests.servers import free_port, start_server
 from tests.ws_peer import WsParticipant
 
+pytestmark = pytest.mark.database
+
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:

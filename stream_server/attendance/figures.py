@@ -28,7 +28,7 @@ import functools
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, literal, select, union_all
+from sqlalchemy import Float, bindparam, cast, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stream_server.db.models import (
@@ -153,7 +153,9 @@ def epoch_seconds(dialect: str, column: Any) -> Any:
     if dialect == "sqlite":
         # Stored as ISO text in UTC; julianday() parses it in C.
         return (func.julianday(column) - 2440587.5) * 86400.0
-    return func.extract("epoch", column)
+    # PostgreSQL: stored as timestamp without time zone, in UTC, which extract() reads as
+    # UTC. It returns numeric (a Decimal in Python) since PostgreSQL 14: make it a float.
+    return cast(func.extract("epoch", column), Float)
 
 
 # The live figures run on every dashboard update: their statements are built once (with a
