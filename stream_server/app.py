@@ -21,7 +21,9 @@ from stream_server.web import (
     api,
     device_api,
     events_api,
+    health,
     kiosk_pages,
+    metrics,
     pages,
     recording_api,
     reports_api,
@@ -102,6 +104,8 @@ def create_app(
     app[LOGIN_THROTTLE] = login_throttle
     app.cleanup_ctx.append(_password_hashing)
     app.cleanup_ctx.append(_services)
+    health.setup(app)  # GET /healthz and the event loop's lag
+    metrics.setup(app)  # GET /metrics
     app.add_routes(whip.routes)
     app.add_routes(api.routes)
     app.add_routes(ws.routes)

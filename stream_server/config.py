@@ -177,6 +177,13 @@ def _parse_database_url(value: Any) -> str:
         raise ConfigError(str(exc)) from None
 
 
+def _parse_optional_secret(value: Any) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    if text and len(text) < 16:
+        raise ConfigError("metrics_token: use at least 16 characters")
+    return text or None
+
+
 def _parse_optional_path(value: Any) -> Path | None:
     text = str(value).strip() if value is not None else ""
     return Path(text) if text else None
@@ -331,6 +338,13 @@ SETTINGS: tuple[Setting, ...] = (
         _parse_positive_int,
         "Threads that hash and check staff passwords off the event loop; other logins queue.",
     ),
+    Setting(
+        "metrics_token",
+        None,
+        _parse_optional_secret,
+        "Bearer token for GET /metrics from other machines (loopback needs none); unset: "
+        "loopback only.",
+    ),
     Setting("log_level", "INFO", _parse_log_level, "Python logging level."),
     Setting(
         "demo_feed",
@@ -374,6 +388,7 @@ class Settings:
     login_failures_before_backoff: int = 5
     trusted_proxies: tuple[str, ...] = ()
     password_hash_workers: int = 1
+    metrics_token: str | None = None
     log_level: str = "INFO"
     demo_feed: bool = False
 

@@ -120,6 +120,9 @@ class PeerClient:
             return
         self.closed = True
         self._release_media()
+        # Its media is released, so its counters are final: metrics count them as retired
+        # from now on (and skip closed clients), without a gap or a double count.
+        self.live.retire(self.peer.counters())
         try:
             await self.peer.close()
         finally:

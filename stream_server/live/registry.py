@@ -40,7 +40,7 @@ from stream_server.live.news import NewsHub
 from stream_server.live.session import LiveSession
 from stream_server.live.testcard import TestCardClient
 from stream_server.live.whip import WhepViewer, WhipPublisher
-from stream_server.media.peer import MediaPortsExhausted, NegotiationError
+from stream_server.media.peer import ForwardingCounters, MediaPortsExhausted, NegotiationError
 from stream_server.media.peers import raise_open_file_limit
 from stream_server.media.ports import port_range
 from stream_server.media.recorder import Recorder
@@ -116,6 +116,8 @@ class LiveRegistry:
         #: Demo broadcasts that show the test card while nobody publishes.
         self._test_card_sessions: set[str] = set()
         self._sessions = SessionCache(database)
+        #: Forwarding counters of the clients that have closed (see forwarding_counters).
+        self._retired = ForwardingCounters()
         self.closed = False
         # Each peer holds ~5 descriptors (ICE, DTLS, the direct path's socket): a soft limit
         # of 1024 would cap a broadcast near 200 viewers.
@@ -131,6 +133,16 @@ class LiveRegistry:
 
     def clients(self) -> list[Client]:
         return [c for live in self._live.values() for c in live.clients.values()]
+
+    def forwarding_counters(self) -> ForwardingCounters:
+        """Everything forwarded since start-up: closed clients' final counters plus the open
+        clients' current ones (monotonic, as Prometheus counters must be)."""
+        total = ForwardingCounters()
+        total.add(self._retired)
+        for client in self.clients():
+            if isinstance(client, PeerClient) and not client.closed:
+                total.add(client.peer.counters())
+        return total
 
     def client(self, client_id: str) -> Client | None:
         for live in self._live.values():
@@ -172,6 +184,7 @@ class LiveRegistry:
                 spawn=self.spawn,
                 on_closed=self._closed,
                 ports=self.ports,
+                retired=self._retired,
             )
             self._live[session.id] = live
             if session.id in self._test_card_sessions:

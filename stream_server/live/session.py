@@ -20,7 +20,7 @@ from stream_server.live.chat import ChatRoom
 from stream_server.live.client import Client, MediaChange
 from stream_server.live.membership import Member, Membership
 from stream_server.live.news import NewsHub
-from stream_server.media.peer import Peer, PortRange
+from stream_server.media.peer import ForwardingCounters, Peer, PortRange
 from stream_server.media.router import SessionRouter
 from stream_server.vocabulary import Channel, Role, Track
 
@@ -44,6 +44,7 @@ class LiveSession:
         spawn: Spawn,
         on_closed: Callable[[LiveSession], Awaitable[None]],
         ports: PortRange | None = None,
+        retired: ForwardingCounters | None = None,
     ) -> None:
         self.id = session_id
         self.group = group
@@ -69,6 +70,8 @@ class LiveSession:
         self._ports = ports
         self._spawn = spawn
         self._on_closed = on_closed
+        #: Where closed clients leave their forwarding counters (the registry's, for metrics).
+        self._retired = retired if retired is not None else ForwardingCounters()
 
     # -- services for clients ---------------------------------------------------------------
     def new_peer(self, label: str, on_ended: Callable[[str], None]) -> Peer:
@@ -81,6 +84,10 @@ class LiveSession:
     @property
     def ledger(self) -> AttendanceLedger:
         return self._ledger
+
+    def retire(self, counters: ForwardingCounters) -> None:
+        """A closing client's final forwarding counters (so metrics never run backwards)."""
+        self._retired.add(counters)
 
     # -- membership ---------------------------------------------------------------------------
     def place(self, client: Client, role: Role, channel: Channel) -> Member:

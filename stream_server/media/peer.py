@@ -40,7 +40,33 @@ class NegotiationError(Exception):
     """aiortc refused an offer or answer; the message says why (for a 400 or an error)."""
 
 
-__all__ = ["MediaPortsExhausted", "NegotiationError", "Peer", "PortRange"]
+__all__ = [
+    "ForwardingCounters",
+    "MediaPortsExhausted",
+    "NegotiationError",
+    "Peer",
+    "PortRange",
+]
+
+
+@dataclasses.dataclass
+class ForwardingCounters:
+    """What a peer's forwarding has done so far, for metrics.
+
+    Read from counters the forwarding path keeps anyway (sender reports need packets and
+    bytes), at scrape time: nothing is added per packet.
+    """
+
+    packets: int = 0  #: RTP packets sent to subscribers
+    octets: int = 0  #: their payload bytes
+    frames_dropped: int = 0  #: frames a slow or just-joined subscriber skipped
+    keyframe_requests: int = 0  #: key-frame requests (PLI) sent to this peer's publisher
+
+    def add(self, other: ForwardingCounters) -> None:
+        self.packets += other.packets
+        self.octets += other.octets
+        self.frames_dropped += other.frames_dropped
+        self.keyframe_requests += other.keyframe_requests
 
 
 def codec_for(kind: str, video_codec: str) -> str:
@@ -56,18 +82,29 @@ class Upstream:
     label: str
     _transceiver: RTCRtpTransceiver
     source: MediaSource | None = None
+    #: Key-frame requests of the sources this upstream fed before the current one.
+    _past_keyframe_requests: int = dataclasses.field(default=0, init=False)
 
     def open(self) -> MediaSource:
         """The source this upstream feeds; a new one if the previous was closed."""
         if self.source is None or self.source.closed:
+            if self.source is not None:
+                self._past_keyframe_requests += self.source.keyframe_requests_sent
             self.source = MediaSource(self.kind, self.codec.upper(), label=self.label)
             tap_receiver(self._transceiver.receiver, self.source)
         return self.source
 
     def close(self) -> None:
         if self.source is not None:
+            self._past_keyframe_requests += self.source.keyframe_requests_sent
             self.source.close()
             self.source = None
+
+    @property
+    def keyframe_requests(self) -> int:
+        """Key-frame requests sent upstream through this transceiver, all sources together."""
+        current = self.source.keyframe_requests_sent if self.source is not None else 0
+        return self._past_keyframe_requests + current
 
     @property
     def live_source(self) -> MediaSource | None:
@@ -126,6 +163,8 @@ class Peer:
         self._pc = RTCPeerConnection(rtc_configuration(ice_servers))
         self._on_ended = on_ended
         self.closed = False
+        self._upstreams: list[Upstream] = []
+        self._downstreams: list[Downstream] = []
         self._pc.on("connectionstatechange", self._state_changed)
 
     def _state_changed(self) -> None:
@@ -148,7 +187,9 @@ class Peer:
         codec = codec_for(kind, self.video_codec)
         transceiver = self._pc.addTransceiver(kind, direction="recvonly")
         prefer_codec(transceiver, kind, codec)
-        return Upstream(kind, codec, label, transceiver)
+        upstream = Upstream(kind, codec, label, transceiver)
+        self._upstreams.append(upstream)
+        return upstream
 
     def add_downstream(self, kind: str, slot: Slot | None = None) -> Downstream:
         """Send the remote side what ``slot`` carries (``None``: silent until it follows one)."""
@@ -158,7 +199,9 @@ class Peer:
         attach_forwarded_track(transceiver.sender, track)
         if slot is not None:
             track.follow(slot)
-        return Downstream(kind, track, transceiver)
+        downstream = Downstream(kind, track, transceiver)
+        self._downstreams.append(downstream)
+        return downstream
 
     def add_inactive(self, kind: str) -> None:
         """Answer an offered m-line that will carry nothing (e.g. video on an audio tier)."""
@@ -197,6 +240,18 @@ class Peer:
             await self._pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
         except Exception as exc:  # aiortc's many failure modes on odd SDP
             raise NegotiationError(str(exc) or type(exc).__name__) from exc
+
+    def counters(self) -> ForwardingCounters:
+        """This peer's forwarding so far (cheap: a few attribute reads per transceiver)."""
+        counters = ForwardingCounters()
+        for downstream in self._downstreams:
+            packets, octets = downstream.track.sent()
+            counters.packets += packets
+            counters.octets += octets
+            counters.frames_dropped += downstream.track.frames_dropped
+        for upstream in self._upstreams:
+            counters.keyframe_requests += upstream.keyframe_requests
+        return counters
 
     def enlarge_receive_buffers(self) -> int:
         """A publisher's sockets must not overflow while the loop fans out (after gathering)."""

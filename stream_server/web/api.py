@@ -83,8 +83,3 @@ async def record_headcount(request: web.Request) -> web.Response:
         },
         status=201,
     )
-
-
-@routes.get("/healthz")
-async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})

@@ -31,7 +31,7 @@ from stream_server.signaling.protocol import (
     Unpublish,
     parse_message,
 )
-from stream_server.web.keys import LIVE
+from stream_server.web.keys import LIVE, METRICS
 
 logger = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -94,6 +94,7 @@ async def signaling(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     channel = SocketChannel(ws)
     live = request.app[LIVE]
+    protocol_errors = request.app[METRICS].protocol_errors
     limiter = RateLimiter()
     participant: WsMember | None = None
     strikes = 0
@@ -104,6 +105,7 @@ async def signaling(request: web.Request) -> web.WebSocketResponse:
                 msg = await ws.receive(timeout=SILENCE_TIMEOUT)
             except TimeoutError:
                 reason = "silent"
+                protocol_errors.labels("silent").inc()
                 await channel.send(ProtocolError("silent", "no message for 15 s").as_message())
                 break
             if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
@@ -116,6 +118,7 @@ async def signaling(request: web.Request) -> web.WebSocketResponse:
                 continue
             if not limiter.allow():
                 strikes += 1
+                protocol_errors.labels("rate_limited").inc()
                 await channel.send(ProtocolError("rate_limited", "too many messages").as_message())
                 if strikes > MAX_STRIKES:
                     reason = "rate-limited"
@@ -138,6 +141,7 @@ async def signaling(request: web.Request) -> web.WebSocketResponse:
                 # By session, never by the client's address (the README promises that).
                 where = participant.live.id if participant is not None else "(not joined)"
                 logger.info("ws %s: %s: %s", where, exc.code, exc.message)
+                protocol_errors.labels(exc.code).inc()
                 await channel.send(exc.as_message())
     except asyncio.CancelledError:
         reason = "server-shutdown"
