@@ -87,6 +87,17 @@ async def _password_hashing(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
 
 
+async def _stop_live(app: web.Application) -> None:
+    """SIGTERM (aiohttp's graceful stop) runs this before waiting for handlers: every live
+    session closes as ``server-shutdown`` — pages' WebSockets get 1001 (they reconnect to the
+    next server), recordings are finished, attendance intervals are closed at this moment,
+    peer connections are closed. Then the WebSocket handlers end by themselves instead of
+    being cancelled after the shutdown timeout."""
+    live = app.get(LIVE)
+    if live is not None:
+        await live.close()
+
+
 def create_app(
     settings: Settings, *, login_throttle: LoginThrottle | None = None
 ) -> web.Application:
@@ -104,6 +115,7 @@ def create_app(
     app[LOGIN_THROTTLE] = login_throttle
     app.cleanup_ctx.append(_password_hashing)
     app.cleanup_ctx.append(_services)
+    app.on_shutdown.append(_stop_live)
     health.setup(app)  # GET /healthz and the event loop's lag
     metrics.setup(app)  # GET /metrics
     app.add_routes(whip.routes)

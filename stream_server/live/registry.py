@@ -151,8 +151,16 @@ class LiveRegistry:
                 return found
         return None
 
+    def _check_open(self) -> None:
+        if self.closed:
+            raise Unavailable(
+                "the server is stopping; try again in a moment", code="server_stopping"
+            )
+
     async def load_session(self, session_id: str) -> Session:
-        """A session that is not over (404 ``unknown_session``, 410 ``session_ended``)."""
+        """A session that is not over (404 ``unknown_session``, 410 ``session_ended``); 503
+        ``server_stopping`` once the server is stopping."""
+        self._check_open()
         session = await self._sessions.get(session_id)
         if session is None:
             raise NotFound(f"no session {session_id!r}", code="unknown_session")
@@ -172,6 +180,7 @@ class LiveRegistry:
 
     # -- live sessions ------------------------------------------------------------------------
     def _open(self, session: Session) -> LiveSession:
+        self._check_open()  # nothing new starts while the server stops
         live = self._live.get(session.id)
         if live is None or live.closed:
             live = LiveSession(
@@ -355,6 +364,8 @@ class LiveRegistry:
         Credentials are checked before anything else is touched (an invalid device token
         must not disconnect the same attendee key's other connection).
         """
+        if self.closed:
+            raise ProtocolError("server_stopping", "the server is stopping", "join")
         session = await self.session_for_join(join)
         try:
             entrance = await access.member_entrance(
@@ -362,6 +373,8 @@ class LiveRegistry:
             )
         except KohtaamoError as exc:
             raise ProtocolError(exc.code, exc.message, "join") from None
+        if self.closed:
+            raise ProtocolError("server_stopping", "the server is stopping", "join")
         live = self._open(session)
         if live.key_digest(join.attendee_key) in live.removed:
             raise ProtocolError("removed", "the host removed you from this session", "join")
@@ -494,7 +507,8 @@ class LiveRegistry:
                 logger.exception("attendance heartbeat failed")
 
     async def close(self) -> None:
-        """Server shutdown: close every connection and record everyone as left."""
+        """Server shutdown: close every connection and record everyone as left. Idempotent
+        (the app calls it on shutdown and again at clean-up)."""
         self.closed = True
         self.news.close()
         await asyncio.gather(
