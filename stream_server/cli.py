@@ -21,6 +21,7 @@ from stream_server.catalog import service as catalog
 from stream_server.config import ConfigError, Settings, load_settings
 from stream_server.db.engine import Database, upgrade_database
 from stream_server.db.models import Area, StaffUser
+from stream_server.logs import configure_logging
 
 logger = logging.getLogger("kohtaamo")
 
@@ -316,12 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("aioice").setLevel(logging.WARNING)
-    logging.getLogger("aiortc").setLevel(logging.WARNING)
+    configure_logging(settings.log_level, client_addresses=settings.log_client_addresses)
     result: int = args.func(settings, args)
     return result
 

@@ -347,6 +347,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("log_level", "INFO", _parse_log_level, "Python logging level."),
     Setting(
+        "log_client_addresses",
+        False,
+        _parse_bool,
+        "Write client IP addresses to the log, for an investigation only (off: every address "
+        "is replaced by [address]; docs/operations.md says how long such lines are kept).",
+    ),
+    Setting(
         "demo_feed",
         False,
         _parse_bool,
@@ -390,6 +397,7 @@ class Settings:
     password_hash_workers: int = 1
     metrics_token: str | None = None
     log_level: str = "INFO"
+    log_client_addresses: bool = False
     demo_feed: bool = False
 
     @property

@@ -41,10 +41,9 @@ async def device_entrance(database: Database, session: Session, token: str, role
         device = await devices.authenticate(db, token)
         place = await devices.placement(db, device, session)
     if place is None:
-        raise Forbidden(
-            f"device {device.id} has no part in session {session.id}",
-            code="device_not_allowed",
-        )
+        # No device id or session id in the text: it reaches the log, and a home tablet's
+        # id tied to a session would say who was trying to join what.
+        raise Forbidden("this device has no part in this session", code="device_not_allowed")
     if role == Role.HOST and not place.may_publish:
         raise Forbidden(
             "only a device in the session's own room may publish", code="device_not_allowed"

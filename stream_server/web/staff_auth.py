@@ -26,7 +26,7 @@ from stream_server.web.auth import (
     staff_identity,
 )
 from stream_server.web.bodies import read_form
-from stream_server.web.keys import DATABASE, LOGIN_THROTTLE, PASSWORD_HASHING
+from stream_server.web.keys import DATABASE, LOGIN_THROTTLE, PASSWORD_HASHING, SETTINGS
 from stream_server.web.rendering import language, render
 
 logger = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))[:1024]
     next_path = safe_next(str(form.get("next", "")) or None)
     throttle = request.app[LOGIN_THROTTLE]
-    address = client_address(request)  # for the throttle only: never logged
+    address = client_address(request)  # for the throttle; logged only for an investigation
     retry_after = throttle.begin(name, address)
     if retry_after:
         # The back-off's start is logged (below); each refused attempt only at DEBUG, so that
@@ -118,14 +118,18 @@ async def login(request: web.Request) -> web.StreamResponse:
             backoff = throttle.failed(name, address)
         else:
             throttle.succeeded(name, address)
+    # The address only when log_client_addresses is on (an investigation): README, Privacy.
+    origin = f" from {address}" if request.app[SETTINGS].log_client_addresses else ""
     if new_login is None:
         if backoff:
-            logger.warning("staff login failed for %r; throttled for %.0f s", name, backoff)
+            logger.warning(
+                "staff login failed for %r%s; throttled for %.0f s", name, origin, backoff
+            )
         else:
-            logger.warning("staff login failed for %r", name)
+            logger.warning("staff login failed for %r%s", name, origin)
         message = i18n.translate("staff.login.failed", language(request))
         return _login_page(request, next_path, 401, message, "login_failed")
-    logger.info("staff %r logged in", name)
+    logger.info("staff %r logged in%s", name, origin)
     response = web.HTTPSeeOther(next_path)
     set_login_cookie(request, response, new_login)
     raise response
