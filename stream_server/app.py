@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from stream_server.attendance import retention
 from stream_server.attendance.ledger import AttendanceLedger
 from stream_server.config import PROJECT_ROOT, Settings
 from stream_server.db.engine import Database
@@ -54,7 +55,8 @@ CLIENT_MAX_SIZE = 256 * 1024
 
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
-    """Open the database, recover attendance left open by a crash, run the heartbeat."""
+    """Open the database, recover attendance left open by a crash, run the heartbeat (and the
+    attendance retention, when ``attendance_retention_days`` is set)."""
     settings = app[SETTINGS]
     database = Database(settings.database_url)
     ledger = AttendanceLedger(database, brief_visit_seconds=settings.brief_visit_seconds)
@@ -65,13 +67,22 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[LIVE] = live
     if settings.demo_feed:
         await live.start_test_cards()
-    heartbeat = asyncio.create_task(live.heartbeat())
+    tasks = [asyncio.create_task(live.heartbeat())]
+    if settings.attendance_retention_days is not None:
+        tasks.append(
+            asyncio.create_task(
+                retention.retention_loop(
+                    database, settings.attendance_retention_days, settings.brief_visit_seconds
+                )
+            )
+        )
     try:
         yield
     finally:
-        heartbeat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await heartbeat
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await live.close()
         await database.close()
 

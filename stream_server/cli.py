@@ -261,6 +261,40 @@ def cmd_areas(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_attendance_purge(settings: Settings, args: argparse.Namespace) -> int:
+    from stream_server.attendance import retention
+
+    now = catalog.utcnow()
+    if args.before:
+        try:
+            before = retention.start_of_day(dt.date.fromisoformat(args.before))
+        except ValueError:
+            print(f"error: --before is not a date (YYYY-MM-DD): {args.before}", file=sys.stderr)
+            return 2
+    elif settings.attendance_retention_days is not None:
+        before = retention.retention_cutoff(settings.attendance_retention_days, now)
+    else:
+        print("error: give --before DATE (attendance_retention_days is unset)", file=sys.stderr)
+        return 2
+    if before > now:
+        print("error: --before must not be in the future", file=sys.stderr)
+        return 2
+
+    async def work(database: Database) -> retention.PurgeResult:
+        return await retention.purge_attendance(
+            database, before, settings.brief_visit_seconds, now=now, dry_run=args.dry_run
+        )
+
+    result = _run(_with_db(settings, work))
+    day = before.astimezone(catalog.CITY_TZ).date().isoformat()
+    verb = "would delete" if args.dry_run else "deleted"
+    print(
+        f"sessions before {day}: {verb} {result.participants} participants and "
+        f"{result.intervals} intervals of {result.sessions} sessions; reports keep their figures"
+    )
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kohtaamo", description=__doc__)
@@ -305,6 +339,21 @@ def build_parser() -> argparse.ArgumentParser:
     setpop.add_argument("slug")
     setpop.add_argument("population", type=int)
     setpop.set_defaults(func=cmd_areas)
+
+    attendance = sub.add_parser("attendance", help="attendance data retention")
+    at_sub = attendance.add_subparsers(dest="attendance_command", required=True)
+    purge = at_sub.add_parser(
+        "purge",
+        help="delete the participants and intervals of sessions before DATE "
+        "(reports keep their figures)",
+    )
+    purge.add_argument(
+        "--before",
+        metavar="DATE",
+        help="YYYY-MM-DD, Europe/Helsinki; default: today minus attendance_retention_days",
+    )
+    purge.add_argument("--dry-run", action="store_true", help="count only, delete nothing")
+    purge.set_defaults(func=cmd_attendance_purge)
 
     admin_cli.add_commands(sub)
     return parser

@@ -177,6 +177,16 @@ def _parse_database_url(value: Any) -> str:
         raise ConfigError(str(exc)) from None
 
 
+def _parse_optional_days(value: Any) -> float | None:
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return None
+    days = float(text)
+    if days < 1:
+        raise ConfigError("attendance_retention_days: at least 1 day, or unset to keep")
+    return days
+
+
 def _parse_optional_secret(value: Any) -> str | None:
     text = str(value).strip() if value is not None else ""
     if text and len(text) < 16:
@@ -231,6 +241,13 @@ SETTINGS: tuple[Setting, ...] = (
         30.0,
         float,
         "Recordings older than this many days are deleted (at start-up and daily); 0 keeps them.",
+    ),
+    Setting(
+        "attendance_retention_days",
+        None,
+        _parse_optional_days,
+        "Attendance intervals of sessions older than this many days are deleted (at start-up "
+        "and daily), reports keep their figures; unset: kept.",
     ),
     Setting(
         "ice_servers",
@@ -375,6 +392,7 @@ class Settings:
     recording_enabled: bool = True
     chat_enabled: bool = True
     recording_retention_days: float = 30.0
+    attendance_retention_days: float | None = None
     ice_servers: tuple[IceServer, ...] = ()
     ice_host_addresses: tuple[str, ...] = ()
     udp_ports: tuple[int, int] | None = None

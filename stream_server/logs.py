@@ -59,13 +59,18 @@ class AddressRedactingFormatter(logging.Formatter):
 
 def configure_logging(level: str, client_addresses: bool = False) -> None:
     """The root logger writes to stderr (journald under systemd), addresses redacted unless
-    ``client_addresses``."""
+    ``client_addresses``. Like :func:`logging.basicConfig`, it leaves a logging set up by
+    someone else (a test runner, a program embedding the server) as it is."""
+    root = logging.getLogger()
+    ours = [h for h in root.handlers if getattr(h, "kohtaamo", False)]
+    if root.handlers and not ours:
+        return
+    for old in ours:
+        root.removeHandler(old)
     handler = logging.StreamHandler()
+    handler.kohtaamo = True  # type: ignore[attr-defined]
     formatter = logging.Formatter(FORMAT) if client_addresses else AddressRedactingFormatter(FORMAT)
     handler.setFormatter(formatter)
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("aioice").setLevel(logging.WARNING)

@@ -38,7 +38,9 @@ from stream_server.db.models import (
     Room,
     Session,
     SessionReceiver,
+    SessionRollup,
     Venue,
+    VenueRollup,
 )
 from stream_server.vocabulary import ONLINE_CHANNELS
 
@@ -257,6 +259,46 @@ async def interval_rows(
     return grouped
 
 
+async def purged_online(db: AsyncSession, session_ids: Sequence[str]) -> dict[str, OnlineFigures]:
+    """The online figures of those sessions whose attendance was purged (retention), as their
+    rollups keep them: totals and per venue; nothing per channel, nobody connected."""
+    if not session_ids:
+        return {}
+    rows = await db.execute(
+        select(
+            SessionRollup.session_id,
+            SessionRollup.connections,
+            SessionRollup.online_total,
+            SessionRollup.brief_visits,
+            SessionRollup.online_seconds,
+            SessionRollup.peak_online,
+        ).where(SessionRollup.session_id.in_(session_ids), SessionRollup.purged.is_(True))
+    )
+    found: dict[str, OnlineFigures] = {}
+    for sid, connections, online_total, brief_visits, online_seconds, peak in rows.all():
+        found[sid] = OnlineFigures(
+            peak_online=peak,
+            connections=connections,
+            totals=OnlineCounts(online_total, brief_visits, online_seconds),
+        )
+    if found:
+        venues = await db.execute(
+            select(
+                VenueRollup.session_id,
+                VenueRollup.venue_id,
+                VenueRollup.online_total,
+                VenueRollup.brief_visits,
+                VenueRollup.online_seconds,
+            ).where(VenueRollup.session_id.in_(list(found)))
+        )
+        for sid, venue_id, online_total, brief_visits, online_seconds in venues.all():
+            if online_total or brief_visits or online_seconds:
+                found[sid].by_venue[venue_id] = OnlineCounts(
+                    online_total, brief_visits, online_seconds
+                )
+    return found
+
+
 def empty_figures(session_id: str) -> dict[str, Any]:
     return {
         "session_id": session_id,
@@ -285,9 +327,10 @@ async def session_figures(
     host_id = venues[0][0]
     slugs = dict(venues)
     slugs.update({v: slug for v, slug in known.items() if v in heads})
-    online = compute_online(
-        (await interval_rows(db, [session_id]))[session_id], now, brief_visit_seconds
-    )
+    rows = (await interval_rows(db, [session_id]))[session_id]
+    online = compute_online(rows, now, brief_visit_seconds)
+    if not rows:  # no intervals: none yet, or purged (then the rollup has the figures)
+        online = (await purged_online(db, [session_id])).get(session_id, online)
     missing = {v for v in online.by_venue if v is not None and v not in slugs}
     if missing:
         extra = await db.execute(select(Venue.id, Venue.slug).where(Venue.id.in_(missing)))
