@@ -14,12 +14,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 
 from stream_server import admin_cli
 from stream_server.catalog import service as catalog
 from stream_server.config import ConfigError, Settings, load_settings
-from stream_server.db.engine import Database, upgrade_database
+from stream_server.db.engine import Database, run_blocking, schema_problem, upgrade_database
 from stream_server.db.models import Area, StaffUser
 from stream_server.logs import configure_logging
 
@@ -62,6 +62,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from stream_server.web.access_log import AccessLogger
 
     settings = settings.replace(host=args.host or settings.host, port=args.port or settings.port)
+    problem = run_blocking(schema_problem(settings.database_url))
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     ssl_context = None
     if settings.tls_cert and settings.tls_key:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -89,7 +93,19 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     upgrade_database(settings.database_url)
-    print(f"database is at the newest schema ({settings.database_url})")
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    print(f"database is at the newest schema ({shown})")
+    return 0
+
+
+def cmd_db_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from stream_server.db.backup import BackupError, backup_database
+
+    try:
+        print(backup_database(settings.database_url, Path(args.file)))
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -309,6 +325,11 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply Alembic migrations").set_defaults(func=cmd_db_upgrade)
+    backup = db_sub.add_parser(
+        "backup", help="a consistent copy while the server runs (SQLite file, or pg_dump)"
+    )
+    backup.add_argument("file", help="where to write it")
+    backup.set_defaults(func=cmd_db_backup)
 
     sub.add_parser(
         "demo", help="load a week of demo sessions, three past months and a staff account"

@@ -102,16 +102,16 @@ class NewDatabase:
         self._request = request
         self._made: list[str] = []
 
-    def __call__(self, name: str = "kohtaamo") -> str:
+    def __call__(self, name: str = "kohtaamo", migrated: bool = True) -> str:
         if self.backend == "sqlite":
             url = f"sqlite+aiosqlite:///{self._tmp_path}/{name}.sqlite3"
-            upgrade_database(url)
+            if migrated:
+                upgrade_database(url)
             return url
         server = self._request.getfixturevalue("postgres_template")
         database = f"test_{os.getpid()}_{next(_database_numbers)}"
-        run_blocking(
-            _admin(server, f"CREATE DATABASE {database} TEMPLATE {TEMPLATE_DB} STRATEGY FILE_COPY")
-        )
+        template = f"TEMPLATE {TEMPLATE_DB} STRATEGY FILE_COPY" if migrated else ""
+        run_blocking(_admin(server, f"CREATE DATABASE {database} {template}"))
         self._made.append(database)
         return _with_database(server, database)
 
@@ -128,7 +128,8 @@ class NewDatabase:
 def new_database(
     db_backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., str]]:
-    """``new_database(name)`` → the URL of a fresh, migrated database on this test's backend."""
+    """``new_database(name)`` → the URL of a fresh, migrated database on this test's backend
+    (``migrated=False``: an empty one)."""
     maker = NewDatabase(db_backend, tmp_path, request)
     try:
         yield maker

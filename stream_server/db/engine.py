@@ -154,6 +154,56 @@ def upgrade_database(url: str, revision: str = "head") -> None:
     run_blocking(_upgrade(url, revision))
 
 
+def head_revision() -> str:
+    """The newest migration this version of the server has."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
+
+
+async def schema_problem(url: str, timeout: float = 10.0) -> str | None:
+    """Why the server cannot start on this database (one line), or None: unreachable, not
+    migrated, or migrated by another version. Never names the password."""
+    from alembic.runtime.migration import MigrationContext
+
+    engine = make_engine(url)
+    try:
+        async with asyncio.timeout(timeout):
+            async with engine.connect() as connection:
+                current = await connection.run_sync(
+                    lambda sync: MigrationContext.configure(sync).get_current_revision()
+                )
+    except TimeoutError:
+        return f"the database did not answer within {timeout:g} s"
+    except Exception as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        return f"cannot reach the database ({type(exc).__name__}: {detail[:200]})"
+    finally:
+        await engine.dispose()
+    head = head_revision()
+    if current is None:
+        return "the database has no schema yet: run `kohtaamo db upgrade` first"
+    if current != head:
+        from alembic.script import ScriptDirectory
+
+        known = {
+            rev.revision
+            for rev in ScriptDirectory.from_config(alembic_config(url)).walk_revisions()
+        }
+        if current in known:
+            return (
+                f"the database schema is at revision {current}, this version needs {head}: "
+                "run `kohtaamo db upgrade` (after a backup)"
+            )
+        return (
+            f"the database schema is at revision {current}, newer than this version knows "
+            f"({head}): run the newer version, or restore the backup made before upgrading"
+        )
+    return None
+
+
 class Database:
     """An async engine plus a session factory; one per app."""
 
