@@ -51,6 +51,7 @@ PROTOCOL_ERROR_CODES = (
     "media_ports_exhausted",
     "chat_disabled",
     "unknown_message",
+    "server_stopping",
 )
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -496,6 +497,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "error.session_ended": {
         "fi": "Tapahtuma on päättynyt.",
         "en": "This session has ended.",
+    },
+    "error.server_stopping": {
+        "fi": "Palvelin käynnistyy uudelleen. Yhdistetään hetken kuluttua…",
+        "en": "The server is restarting. Reconnecting in a moment…",
     },
     "error.not_started": {
         "fi": "Tapahtuma ei ole vielä alkanut.",
