@@ -31,6 +31,7 @@ from stream_server.web import (
     staff_areas,
     staff_auth,
     staff_events,
+    staff_recordings,
     survey_api,
     whip,
     ws,
@@ -137,6 +138,7 @@ def create_app(
     app.add_routes(staff_auth.routes)
     app.add_routes(reports_api.routes)
     app.add_routes(staff_areas.routes)
+    app.add_routes(staff_recordings.routes)
     staff_events.setup(app)  # the staff dashboard, reports page and live event stream
     app.add_routes(kiosk_pages.routes)
     survey_api.setup(app)

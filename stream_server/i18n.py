@@ -534,6 +534,48 @@ MESSAGES: dict[str, dict[str, str]] = {
     "dash.reports_link": {"fi": "Raportit", "en": "Reports"},
     "dash.devices_link": {"fi": "Laitteet", "en": "Devices"},
     "dash.areas_link": {"fi": "Alueiden asukasluvut", "en": "Area populations"},
+    "dash.recordings_link": {"fi": "Tallenteet", "en": "Recordings"},
+    # -- recordings (staff) ----------------------------------------------------------------------
+    "recordings.title": {"fi": "Tallenteet", "en": "Recordings"},
+    "recordings.intro": {
+        "fi": "Lähetysten tallenteet. Ne poistetaan automaattisesti {days} päivän kuluttua; "
+        "jos tallenne julkaistaan, kopioi se ensin muualle ja huolehdi kuvattujen luvista.",
+        "en": "Recordings of broadcasts. They are deleted automatically after {days} days; "
+        "to publish one, copy it elsewhere first and take care of the consent of the people "
+        "in it.",
+    },
+    "recordings.intro_kept": {
+        "fi": "Lähetysten tallenteet. Niitä ei poisteta automaattisesti.",
+        "en": "Recordings of broadcasts. They are not deleted automatically.",
+    },
+    "recordings.none": {"fi": "Tallenteita ei ole.", "en": "There are no recordings."},
+    "recordings.col.session": {"fi": "Tapahtuma", "en": "Session"},
+    "recordings.col.started": {"fi": "Alkoi", "en": "Started"},
+    "recordings.col.size": {"fi": "Koko", "en": "Size"},
+    "recordings.col.expires": {"fi": "Poistetaan", "en": "Deleted on"},
+    "recordings.col.actions": {"fi": "Toiminnot", "en": "Actions"},
+    "recordings.unknown_session": {"fi": "(poistettu tapahtuma)", "en": "(removed session)"},
+    "recordings.in_progress": {"fi": "Tallennus käynnissä", "en": "Being recorded"},
+    "recordings.never": {"fi": "ei automaattisesti", "en": "not automatically"},
+    "recordings.download": {"fi": "Lataa", "en": "Download"},
+    "recordings.download_label": {
+        "fi": "Lataa tallenne: {title}, {started}",
+        "en": "Download the recording: {title}, {started}",
+    },
+    "recordings.delete": {"fi": "Poista", "en": "Delete"},
+    "recordings.delete_label": {
+        "fi": "Poista tallenne: {title}, {started}",
+        "en": "Delete the recording: {title}, {started}",
+    },
+    "recordings.confirm_title": {"fi": "Poistetaanko tallenne?", "en": "Delete the recording?"},
+    "recordings.confirm_text": {
+        "fi": "Tallenne {title} ({started}, {size}) poistetaan pysyvästi. Tätä ei voi perua.",
+        "en": "The recording {title} ({started}, {size}) will be deleted for good. "
+        "This cannot be undone.",
+    },
+    "recordings.confirm": {"fi": "Poista pysyvästi", "en": "Delete for good"},
+    "recordings.cancel": {"fi": "Peruuta", "en": "Cancel"},
+    "recordings.deleted": {"fi": "Tallenne poistettu.", "en": "The recording was deleted."},
     # -- area populations (staff) ---------------------------------------------------------------
     "areas.title": {"fi": "Alueiden asukasluvut", "en": "Area populations"},
     "areas.intro": {

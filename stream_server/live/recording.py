@@ -10,7 +10,10 @@ told by the session's ``recording`` news.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime as dt
 import logging
+import re
 import secrets
 import time
 from pathlib import Path
@@ -26,6 +29,65 @@ from stream_server.media.recorder import Recorder
 logger = logging.getLogger(__name__)
 
 RECORDING_SUFFIXES = (".mkv", ".mkv.part")
+#: ``<session id>-<UTC time>[-n].mkv`` (media/recorder.py); anything else is not ours.
+RECORDING_NAME = re.compile(r"^(?P<session>[A-Za-z0-9_-]+)-(?P<stamp>\d{8}T\d{6}Z)(?:-\d+)?\.mkv$")
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordingFile:
+    """One file in ``recordings_dir`` as staff see it."""
+
+    name: str
+    session_id: str
+    started_at: dt.datetime
+    size: int
+    modified_at: dt.datetime
+    #: Still being written (``.part``): not offered for download or deletion.
+    in_progress: bool
+
+
+def list_recordings(directory: Path) -> list[RecordingFile]:
+    """The recordings in ``directory``, newest first (blocking: run it in a thread)."""
+    if not directory.is_dir():
+        return []
+    found = []
+    for path in directory.iterdir():
+        in_progress = path.name.endswith(".part")
+        match = RECORDING_NAME.match(path.name.removesuffix(".part"))
+        if match is None or not path.is_file():
+            continue
+        stat = path.stat()
+        found.append(
+            RecordingFile(
+                name=path.name,
+                session_id=match["session"],
+                started_at=dt.datetime.strptime(match["stamp"], "%Y%m%dT%H%M%SZ").replace(
+                    tzinfo=dt.UTC
+                ),
+                size=stat.st_size,
+                modified_at=dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC),
+                in_progress=in_progress,
+            )
+        )
+    return sorted(found, key=lambda f: (f.started_at, f.name), reverse=True)
+
+
+def finished_recording(directory: Path, name: str) -> Path | None:
+    """The finished recording called ``name``, or None: only our own file names, never a
+    path (``..``, slashes) and never a file still being written."""
+    if RECORDING_NAME.match(name) is None:
+        return None
+    path = directory / name
+    return path if path.is_file() else None
+
+
+def delete_recording(directory: Path, name: str) -> bool:
+    """Delete a finished recording; False if there is no such file (blocking)."""
+    path = finished_recording(directory, name)
+    if path is None:
+        return False
+    path.unlink(missing_ok=True)
+    return True
 
 
 class RecorderClient:

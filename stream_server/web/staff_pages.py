@@ -56,6 +56,7 @@ def staff_links(request: web.Request, current: str) -> list[dict[str, Any]]:
             ("/staff/reports", "dash.reports_link"),
             ("/staff/devices", "dash.devices_link"),
             ("/staff/areas", "dash.areas_link"),
+            ("/staff/recordings", "dash.recordings_link"),
         )
     ]
 
