@@ -41,7 +41,7 @@ from stream_server.live.session import LiveSession
 from stream_server.live.testcard import TestCardClient
 from stream_server.live.whip import WhepViewer, WhipPublisher
 from stream_server.media.peer import ForwardingCounters, MediaPortsExhausted, NegotiationError
-from stream_server.media.peers import raise_open_file_limit
+from stream_server.media.peers import open_file_limit_warning, raise_open_file_limit
 from stream_server.media.ports import port_range
 from stream_server.media.recorder import Recorder
 from stream_server.media.sdp import OfferSummary, SdpError, SdpTooLarge, parse_offer, require_codecs
@@ -50,6 +50,10 @@ from stream_server.turn import ClientIceServers
 from stream_server.vocabulary import Tier
 
 logger = logging.getLogger(__name__)
+
+#: Peer connections to plan file descriptors for while no ``max_peers`` is configured: a
+#: large broadcast (the fan-out benchmark's 200 viewers) with room to spare.
+ESTIMATED_PEERS = 500
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,7 +125,16 @@ class LiveRegistry:
         self.closed = False
         # Each peer holds ~5 descriptors (ICE, DTLS, the direct path's socket): a soft limit
         # of 1024 would cap a broadcast near 200 viewers.
-        logger.debug("open file limit %d", raise_open_file_limit())
+        limit = raise_open_file_limit()
+        logger.debug("open file limit %d", limit)
+        # The hostile-input work adds a max_peers setting; until it exists, warn against an
+        # estimate of a large city broadcast.
+        max_peers = getattr(settings, "max_peers", None)
+        warning = open_file_limit_warning(
+            limit, max_peers or ESTIMATED_PEERS, estimated=max_peers is None
+        )
+        if warning is not None:
+            logger.warning("%s", warning)
 
     # -- lookups ------------------------------------------------------------------------------
     def get(self, session_id: str) -> LiveSession | None:

@@ -85,6 +85,31 @@ async def close_peer(pc: RTCPeerConnection, label: str = "") -> None:
         logger.warning("%s: peer connection did not close cleanly", label, exc_info=True)
 
 
+#: File descriptors one peer connection holds: ICE and DTLS sockets, the direct RTP path's
+#: duplicate of its socket (measured at 4-5).
+FDS_PER_PEER = 5
+#: Descriptors the server needs besides its peers: listening sockets, database connections,
+#: recordings being written, HTTP and WebSocket connections of pages and staff.
+FDS_RESERVED = 256
+
+
+def open_file_limit_warning(limit: int, peers: int, estimated: bool = False) -> str | None:
+    """A warning when ``limit`` open files cannot hold ``peers`` peer connections, else None.
+
+    ``estimated``: ``peers`` is a guess, not a configured maximum (the text says so).
+    """
+    needed = peers * FDS_PER_PEER + FDS_RESERVED
+    if limit >= needed:
+        return None
+    holds = max(0, (limit - FDS_RESERVED) // FDS_PER_PEER)
+    what = f"an estimated {peers}" if estimated else f"max_peers = {peers}"
+    return (
+        f"the open file limit ({limit}) holds only about {holds} peer connections, not "
+        f"{what} (about {needed} descriptors): raise it (systemd: LimitNOFILE=65536; "
+        "shell: ulimit -n)"
+    )
+
+
 def raise_open_file_limit() -> int:
     """Raise the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
 
