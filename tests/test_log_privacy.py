@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp import web
+from aiohttp.test_utils import TestClient, make_mocked_request
 
 from stream_server.app import create_app
 from stream_server.config import Settings
 from stream_server.logs import REDACTED, AddressRedactingFormatter, redact_addresses
+from stream_server.web.access_log import AccessLogger
 from tests.conftest import Devices, Sessions, Staff, base_url
 from tests.peers import Viewer, wait_until
 from tests.servers import free_port, start_server
@@ -142,3 +144,24 @@ async def test_the_running_server_writes_no_address_even_for_aiohttps_own_errors
     assert redact_addresses(text) == text, [
         line for line in text.splitlines() if redact_addresses(line) != line
     ][:5]
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_the_access_log_names_the_client_only_for_an_investigation(
+    settings: Settings, caplog: pytest.LogCaptureFixture, on: bool
+) -> None:
+    app = create_app(settings.replace(log_client_addresses=on))
+
+    class Transport:
+        def get_extra_info(self, name: str, default: Any = None) -> Any:
+            return ("198.51.100.7", 40000) if name == "peername" else default
+
+        def is_closing(self) -> bool:
+            return False
+
+    request = make_mocked_request("GET", "/sessions/abc", app=app, transport=Transport())
+    logger = logging.getLogger("test.access.privacy")
+    with caplog.at_level(logging.INFO, logger="test.access.privacy"):
+        AccessLogger(logger, "").log(request, web.Response(status=200), 0.01)
+    assert ("from 198.51.100.7" in caplog.text) is on
+    assert "GET /sessions/abc 200" in caplog.text

@@ -25,9 +25,12 @@ def redact_path(path: str) -> str:
 
 
 def _with_address(request: web.BaseRequest) -> bool:
-    app = getattr(request, "app", None)
-    settings = app.get(SETTINGS) if app is not None else None
-    return settings is not None and settings.log_client_addresses
+    """Whether ``log_client_addresses`` is on for the app that served ``request``."""
+    try:
+        settings = request.app[SETTINGS]  # type: ignore[attr-defined]
+    except (AttributeError, KeyError):
+        return False  # not one of our apps' requests
+    return bool(settings.log_client_addresses)
 
 
 class AccessLogger(AbstractAccessLogger):
