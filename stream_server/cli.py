@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import make_url, select
+from sqlalchemy.exc import DBAPIError
 
 from stream_server import admin_cli
 from stream_server.catalog import service as catalog
@@ -388,7 +389,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, client_addresses=settings.log_client_addresses)
-    result: int = args.func(settings, args)
+    try:
+        result: int = args.func(settings, args)
+    except (DBAPIError, OSError) as exc:
+        # The database went away or was never there: one line, not a traceback (the URL is
+        # not repeated: it may hold a password).
+        first = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0][:200]
+        print(f"error: database: {type(exc).__name__}: {first}", file=sys.stderr)
+        return 1
     return result
 
 

@@ -88,6 +88,26 @@ def test_an_unsupported_url_stops_the_server_with_one_line_and_status_2(
     assert "s3cret" not in done.stderr + done.stdout
 
 
+@pytest.mark.parametrize("command", [["serve"], ["db", "upgrade"], ["sessions", "list"]])
+def test_an_unreachable_database_is_one_line_not_a_traceback(
+    command: list[str], tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "stream_server", *command],
+        env={
+            "KOHTAAMO_DATABASE_URL": f"postgresql://k:s3cret-pw@/k?host={tmp_path}/no-server",
+            "PATH": "/usr/bin:/bin",
+        },
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode in (1, 2)
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith("error:") and "s3cret" not in done.stderr
+
+
 def _serve(url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "stream_server", "serve", "--port", "9"],
