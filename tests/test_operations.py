@@ -195,3 +195,13 @@ def test_the_operations_checklist_covers_what_the_city_runs() -> None:
 
 def test_readme_links_the_checklist() -> None:
     assert "docs/operations.md" in (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_example_settings_file_loads() -> None:
+    """deploy/kohtaamo.toml, the example docs/operations.md installs, is valid as shipped."""
+    from stream_server.config import load_settings
+
+    settings = load_settings(PROJECT_ROOT / "deploy" / "kohtaamo.toml", environ={})
+    assert settings.database_url.startswith("postgresql+asyncpg://kohtaamo@/kohtaamo")
+    assert settings.attendance_retention_days is not None
+    assert not settings.log_client_addresses
