@@ -32,6 +32,7 @@ from stream_server.web import (
 )
 from stream_server.web.errors import error_middleware
 from stream_server.web.keys import DATABASE, LEDGER, LIVE, SETTINGS
+from stream_server.web.security import add_security_headers
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ def create_app(settings: Settings) -> web.Application:
     restrict_host_addresses(settings.ice_host_addresses)
     app = web.Application(middlewares=[error_middleware], client_max_size=CLIENT_MAX_SIZE)
     app[SETTINGS] = settings
+    app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(_services)
     app.add_routes(whip.routes)
     app.add_routes(api.routes)

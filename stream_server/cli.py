@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from stream_server import admin_cli
+from stream_server import admin_cli, log_safety
 from stream_server.catalog import service as catalog
 from stream_server.config import ConfigError, Settings, load_settings
 from stream_server.db.engine import Database, upgrade_database
@@ -281,10 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    log_safety.configure(settings.log_level)
     logging.getLogger("aioice").setLevel(logging.WARNING)
     logging.getLogger("aiortc").setLevel(logging.WARNING)
     result: int = args.func(settings, args)

@@ -34,6 +34,8 @@ def settings(tmp_path: Path) -> Settings:
         # Test visits last seconds; with the 60 s default they would all be brief visits.
         # Tests of brief visits ask for the default (tests/test_attendance.py, test_reports.py).
         brief_visit_seconds=0.0,
+        # Plain http on loopback: staff cookies without Secure, so the test client sends them.
+        public_url="http://127.0.0.1",
     )
 
 

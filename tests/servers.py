@@ -33,6 +33,7 @@ async def start_server(
         "KOHTAAMO_DATABASE_URL": database_url,
         "KOHTAAMO_ICE_HOST_ADDRESSES": "127.0.0.1",
         "KOHTAAMO_VIDEO_CODEC": "VP8",
+        "KOHTAAMO_PUBLIC_URL": f"http://127.0.0.1:{port}",
         **(env or {}),
     }
     proc = await asyncio.create_subprocess_exec(

@@ -207,7 +207,7 @@ async def register_device(request: web.Request) -> web.Response:
     return await _devices_page(request, identity.csrf_token, created=created, status=201)
 
 
-@routes.post("/staff/devices/{device_id:\\d+}/revoke")
+@routes.post("/staff/devices/{device_id:[0-9]{1,9}}/revoke")
 async def revoke_device(request: web.Request) -> web.StreamResponse:
     """Revoke at once: live connections close, and every later request is refused."""
     identity = await require_staff(request)

@@ -32,6 +32,7 @@ from stream_server.signaling.protocol import (
     parse_message,
 )
 from stream_server.web.keys import LIVE
+from stream_server.web.security import check_websocket_origin
 
 logger = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -90,6 +91,7 @@ async def dispatch(member: WsMember, message: Any) -> bool:
 
 @routes.get("/ws")
 async def signaling(request: web.Request) -> web.WebSocketResponse:
+    check_websocket_origin(request)
     ws = web.WebSocketResponse(max_msg_size=HARD_FRAME_BYTES, heartbeat=None)
     await ws.prepare(request)
     channel = SocketChannel(ws)
