@@ -25,6 +25,7 @@ from stream_server.devices import service as devices
 from stream_server.errors import (
     BadRequest,
     Conflict,
+    Forbidden,
     Gone,
     KohtaamoError,
     NotAcceptable,
@@ -142,6 +143,20 @@ class LiveRegistry:
             raise Gone("this session has ended", code="session_ended")
         return session
 
+    def require_doors_open(self, session: Session) -> None:
+        """403 ``not_started`` (with the start time) before the session's doors open: the
+        same rule for WHIP, WHEP and the signaling ``join``, hosts included."""
+        doors = self.settings.door_times
+        if catalog.session_phase(session, basics.utcnow(), doors) != catalog.Phase.UPCOMING:
+            return
+        starts = session.starts_at.astimezone(basics.CITY_TZ).isoformat()
+        opens = (session.starts_at - doors.open_before).astimezone(basics.CITY_TZ).isoformat()
+        raise Forbidden(
+            f"this session has not started yet; it starts at {starts}",
+            code="not_started",
+            details={"starts_at": starts, "doors_open_at": opens},
+        )
+
     def open_interval_ids(self) -> list[int]:
         return [c.presence.interval_id for c in self.clients() if c.presence is not None]
 
@@ -230,6 +245,7 @@ class LiveRegistry:
     async def publish(self, session_id: str, bearer: str | None, sdp: str) -> Answer:
         """WHIP ingest: the newest publisher of a session takes over the program."""
         session = await self.load_session(session_id)
+        self.require_doors_open(session)
         entrance = await access.publisher_entrance(self._db, session, bearer)
         summary = self._check_offer(sdp)
         live = self._open(session)
@@ -254,6 +270,7 @@ class LiveRegistry:
                 f"unknown tier {tier[:20]!r}; use one of {', '.join(Tier)}", code="invalid_tier"
             )
         session = await self.load_session(session_id)
+        self.require_doors_open(session)
         entrance = await access.viewer_entrance(self._db, session, bearer)
         summary = self._check_offer(sdp)
         live = self._open(session)
@@ -281,7 +298,7 @@ class LiveRegistry:
         """The session a signaling ``join`` names, if this person may enter it now."""
         async with self._db.session() as db:
             if join.code:
-                session = await catalog.get_session_by_code(db, join.code)
+                session = await catalog.get_session_by_code(db, join.code, basics.utcnow())
                 if session is None or (join.session and session.id != join.session):
                     raise ProtocolError(
                         "join_code_invalid", "no session has this join code", "join"
@@ -304,13 +321,10 @@ class LiveRegistry:
         phase = catalog.session_phase(session, basics.utcnow(), self.settings.door_times)
         if phase == catalog.Phase.ENDED:
             raise ProtocolError("session_ended", "this session has ended", "join")
-        if phase == catalog.Phase.UPCOMING and join.role != "host":
-            raise ProtocolError(
-                "not_started",
-                "this session has not started yet; it starts at "
-                + session.starts_at.astimezone(basics.CITY_TZ).isoformat(),
-                "join",
-            )
+        try:
+            self.require_doors_open(session)
+        except KohtaamoError as exc:
+            raise ProtocolError(exc.code, exc.message, "join") from None
         return session
 
     async def join(self, join: Join, channel: SignalingChannel) -> WsMember:

@@ -7,7 +7,7 @@ from aiohttp import web
 from stream_server.attendance import headcounts
 from stream_server.attendance.headcounts import Recorder
 from stream_server.catalog import service as catalog
-from stream_server.errors import BadRequest, Forbidden, NotFound
+from stream_server.errors import BadRequest, Conflict, Forbidden, NotFound
 from stream_server.web.auth import bearer_token, device_from_token, is_device_token, require_staff
 from stream_server.web.json_body import read_json_object
 from stream_server.web.keys import DATABASE, LEDGER, SETTINGS
@@ -64,9 +64,18 @@ async def record_headcount(request: web.Request) -> web.Response:
         if session is None:
             raise NotFound("no such session", code="unknown_session")
         try:
-            row = await headcounts.record_headcount(db, session, venue, body.get("count"), recorder)
+            row = await headcounts.record_headcount(
+                db,
+                session,
+                venue,
+                body.get("count"),
+                recorder,
+                doors=request.app[SETTINGS].door_times,
+            )
         except headcounts.HeadcountWrongVenue as exc:
             raise Forbidden(str(exc), code="headcount_wrong_venue") from None
+        except headcounts.HeadcountNotLive as exc:
+            raise Conflict(str(exc), code="session_not_live") from None
         except headcounts.HeadcountError as exc:
             raise BadRequest(str(exc), code="headcount_invalid") from None
         latest = await headcounts.latest_headcounts(db, session_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -14,8 +15,11 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def error_response(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> web.Response:
+    error: dict[str, Any] = {**(details or {}), "code": code, "message": message}
+    return web.json_response({"error": error}, status=status)
 
 
 @web.middleware
@@ -24,7 +28,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except KohtaamoError as exc:
         logger.info("%s %s -> %d %s: %s", request.method, request.path, exc.status, exc.code, exc)
-        response = error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
         if exc.closes_connection:
             response.force_close()
         return response

@@ -172,7 +172,7 @@ async def join_by_code(request: web.Request) -> web.Response:
     code = catalog.normalise_join_code(request.match_info["code"])
     now = catalog.utcnow()
     async with request.app[DATABASE].session() as db:
-        session = await catalog.get_session_by_code(db, code) if code else None
+        session = await catalog.get_session_by_code(db, code, now) if code else None
         if session is None:
             return _not_found(request, by_code=True)
         return _join_page(request, session, now, {"code": code})
