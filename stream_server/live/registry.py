@@ -217,7 +217,7 @@ class LiveRegistry:
         self, live: LiveSession, client: PeerClient, entrance: access.Entrance
     ) -> None:
         try:
-            live.place(client, entrance.role, entrance.channel)
+            live.place(client, entrance.role, entrance.channel, venue_id=entrance.venue_id)
         except SessionFull as exc:
             await client.peer.close()
             raise Conflict(str(exc), code="session_full") from exc
@@ -225,19 +225,21 @@ class LiveRegistry:
         client.venue_id = entrance.venue_id
 
     async def _answer(self, client: PeerClient, sdp: str) -> Answer:
-        """Answer an offer, then count the client; a refused offer closes the half-made
-        client (it was never counted) and becomes a 400."""
+        """Answer an offer; a refused offer closes the half-made client and becomes a 400.
+
+        Nobody is counted here: the client is counted when its media connects, and closed
+        uncounted if it has not within ``connect_timeout_seconds``.
+        """
         try:
             answer = await client.peer.answer(sdp)
         except NegotiationError as exc:
-            await client.close("rejected")
+            await asyncio.shield(self.spawn(client.close("rejected")))
             logger.info("%s: offer rejected: %s", client.label, exc)
             raise BadRequest(f"SDP offer rejected: {exc}", code="invalid_sdp") from exc
-        try:
-            await client.live.count(client, venue_id=client.venue_id)
         except BaseException:
-            await asyncio.shield(self.spawn(client.close("not-counted")))
+            await asyncio.shield(self.spawn(client.close("not-answered")))
             raise
+        client.expect_media()
         logger.info("%s: created", client.label)
         return Answer(client.id, answer)
 
@@ -340,6 +342,7 @@ class LiveRegistry:
             )
         except KohtaamoError as exc:
             raise ProtocolError(exc.code, exc.message, "join") from None
+        resumed = await self.ledger.known_attendee(session.id, join.attendee_key)
         live = self._open(session)
         if live.key_digest(join.attendee_key) in live.removed:
             raise ProtocolError("removed", "the host removed you from this session", "join")
@@ -354,18 +357,19 @@ class LiveRegistry:
             live = self._open(session)
         member = WsMember(live, channel, join.attendee_key, lambda: self.end_session(session.id))
         try:
-            live.place(member, entrance.role, entrance.channel)
+            live.place(
+                member,
+                entrance.role,
+                entrance.channel,
+                venue_id=entrance.venue_id,
+                attendee_key=join.attendee_key,
+            )
         except SessionFull as exc:
             await member.peer.close()
             raise ProtocolError("session_full", str(exc), "join") from exc
         member.device_id = entrance.device_id
         member.admitted()
-        try:
-            await live.count(member, venue_id=entrance.venue_id, attendee_key=join.attendee_key)
-        except BaseException:
-            await asyncio.shield(self.spawn(member.close("not-counted")))
-            raise
-        assert member.member is not None and member.presence is not None
+        assert member.member is not None
         await member.start(
             join.tier,
             {
@@ -376,7 +380,8 @@ class LiveRegistry:
                 "session": catalog.session_to_json(session, doors=self.settings.door_times),
                 "ice_servers": [s.as_dict() for s in self.settings.ice_servers],
                 "max_participants": live.membership.capacity,
-                "resumed": member.presence.resumed,
+                # This page (its attendee key) was counted in this session before.
+                "resumed": resumed,
                 "recording": live.recording,
             },
         )

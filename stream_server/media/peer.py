@@ -99,9 +99,10 @@ class Downstream:
 class Peer:
     """One WebRTC peer connection of the server, forwarding only (nothing decoded or encoded).
 
-    ``on_ended`` is called once with ``"connection-failed"`` or ``"connection-closed"`` when
-    the connection dies by itself (aiortc reports a vanished peer as *closed* after ICE
-    consent expires, so both count).
+    ``on_connected`` is called once, when media can flow: ICE and DTLS are both connected
+    (aiortc's ``connectionState`` becomes ``"connected"``). ``on_ended`` is called once with
+    ``"connection-failed"`` or ``"connection-closed"`` when the connection dies by itself
+    (aiortc reports a vanished peer as *closed* after ICE consent expires, so both count).
     """
 
     def __init__(
@@ -110,18 +111,29 @@ class Peer:
         video_codec: str,
         label: str,
         on_ended: Callable[[str], None] | None = None,
+        on_connected: Callable[[], None] | None = None,
     ) -> None:
         self.label = label
         self.video_codec = video_codec
         self._pc = RTCPeerConnection(rtc_configuration(ice_servers))
         self._on_ended = on_ended
+        self._on_connected = on_connected
         self.closed = False
+        #: Whether media has ever been able to flow on this connection.
+        self.was_connected = False
         self._pc.on("connectionstatechange", self._state_changed)
 
     def _state_changed(self) -> None:
         state = self._pc.connectionState
         logger.debug("%s: connection %s", self.label, state)
-        if state in ("failed", "closed") and not self.closed and self._on_ended is not None:
+        if self.closed:
+            return
+        if state == "connected":
+            self.was_connected = True
+            if self._on_connected is not None:
+                connected, self._on_connected = self._on_connected, None
+                connected()
+        elif state in ("failed", "closed") and self._on_ended is not None:
             callback, self._on_ended = self._on_ended, None
             callback(f"connection-{state}")
 
@@ -195,5 +207,5 @@ class Peer:
         if self.closed:
             return
         self.closed = True
-        self._on_ended = None
+        self._on_ended = self._on_connected = None
         await close_peer(self._pc, self.label)
