@@ -17,6 +17,7 @@ from stream_server.catalog import service as catalog
 from stream_server.config import Settings
 from stream_server.db.engine import Database, upgrade_database
 from stream_server.devices import service as devices_service
+from stream_server.media.ice import restrict_host_addresses
 from stream_server.staff import service as staff_service
 from stream_server.web.keys import DATABASE
 
@@ -37,6 +38,17 @@ def settings(tmp_path: Path) -> Settings:
         # Plain http on loopback: staff cookies without Secure, so the test client sends them.
         public_url="http://127.0.0.1",
     )
+
+
+@pytest.fixture(autouse=True)
+def loopback_ice() -> None:
+    """The tests' own peers gather ICE candidates on 127.0.0.1, the namespace's only address.
+
+    aioice leaves loopback out by itself, and the restriction is process-wide: without this a
+    test whose server runs in another process had peers without a single candidate (their
+    media never connected; they were counted anyway until counting waited for media).
+    """
+    restrict_host_addresses(("127.0.0.1",))
 
 
 @pytest.fixture
