@@ -119,8 +119,10 @@ async def test_when_two_connect_for_the_last_place_the_second_is_closed(
     assert (await first.play(client.session, base, sid)).status == 201
     assert (await second.play(client.session, base, sid)).status == 201
     await wait_until(
-        lambda: {first.pc.connectionState, second.pc.connectionState} >= {"closed"}
-        or "failed" in {first.pc.connectionState, second.pc.connectionState},
+        lambda: (
+            {first.pc.connectionState, second.pc.connectionState} >= {"closed"}
+            or "failed" in {first.pc.connectionState, second.pc.connectionState}
+        ),
         timeout=30,
     )
     await wait_until(lambda: len(client.app[LIVE].clients()) == 1)
