@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import re
 import ssl
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -66,6 +67,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         ssl_context.load_cert_chain(settings.tls_cert, settings.tls_key)
     scheme = "https" if ssl_context else "http"
     print(f"Kohtaamo serving on {scheme}://{settings.host}:{settings.port}", flush=True)
+    if DEMO_TOKENS_FILE.exists():
+        # The demo's links again, on this server's real address (the port may differ from the
+        # one `kohtaamo demo` was run with).
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        print(f"demo links ({DEMO_TOKENS_FILE}):")
+        print_demo_links(_read_demo_file(), f"{scheme}://{host}:{settings.port}")
+        sys.stdout.flush()
     web.run_app(
         create_app(settings),
         host=settings.host,
@@ -118,14 +126,21 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         return created, new_devices, past, name, password
 
     created, new_devices, past, name, password = _run(_with_db(settings, work))
-    base = f"http://{settings.host}:{settings.port}"
-    sessions = [created_session_json(c, base) for c in created] or known["sessions"]
+    # The configured address (KOHTAAMO_HOST/KOHTAAMO_PORT or the config file); `kohtaamo serve`
+    # prints the links again with the address it really serves on.
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    base = f"http://{host}:{settings.port}"
+    sessions = [created_session_json(c, base) for c in created] or [
+        {k: rebase_url(v, base) if k.endswith("_url") else v for k, v in row.items()}
+        for row in known["sessions"]
+    ]
     data = {
         "staff": {"name": name, "password": password, "login_url": f"{base}/staff/login"},
         "sessions": sessions,
         "devices": new_devices or known["devices"],
     }
-    if created or password != known_password or not DEMO_TOKENS_FILE.exists():
+    moved = sessions != known["sessions"] and not created
+    if created or moved or password != known_password or not DEMO_TOKENS_FILE.exists():
         DEMO_TOKENS_FILE.parent.mkdir(parents=True, exist_ok=True)
         DEMO_TOKENS_FILE.write_text(json.dumps(data, indent=2, ensure_ascii=False))
         DEMO_TOKENS_FILE.chmod(0o600)
@@ -135,21 +150,39 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         print(f"demo: data already loaded; links and tokens in {DEMO_TOKENS_FILE}")
     if past:
         print(f"demo: created {past} past sessions with attendance and survey answers")
-    print(f"  staff dashboard and reports: {base}/staff/login  name: {name}  password: {password}")
-    for device in data["devices"]:
+    print_demo_links(data, base)
+    return 0
+
+
+def rebase_url(url: str, base: str) -> str:
+    """A link kept in the demo file, on another address (the file keeps the one it was made
+    with)."""
+    return base + re.sub(r"^[a-z]+://[^/]*", "", url)
+
+
+def print_demo_links(data: dict[str, Any], base: str) -> None:
+    """The demo's staff login, device enrolment links and the sessions on now or soon."""
+    staff = data.get("staff")
+    if staff:
+        print(
+            f"  staff dashboard and reports: {base}/staff/login"
+            f"  name: {staff['name']}  password: {staff['password']}"
+        )
+    for device in data.get("devices", []):
         print(f"  demo {device['kind']} ({device['place']}): {base}{device['enrol_path']}")
     now = catalog.utcnow()
-    for row in sessions:
-        starts = dt.datetime.fromisoformat(row["starts_at"])
-        if starts.astimezone(dt.UTC) < now - dt.timedelta(hours=2):
+    for row in data.get("sessions", []):
+        starts = dt.datetime.fromisoformat(row["starts_at"]).astimezone(dt.UTC)
+        ends = dt.datetime.fromisoformat(row["ends_at"]).astimezone(dt.UTC)
+        if ends < now or starts > now + dt.timedelta(hours=3):
             continue
-        if row.get("live") or starts.astimezone(dt.UTC) < now + dt.timedelta(hours=3):
-            print(
-                f"  {row['title']} ({row['mode']}, {row['visibility']}, {row['venue']})\n"
-                f"    watch: {row['join_url']}   WHIP: {row['whip_url']}"
-                f"   publish token: {row['publish_token']}"
-            )
-    return 0
+        print(
+            f"  {row['title']} ({row['mode']}, {row['visibility']}, {row['venue']})\n"
+            f"    watch: {rebase_url(row['join_url'], base)}"
+            f"   present: {rebase_url(row['host_url'], base)}\n"
+            f"    WHIP: {rebase_url(row['whip_url'], base)}"
+            f"   publish token: {row['publish_token']}"
+        )
 
 
 def cmd_sessions_create(settings: Settings, args: argparse.Namespace) -> int:
@@ -195,7 +228,9 @@ def cmd_sessions_create(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_sessions_list(settings: Settings, args: argparse.Namespace) -> int:
     async def work(database: Database) -> list[dict[str, Any]]:
         async with database.session() as db:
-            return [catalog.session_to_json(s) for s in await catalog.list_listed_sessions(db)]
+            doors = settings.door_times
+            listed = await catalog.list_listed_sessions(db, doors=doors)
+            return [catalog.session_to_json(s, doors=doors) for s in listed]
 
     rows = _run(_with_db(settings, work))
     if args.json:

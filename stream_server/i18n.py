@@ -288,7 +288,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "kiosk.placement.host-room": {"fi": "Tässä tilassa", "en": "In this room"},
     "kiosk.placement.receiving-room": {"fi": "Näytetään tässä tilassa", "en": "Shown in this room"},
     "kiosk.placement.venue": {"fi": "Tässä kirjastossa", "en": "At this library"},
-    "kiosk.placement.invited": {"fi": "Kutsu", "en": "Invitation"},
+    "kiosk.placement.invited": {"fi": "Kutsuttu ryhmä", "en": "Invited group"},
     "kiosk.placement.public": {"fi": "Avoin kaikille", "en": "Open to all"},
     "kiosk.headcount": {"fi": "Paikalla tilassa", "en": "People in the room"},
     "kiosk.headcount_minus": {"fi": "Yksi vähemmän", "en": "One fewer"},
@@ -317,7 +317,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "There are no sessions this week.",
     },
     "tablet.join": {"fi": "Liity", "en": "Join"},
-    "tablet.join_label": {"fi": "Liity: {title}, {when}", "en": "Join: {title}, {when}"},
+    "tablet.join_label": {"fi": "Liity: {title}", "en": "Join: {title}"},
     "tablet.live": {"fi": "Käynnissä nyt", "en": "On now"},
     "tablet.open": {"fi": "Voit liittyä nyt", "en": "You can join now"},
     "tablet.not_yet": {
@@ -726,10 +726,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The user name or password is wrong.",
     },
     "staff.login.hint": {
-        "fi": "Osallistujat eivät tarvitse tunnusta. "
-        "Tunnuksen luo ylläpito: kohtaamo staff add NIMI.",
-        "en": "Participants never need an account. "
-        "IT creates staff accounts: kohtaamo staff add NAME.",
+        "fi": "Osallistujat eivät tarvitse tunnusta. Henkilökunnan tunnuksen ja unohtuneen "
+        "salasanan tilalle uuden saat kirjaston tietohallinnolta.",
+        "en": "Participants never need an account. Ask the library's IT support for a "
+        "staff account, or for a new password if you have forgotten yours.",
     },
     # -- chat (web/templates/_chat.html, web/static/js/chat.js) ----------------------------------
     "chat.heading": {"fi": "Keskustelu", "en": "Chat"},
@@ -825,11 +825,141 @@ MESSAGES: dict[str, dict[str, str]] = {
     "reports.category.crafts": {"fi": "Käsityöt", "en": "Crafts"},
     "reports.category.culture": {"fi": "Kulttuuri", "en": "Culture"},
     "reports.category.other": {"fi": "Muu", "en": "Other"},
+    # -- the pages as their users meet them (tablet home, presenter, staff) ---
+    "tablet.own_heading": {"fi": "Omat ryhmäsi tänään", "en": "Your groups today"},
+    "tablet.no_own_today": {
+        "fi": "Sinulla ei ole ryhmiä tänään.",
+        "en": "You have no groups today.",
+    },
+    "tablet.own_next": {
+        "fi": "Seuraava ryhmäsi: {title}, {when}.",
+        "en": "Your next group: {title}, {when}.",
+    },
+    "tablet.invited": {"fi": "Sinut on kutsuttu", "en": "You are invited"},
+    "tablet.not_yet_at": {
+        "fi": "Voit liittyä klo {time} alkaen.",
+        "en": "You can join from {time}.",
+    },
+    "tablet.overran": {
+        "fi": "Aikataulun mukaan päättyi klo {time}; voit vielä liittyä.",
+        "en": "Scheduled to end at {time}; you can still join.",
+    },
+    "tablet.code_heading": {"fi": "Onko sinulla liittymiskoodi?", "en": "Do you have a join code?"},
+    "tablet.code_hint": {
+        "fi": "Koodin saat hoitajalta tai kirjastosta.",
+        "en": "Your nurse or the library gives you the code.",
+    },
+    "tablet.code_empty": {"fi": "Kirjoita ensin koodi.", "en": "Type the code first."},
+    "tablet.code_checking": {"fi": "Tarkistetaan koodia…", "en": "Checking the code…"},
+    "tablet.code_unknown": {
+        "fi": "Tällä koodilla ei löytynyt tapahtumaa. Tarkista koodi.",
+        "en": "No session has this code. Please check it.",
+    },
+    "tablet.code_ended": {"fi": "{title} on jo päättynyt.", "en": "{title} has already ended."},
+    "tablet.code_not_yet": {
+        "fi": "{title}: {when}. Voit liittyä puoli tuntia ennen alkua.",
+        "en": "{title}: {when}. You can join half an hour before the start.",
+    },
+    "tablet.more": {"fi": "Kirjaston muu ohjelma", "en": "Other library sessions"},
+    "tablet.more_count": {
+        "fi": "Kirjaston muu ohjelma ({n})",
+        "en": "Other library sessions ({n})",
+    },
+    "call.waiting_group": {
+        "fi": "Odotetaan muita osallistujia…",
+        "en": "Waiting for the others to join…",
+    },
+    "call.leader": {"fi": "Ohjaaja", "en": "Leader"},
+    "call.stage_group": {"fi": "Ryhmän kuvat", "en": "The group's pictures"},
+    "host.title_group": {"fi": "Ryhmän ohjaaja", "en": "Group leader"},
+    "host.connect_group": {"fi": "Avaa ryhmä", "en": "Open the group"},
+    "host.end_group": {"fi": "Päätä ryhmä", "en": "End the group"},
+    "host.join_code": {"fi": "Liittymiskoodi:", "en": "Join code:"},
+    "host.join_link": {"fi": "tai osoite", "en": "or the address"},
+    "dash.join_code": {"fi": "Koodi", "en": "Code"},
+    "dash.private": {"fi": "yksityinen", "en": "private"},
+    "dash.open_page": {"fi": "Avaa tapahtuman sivu", "en": "Open the session page"},
+    "dash.open_page_label": {
+        "fi": "Avaa tapahtuman sivu: {title}",
+        "en": "Open the session page: {title}",
+    },
+    "devices.revoke_title": {
+        "fi": "Perutaanko laitteen käyttöoikeus?",
+        "en": "Revoke this device?",
+    },
+    "devices.revoke_explain": {
+        "fi": "Laite lakkaa toimimasta heti: sen yhteydet katkaistaan ja se näyttää ilmoituksen. "
+        "Voit palauttaa käyttöoikeuden tällä sivulla, jos perut vahingossa.",
+        "en": "The device stops working at once: its connections are closed and it shows a "
+        "notice. You can restore it on the devices page if this was a mistake.",
+    },
+    "devices.revoke_yes": {"fi": "Kyllä, peru käyttöoikeus", "en": "Yes, revoke it"},
+    "devices.already_revoked": {
+        "fi": "Tämän laitteen käyttöoikeus on jo peruttu.",
+        "en": "This device is already revoked.",
+    },
+    "devices.revoked_done": {
+        "fi": "Laitteen {name} käyttöoikeus peruttiin.",
+        "en": "{name} has been revoked.",
+    },
+    "devices.undo": {"fi": "Palauta käyttöoikeus", "en": "Restore"},
+    "reports.key_figures": {"fi": "Tärkeimmät luvut", "en": "Key figures"},
+    "reports.key.total": {"fi": "Osallistujia yhteensä", "en": "Participants in all"},
+    "reports.key.in_person": {"fi": "Paikan päällä", "en": "In person"},
+    "reports.key.online": {"fi": "Verkossa", "en": "Online"},
+    "reports.key.sessions": {"fi": "Toteutuneet tilaisuudet", "en": "Sessions held"},
+    "reports.key.per_1000": {"fi": "Osallistujia / 1 000 asukasta", "en": "Per 1,000 residents"},
+    "reports.key.satisfaction": {"fi": "Tyytyväisyys (1–5)", "en": "Satisfaction (1–5)"},
+    "reports.table_by": {"fi": "Osallistujat: {group}", "en": "Participants by {group}"},
+    "reports.all_columns": {
+        "fi": "Kaikki sarakkeet (tunnit, lyhyet käynnit, tyytyväisyys…)",
+        "en": "All columns (hours, brief visits, satisfaction…)",
+    },
+    "reports.page.sessions_held": {"fi": "tilaisuudet", "en": "sessions"},
+    "reports.page.in_person": {"fi": "paikan päällä", "en": "in person"},
+    "reports.page.online": {"fi": "verkossa", "en": "online"},
+    "reports.page.total": {"fi": "yhteensä", "en": "total"},
+    "reports.page.per_1000.total": {"fi": "/ 1 000 asukasta", "en": "per 1,000 residents"},
+    "reports.page.in_person_receiving": {
+        "fi": "josta vastaanottavilla näytöillä",
+        "en": "of which at receiving screens",
+    },
+    "reports.of_which_receiving": {
+        "fi": "josta {n} vastaanottavilla näytöillä",
+        "en": "of which {n} at receiving screens",
+    },
+    "reports.rule": {
+        "fi": "Lähetyksen tilaisuus ja tunnit lasketaan sen pitäjälle; sitä näytöltä seuranneet "
+        "lasketaan oman toimipisteensä (ja alueensa) osallistujiksi. Siksi alueella voi olla "
+        "osallistujia ilman omia tilaisuuksia.",
+        "en": "A broadcast and its hours count at the venue that held it; the people who "
+        "watched it on a screen count at their own venue (and area). So an area can have "
+        "participants without sessions of its own.",
+    },
+    "reports.trend_months": {
+        "fi": "Osallistujat kuukausittain, {start}–{end}: yhteensä, paikan päällä ja verkossa.",
+        "en": "Participants by month, {start} to {end}: total, in person and online.",
+    },
+    "reports.unfinished": {"fi": "{month} (kesken)", "en": "{month} (so far)"},
+    "reports.unfinished_note": {
+        "fi": "Kuluva kuukausi on kesken (luvut {day} asti), siksi sen viiva on katkoviiva.",
+        "en": "This month is not over (figures up to {day}), so its line is dashed.",
+    },
+    "index.live_now": {"fi": "Käynnissä nyt", "en": "On now"},
+    "index.later_today": {"fi": "Myöhemmin tänään", "en": "Later today"},
+    "index.tomorrow": {"fi": "Huomenna", "en": "Tomorrow"},
+    "index.day_count": {"fi": "{n} tapahtumaa", "en": "{n} sessions"},
+    "index.day_count_one": {"fi": "1 tapahtuma", "en": "1 session"},
+    "notfound.try_again": {"fi": "Kokeile koodia uudelleen", "en": "Try the code again"},
 }
 
 _WEEKDAYS = {
     "fi": ("ma", "ti", "ke", "to", "pe", "la", "su"),
     "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+_WEEKDAY_NAMES = {
+    "fi": ("maanantai", "tiistai", "keskiviikko", "torstai", "perjantai", "lauantai", "sunnuntai"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
 }
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _LANGUAGE_RANGE = re.compile(r"^\s*([A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*|\*)\s*(?:;(.*))?$")
@@ -905,6 +1035,13 @@ def format_datetime(moment: dt.datetime, lang: str, now: dt.datetime | None = No
         return f"{weekday} {local.day} {_MONTHS_EN[local.month - 1]}{year} at {local:%H:%M}"
     year = str(local.year) if local.year != this_year else ""
     return f"{weekday} {local.day}.{local.month}.{year} klo {local.hour}.{local:%M}"
+
+
+def format_day(day: dt.date, lang: str) -> str:
+    """A day as a heading: ``perjantai 4.12.`` / ``Friday 4 Dec``."""
+    if lang == "en":
+        return f"{_WEEKDAY_NAMES['en'][day.weekday()]} {day.day} {_MONTHS_EN[day.month - 1]}"
+    return f"{_WEEKDAY_NAMES['fi'][day.weekday()]} {day.day}.{day.month}."
 
 
 def format_time(moment: dt.datetime, lang: str) -> str:

@@ -356,7 +356,7 @@ async def test_two_join_pages_chat_by_keyboard_and_the_host_deletes(client, sess
     created = await sessions.create(title="Lukupiiri", mode="group")
     sid, base = created.session.id, base_url(client)
     host = await open_page(chromium, f"{base}/host/{sid}?token={created.host_token}")
-    await host.get_by_role("button", name="Avaa lähetys").click()
+    await host.get_by_role("button", name="Avaa ryhmä").click()
     await host.get_by_role("log").wait_for(state="attached")
     await host.locator("#chat").wait_for(state="visible", timeout=20_000)
 

@@ -221,6 +221,35 @@ def test_demo_loads_once_and_keeps_its_tokens(upgraded: Cli, tmp_path: Path) -> 
     )
 
 
+def test_demo_links_follow_the_configured_port_and_serve_prints_its_real_address(
+    upgraded: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kohtaamo demo` printed links on port 8080 whatever port the server was given."""
+    monkeypatch.setenv("KOHTAAMO_PORT", "9123")
+    code, out, err = upgraded("demo")
+    assert code == 0, err
+    assert "http://127.0.0.1:9123/staff/login" in out and ":8080" not in out
+    data = json.loads((tmp_path / "var" / "demo-tokens.json").read_text())
+    lecture = next(r for r in data["sessions"] if r["title"] == "Demo: Luento suorana KANTISTA")
+    assert lecture["join_url"].startswith("http://127.0.0.1:9123/j/")
+    # Run again on another port: the same demo, its links on the new address.
+    monkeypatch.setenv("KOHTAAMO_PORT", "9124")
+    code, out, _ = upgraded("demo")
+    assert f"http://127.0.0.1:9124/j/{lecture['join_code']}" in out and ":9123" not in out
+    # `kohtaamo serve --port` prints them again with the address it really serves on.
+    import aiohttp.web
+
+    served: dict[str, object] = {}
+    monkeypatch.setattr(aiohttp.web, "run_app", lambda app, **kw: served.update(kw))
+    code, out, err = upgraded("serve", "--host", "0.0.0.0", "--port", "9555")
+    assert code == 0, err
+    assert served["port"] == 9555
+    assert f"http://127.0.0.1:9555/j/{lecture['join_code']}" in out
+    tablet = next(d for d in data["devices"] if d["kind"] == "tablet")
+    assert f"http://127.0.0.1:9555{tablet['enrol_path']}" in out
+    assert "9124" not in out
+
+
 def test_staff_add_reads_the_password_from_stdin_and_tokens_can_be_revoked(
     upgraded: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:

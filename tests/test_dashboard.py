@@ -434,7 +434,15 @@ async def test_reports_page_draws_charts_under_the_csp(
         "() => window.Chart.getChart('areas-chart').data.datasets[0].data.length"
     )
     assert areas == len(report["rows"])
-    assert await page.locator("#trend-table tbody tr").count() == 12  # twelve months
+    # The trend starts at the first month with anything in it (here: this month, which is
+    # not over, so it is marked and drawn dashed), not with eleven empty months.
+    trend_rows = page.locator("#trend-table tbody tr")
+    assert await trend_rows.count() == 1
+    assert "(kesken)" in (await trend_rows.first.text_content() or "")
+    assert await page.locator("#trend-note").is_visible()
+    # The few figures that matter come first.
+    total = page.locator("#key-figures .key-figure-main dd")
+    assert await total.inner_text() == str(report["totals"]["total"])
     assert await page.locator("#areas-table tbody tr").count() == len(report["rows"])
     # The download links answer with CSV for Finnish spreadsheets.
     href = await page.get_attribute("#csv-comma", "href")

@@ -120,16 +120,32 @@ async def test_registration_shows_the_token_once_with_a_qr_code_and_revoke_is_im
     # Revoking needs the CSRF token too; then the token is refused at once.
     async with client.post(f"/staff/devices/{device['id']}/revoke") as resp:
         assert resp.status == 403
+    # The list's button leads to a confirmation page first: nothing is revoked by one press.
+    revoke_link = row.find("a", **{"class": "button button-danger"}).attrs["href"]
+    assert revoke_link == f"/staff/devices/{device['id']}/revoke"
+    status, confirm, _ = await get_page(client, str(revoke_link))
+    assert status == 200 and "Aula" in confirm.text()
+    async with client.get("/api/device", headers={"Authorization": f"Bearer {token}"}) as resp:
+        assert resp.status == 200  # still working until confirmed
     async with client.post(
         f"/staff/devices/{device['id']}/revoke", data={"csrf_token": csrf}, allow_redirects=False
     ) as resp:
-        assert resp.status == 303 and resp.headers["Location"] == "/staff/devices"
+        assert resp.status == 303
+        assert resp.headers["Location"] == f"/staff/devices?revoked={device['id']}"
     async with client.get("/api/device", headers={"Authorization": f"Bearer {token}"}) as resp:
         assert resp.status == 403
         assert (await resp.json())["error"]["code"] == "device_revoked"
-    async with client.get("/staff/devices") as resp:
-        row = parse(await resp.text()).find("tr", **{"data-device-id": str(device["id"])})
-    assert "Peruttu" in row.text() and not row.find_all("form")
+    status, doc, _ = await get_page(client, f"/staff/devices?revoked={device['id']}")
+    row = doc.find("tr", **{"data-device-id": str(device["id"])})
+    assert "Peruttu" in row.text()
+    # An undo, there and then: the same token works again.
+    assert doc.by_id("undo-revoke").text() == "Palauta käyttöoikeus"
+    async with client.post(
+        f"/staff/devices/{device['id']}/restore", data={"csrf_token": csrf}, allow_redirects=False
+    ) as resp:
+        assert resp.status == 303
+    async with client.get("/api/device", headers={"Authorization": f"Bearer {token}"}) as resp:
+        assert resp.status == 200
 
 
 async def test_registration_errors_are_shown_on_the_form(
@@ -154,6 +170,13 @@ async def test_staff_see_what_a_room_device_does_but_only_whether_a_tablet_is_on
     sid = (await sessions.create(venue="puijonlaakso")).session.id
     kiosk = await devices.add("puijonlaakso", "kiosk", "ryhmatila")
     tablet = await devices.add("puijonlaakso", "tablet")
+    idle = await devices.add("kantti", "kiosk")
+    async with client.post(
+        "/api/device/heartbeat",
+        json={"state": "idle", "session_id": None, "detail": None},
+        headers={"Authorization": f"Bearer {idle}"},
+    ) as resp:
+        assert resp.status == 200  # a state without a session (once made the page fail)
     for token in (kiosk, tablet):
         async with client.post(
             "/api/device/heartbeat",
@@ -166,7 +189,8 @@ async def test_staff_see_what_a_room_device_does_but_only_whether_a_tablet_is_on
         doc = parse(await resp.text())
     kiosk_row = doc.find("tr", **{"data-kind": "kiosk"})
     tablet_row = doc.find("tr", **{"data-kind": "tablet"})
-    assert "Näyttää tapahtumaa" in kiosk_row.text() and sid in kiosk_row.text()
+    # What it shows, by the session's title (its id means nothing to staff).
+    assert "Näyttää tapahtumaa: Testiluento" in kiosk_row.text() and sid not in kiosk_row.text()
     assert "Verkossa" in tablet_row.text()
     assert sid not in tablet_row.text() and "Näyttää" not in tablet_row.text()
     assert "yksityisyys" in tablet_row.text()
@@ -436,7 +460,7 @@ async def test_tablet_lists_its_sessions_and_one_tap_joins_as_a_tablet(
     live = await sessions.create(title="Satutunti", venue="kantti")
     group = await sessions.create(title="Muistelupiiri", mode="group", private=True)
     later = await sessions.create(title="Runoilta", starts_at=now + dt.timedelta(days=1))
-    await sessions.create(title="Salainen", mode="group", private=True)  # not invited
+    secret = await sessions.create(title="Salainen", mode="group", private=True)  # not invited
     # Over this morning (if today began three hours ago): not on the cards at all.
     await sessions.create(title="Aamujumppa", starts_at=now - dt.timedelta(hours=3), minutes=30)
     token = await devices.add("kantti", "tablet")
@@ -448,16 +472,21 @@ async def test_tablet_lists_its_sessions_and_one_tap_joins_as_a_tablet(
         resp = await publisher.publish(client.session, base, live.session.id, live.publish_token)
         assert resp.status == 201, resp.body
         page = await open_device_page(chromium, f"{base}/tablet#device={token}", ".card")
-        titles = await page.locator(".card-title").all_inner_texts()
-        # Soonest first (the two of today start together); the uninvited private one is absent.
-        assert sorted(titles[:2]) == ["Muistelupiiri", "Satutunti"] and titles[2] == "Runoilta"
-        assert "Aamujumppa" not in titles
-        tomorrow = page.locator(f".card[data-session-id='{later.session.id}'] button")
-        assert await tomorrow.is_disabled()  # doors open half an hour before
+        # The client's own (invited) group of today first; the rest folded away, soonest first;
+        # the uninvited private one is absent.
+        own = await page.locator("#own-sessions .card-title").all_inner_texts()
+        assert own == ["Muistelupiiri"]
+        others = await page.locator("#sessions .card-title").all_text_contents()
+        assert others == ["Satutunti", "Runoilta"], others
+        assert "Aamujumppa" not in others
+        assert not await page.locator("#sessions").is_visible()  # folded
+        tomorrow = page.locator(f".card[data-session-id='{later.session.id}']")
+        assert await tomorrow.locator("button").count() == 0  # doors open half an hour before
         assert await page.locator("#camera-switch").get_attribute("aria-checked") == "false"
 
-        # One tap.
-        await page.get_by_role("button", name="Liity: Satutunti", exact=False).click()
+        # One tap, once the rest of the programme is opened.
+        await page.locator("#more summary").click()
+        await page.get_by_role("button", name="Liity: Satutunti").click()
         await wait_playing(page, f"#stage {CAMERA}")
         await wait_colour(page, f"#stage {CAMERA}", (40, 80, 200))
         counts = await poll(
@@ -486,7 +515,7 @@ async def test_tablet_lists_its_sessions_and_one_tap_joins_as_a_tablet(
         await page.get_by_role("switch", name="Vain ääni (heikko yhteys)").click()
         sent: list[str] = []
         page.on("websocket", lambda ws: ws.on("framesent", lambda p: sent.append(str(p))))
-        await page.get_by_role("button", name="Liity: Satutunti", exact=False).click()
+        await page.get_by_role("button", name="Liity: Satutunti").click()
         await page.wait_for_function(
             """() => [...document.querySelectorAll("audio")].some((a) => a.srcObject
                  && !a.paused && a.srcObject.getAudioTracks()[0]?.readyState === "live")""",
@@ -495,6 +524,24 @@ async def test_tablet_lists_its_sessions_and_one_tap_joins_as_a_tablet(
         assert await page.locator("#audio-only-note").is_visible()
         assert await page.locator("#stage video").count() == 0
         assert any('"tier":"audio"' in frame for frame in sent), sent[:3]
+
+        # A join code reaches a group the tablet was not invited to (the code is the invitation).
+        await page.get_by_role("button", name="Poistu").click()
+        await page.get_by_role("button", name="Takaisin tapahtumiin").click()
+        await page.get_by_label("Liittymiskoodi").fill("zzzz 2222")
+        await page.locator("#code-submit").click()
+        await page.wait_for_function(
+            "() => document.getElementById('tablet-code-feedback').textContent.includes('Tarkista')"
+        )
+        await page.get_by_label("Liittymiskoodi").fill(secret.session.join_code.lower())
+        await page.locator("#code-submit").click()
+        await page.get_by_role("button", name="Poistu").wait_for()
+        assert await page.locator("#call-heading").inner_text() == "Salainen"
+        await poll(
+            lambda: attendance(client, secret.session.id),
+            lambda a: a["by_channel"].get("tablet", {}).get("now") == 1,
+            timeout=20,
+        )
         assert_no_page_errors(page)
         await page.context.close()
     finally:

@@ -233,7 +233,7 @@ async def test_host_page_mutes_and_removes_a_browser_participant(client, session
     created = await sessions.create(title="Lukupiiri", mode="group")
     sid, base = created.session.id, base_url(client)
     host = await open_page(chromium, f"{base}/host/{sid}?token={created.host_token}")
-    await host.get_by_role("button", name="Avaa lähetys").click()
+    await host.get_by_role("button", name="Avaa ryhmä").click()
     await host.wait_for_function("() => window.kohtaamoCall.joinedInfo !== null", timeout=20_000)
     await host.get_by_text("Muita osallistujia ei vielä ole.").wait_for()
 

@@ -183,13 +183,15 @@ async def test_report_by_area_with_per_1000_residents(month: Month) -> None:
     # South only received S1: people, but no hours of its own.
     assert (south["sessions_held"], south["activity_hours"], south["total"]) == (0, 0.0, 5)
     assert south["per_1000"]["in_person"] == 5.0 and south["satisfaction_mean"] is None
+    # ...which the row itself says: all 5 of its people were at a receiving screen.
+    assert (south["in_person_receiving"], urban["in_person_receiving"]) == (5, 0)
     totals = report["totals"]
     assert (totals["sessions_held"], totals["activity_hours"], totals["total"]) == (2, 2.5, 77)
     assert (totals["in_person"], totals["online"], totals["brief_visits"]) == (73, 4, 1)
     assert (totals["satisfaction_mean"], totals["satisfaction_answers"]) == (4.0, 3)
     assert totals["population"] == 13000 and totals["per_1000"]["total"] == round(77 / 13, 3)
     # Area rows add up to the totals: nothing is counted twice.
-    for measure in ("sessions_held", "in_person", "online", "brief_visits", "total"):
+    for measure in ("sessions_held", "in_person", "in_person_receiving", "online", "brief_visits"):
         assert sum(r[measure] for r in rows.values()) == totals[measure]
 
 

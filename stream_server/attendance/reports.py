@@ -144,6 +144,8 @@ class Row:
     sessions_held: int = 0
     hours: float = 0.0
     in_person: int = 0
+    #: Of ``in_person``: counted in rooms that showed another venue's broadcast on a screen.
+    in_person_receiving: int = 0
     online: int = 0
     online_seconds: float = 0.0
     brief_visits: int = 0
@@ -173,6 +175,9 @@ class Row:
             "label": self.label,
             "population": population,
             **values,
+            # Explains a row whose people came to a screen: a broadcast's hours and the
+            # session count at its host, its receiving rooms' headcounts at their own venue.
+            "in_person_receiving": self.in_person_receiving,
             "satisfaction_mean": round(self.score_sum / self.answers, 2) if self.answers else None,
             "satisfaction_answers": self.answers,
             "per_1000": per_1000,
@@ -297,6 +302,9 @@ async def attendance_report(
                 key_column,
                 VenueRollup.area_id,
                 func.sum(VenueRollup.in_person),
+                func.sum(
+                    case((VenueRollup.role == rollups.RECEIVER, VenueRollup.in_person), else_=0)
+                ),
                 func.sum(VenueRollup.online_total),
                 func.sum(VenueRollup.brief_visits),
                 func.sum(VenueRollup.online_seconds),
@@ -343,9 +351,10 @@ async def attendance_report(
         for key, *_ in people:
             rows.setdefault(key, Row(key, category_label(key, lang)))
     totals = Row("total", i18n.translate("reports.total", lang), areas=set(populations))
-    for key, area_id, in_person, online, brief, seconds in people:
+    for key, area_id, in_person, receiving, online, brief, seconds in people:
         for row in (rows[key], totals):
             row.in_person += int(in_person or 0)
+            row.in_person_receiving += int(receiving or 0)
             row.online += int(online or 0)
             row.brief_visits += int(brief or 0)
             row.online_seconds += float(seconds or 0)

@@ -455,13 +455,20 @@ async def ensure_demo_staff(db: AsyncSession, known_password: str | None) -> tup
 async def load_demo_devices(
     db: AsyncSession, created: list[CreatedSession]
 ) -> list[dict[str, str]]:
-    """Room screens for the live demo lecture and a home tablet invited to the demo group.
+    """Room screens for the live demo lecture, and a home-care client's tablet invited to the
+    live demo group and to the week's home-care groups (the private chair exercise).
 
     Made together with the demo sessions (once); the tokens exist only in the returned links.
     """
     if len(created) < 2:
         return []
     lecture, group = created[0].session, created[1].session
+    # created = the two live ones, then WEEK in order (see load_demo).
+    home_care = [
+        made.session
+        for made, item in zip(created[2:], WEEK, strict=False)
+        if item.private and item.organiser == HOME_CARE
+    ]
     made = []
     for receiver, kind in zip(lecture.receivers, ("kiosk", "room-link"), strict=False):
         room = receiver.room
@@ -469,8 +476,9 @@ async def load_demo_devices(
             db, room.venue.slug, kind, room.slug, f"Demo screen, {room.venue.name}"
         )
         made.append((new, f"{room.venue.slug}/{room.slug}"))
-    tablet = await devices.add_device(db, "kantti", "tablet", None, "Demo home tablet")
-    await devices.invite(db, tablet.device.id, group.id)
+    tablet = await devices.add_device(db, "kantti", "tablet", None, "Demo: kotihoidon tabletti")
+    for session in (group, *home_care):
+        await devices.invite(db, tablet.device.id, session.id)
     made.append((tablet, "kantti"))
     return [
         {

@@ -156,6 +156,16 @@ async def revoke_device(db: AsyncSession, device_id: int) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def restore_device(db: AsyncSession, device_id: int) -> bool:
+    """Undo a revocation (staff pressed revoke by mistake): the same token works again."""
+    result = await db.execute(
+        update(Device)
+        .where(Device.id == device_id, Device.revoked_at.is_not(None))
+        .values(revoked_at=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def revoked_among(db: AsyncSession, device_ids: set[int]) -> list[int]:
     """Which of these devices are revoked: one indexed query, so the server can notice
     revocations made in another process (``kohtaamo devices revoke``) cheaply."""
@@ -211,7 +221,20 @@ async def record_heartbeat(
 
 
 async def invite(db: AsyncSession, device_id: int, session_id: str) -> None:
-    """Put a private group on a tablet's home screen."""
+    """Put a private group on a tablet's home screen ("Omat ryhmät").
+
+    Refuses what would silently do nothing: a device that is not a tablet or is revoked, and
+    a session that does not exist (a join code given by mistake for the id, say).
+    """
+    device = await db.get(Device, device_id)
+    if device is None:
+        raise DeviceError(f"no device {device_id}")
+    if device.kind != DeviceKind.TABLET:
+        raise DeviceError(f"device {device_id} is a {device.kind.value}, not a tablet")
+    if device.revoked_at is not None:
+        raise DeviceError(f"device {device_id} has been revoked")
+    if await db.get(Session, session_id) is None:
+        raise DeviceError(f"no session {session_id!r} (give the session id, not its join code)")
     exists = await db.scalar(
         select(DeviceInvitation.id).where(
             DeviceInvitation.device_id == device_id, DeviceInvitation.session_id == session_id

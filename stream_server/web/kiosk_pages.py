@@ -20,12 +20,14 @@ from sqlalchemy.orm import selectinload
 from stream_server import i18n
 from stream_server.catalog import service as catalog
 from stream_server.config import PROJECT_ROOT
-from stream_server.db.models import Venue
+from stream_server.db.models import Session, Venue
 from stream_server.devices import service as devices
+from stream_server.staff.service import StaffIdentity
 from stream_server.web.auth import require_staff, require_staff_page
 from stream_server.web.bodies import read_form
 from stream_server.web.keys import DATABASE, LIVE, SETTINGS
-from stream_server.web.rendering import language, render
+from stream_server.web.rendering import language, link, render
+from stream_server.web.staff_pages import staff_page_context
 
 logger = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -132,7 +134,7 @@ async def _venues(request: web.Request) -> list[dict[str, Any]]:
 
 async def _devices_page(
     request: web.Request,
-    csrf_token: str | None,
+    identity: StaffIdentity,
     *,
     created: dict[str, Any] | None = None,
     error: str | None = None,
@@ -143,7 +145,17 @@ async def _devices_page(
     now = catalog.utcnow()
     async with request.app[DATABASE].session() as db:
         rows = [devices.device_to_json(d, now) for d in await devices.list_devices(db)]
+        # What a room device is doing, by the session's title (its id means nothing to staff).
+        ids = {row["session_id"] for row in rows if row.get("session_id")}
+        titles: dict[str, str] = {}
+        if ids:
+            found = await db.execute(select(Session.id, Session.title).where(Session.id.in_(ids)))
+            titles = {sid: title for sid, title in found.all()}
+    just_revoked = request.query.get("revoked")
+    undo = next((r for r in rows if str(r["id"]) == just_revoked and r["revoked"]), None)
     for row in rows:
+        sid = row.get("session_id")
+        row["session_title"] = titles.get(sid, sid) if sid else None
         if row.get("last_seen_at"):
             seen = dt.datetime.fromisoformat(row["last_seen_at"])
             row["last_seen_local"] = i18n.format_datetime(seen, lang, now)
@@ -154,15 +166,14 @@ async def _devices_page(
         request,
         "staff_devices.html",
         {
-            "title": i18n.translate("devices.title", lang),
+            **staff_page_context(request, identity, "/staff/devices", "devices.title"),
             "devices": rows,
             "venues": await _venues(request),
             "kinds": DEVICE_KINDS,
-            "csrf_token": csrf_token or "",
             "created": created,
             "error": error,
+            "undo": undo,
             "form": form or dict.fromkeys(("venue", "room", "kind", "name"), ""),
-            "extra_styles": ["kiosk.css"],
         },
         status=status,
     )
@@ -171,7 +182,7 @@ async def _devices_page(
 @routes.get("/staff/devices", name="staff_devices")
 async def staff_devices(request: web.Request) -> web.Response:
     identity = await require_staff_page(request)
-    return await _devices_page(request, identity.csrf_token)
+    return await _devices_page(request, identity)
 
 
 @routes.post("/staff/devices")
@@ -195,7 +206,7 @@ async def register_device(request: web.Request) -> web.Response:
         logger.info("staff %s: device registration refused: %s", identity.name, exc)
         return await _devices_page(
             request,
-            identity.csrf_token,
+            identity,
             error=i18n.translate("devices.form_error", lang, reason=str(exc)),
             form=values,
             status=400,
@@ -204,12 +215,49 @@ async def register_device(request: web.Request) -> web.Response:
     url = f"{request.scheme}://{request.host}{path}"
     logger.info("staff %s registered device %d (%s)", identity.name, device["id"], device["kind"])
     created = {"device": device, "token": new.token, "url": url, "qr": qr_data_uri(url)}
-    return await _devices_page(request, identity.csrf_token, created=created, status=201)
+    return await _devices_page(request, identity, created=created, status=201)
+
+
+@routes.get("/staff/devices/{device_id:\\d+}/revoke")
+async def confirm_revoke(request: web.Request) -> web.Response:
+    """Ask first: revoking stops a screen or a client's tablet at once."""
+    identity = await require_staff_page(request)
+    lang = language(request)
+    async with request.app[DATABASE].session() as db:
+        device = await devices.get_device(db, int(request.match_info["device_id"]))
+        if device is None:
+            raise web.HTTPNotFound(reason="no such device")
+        row = devices.device_to_json(device)
+    return render(
+        request,
+        "staff_device_revoke.html",
+        {
+            **staff_page_context(request, identity, "/staff/devices", "devices.revoke_title"),
+            "device": row,
+            "back_url": link(request, "/staff/devices"),
+            "title": i18n.translate("devices.revoke_title", lang),
+        },
+    )
+
+
+@routes.post("/staff/devices/{device_id:\\d+}/restore")
+async def restore_device(request: web.Request) -> web.StreamResponse:
+    """Undo a revocation made by mistake: the same token works again."""
+    identity = await require_staff(request)
+    device_id = int(request.match_info["device_id"])
+    async with request.app[DATABASE].session() as db:
+        if await devices.get_device(db, device_id) is None:
+            raise web.HTTPNotFound(reason="no such device")
+        restored = await devices.restore_device(db, device_id)
+    logger.info("staff %s restored device %d (%s)", identity.name, device_id, restored)
+    raise web.HTTPSeeOther(link(request, "/staff/devices"))
 
 
 @routes.post("/staff/devices/{device_id:[0-9]{1,9}}/revoke")
 async def revoke_device(request: web.Request) -> web.StreamResponse:
-    """Revoke at once: live connections close, and every later request is refused."""
+    """Revoke at once: live connections close, and every later request is refused.
+
+    The page asks for confirmation first (the GET above) and offers an undo afterwards."""
     identity = await require_staff(request)
     device_id = int(request.match_info["device_id"])
     async with request.app[DATABASE].session() as db:
@@ -224,4 +272,5 @@ async def revoke_device(request: web.Request) -> web.StreamResponse:
         revoked,
         dropped,
     )
-    raise web.HTTPSeeOther("/staff/devices")
+    target = link(request, "/staff/devices")
+    raise web.HTTPSeeOther(f"{target}{'&' if '?' in target else '?'}revoked={device_id}")

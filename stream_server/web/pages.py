@@ -52,7 +52,48 @@ def _session_view(
     data["ends_local"] = i18n.format_time(session.ends_at, lang)
     data["starts_iso"] = session.starts_at.astimezone(catalog.CITY_TZ).isoformat()
     data["mode_label"] = i18n.translate(f"mode.{session.mode.value}", lang)
+    # What a person looks for ("Laulu", "Liikunta"), not how it is delivered.
+    category = f"reports.category.{session.category}"
+    data["category_label"] = (
+        i18n.translate(category, lang) if category in i18n.MESSAGES else data["mode_label"]
+    )
+    local = session.starts_at.astimezone(catalog.CITY_TZ)
+    data["day"] = local.date()
+    data["time_label"] = i18n.translate(
+        "time.range",
+        lang,
+        start=i18n.format_time(session.starts_at, lang),
+        end=i18n.format_time(session.ends_at, lang),
+    )
     return data
+
+
+def _day_groups(views: list[dict[str, Any]], lang: str, now: dt.datetime) -> list[dict[str, Any]]:
+    """The front page's list in days: what is on now, later today, tomorrow, then each day.
+
+    Today's groups are open; later days are folded (a heading with a count), so a phone shows
+    a page and not a flat list of the week.
+    """
+    today = now.astimezone(catalog.CITY_TZ).date()
+    groups: list[dict[str, Any]] = []
+
+    def group_for(key: str, label: str, is_open: bool) -> dict[str, Any]:
+        if not groups or groups[-1]["key"] != key:
+            groups.append({"key": key, "label": label, "open": is_open, "sessions": []})
+        return groups[-1]
+
+    for view in sorted(views, key=lambda v: (not v["live"], v["starts_at"])):
+        day = view["day"]
+        if view["live"]:
+            group = group_for("live", i18n.translate("index.live_now", lang), True)
+        elif day == today:
+            group = group_for("today", i18n.translate("index.later_today", lang), True)
+        elif day == today + dt.timedelta(days=1):
+            group = group_for("tomorrow", i18n.translate("index.tomorrow", lang), False)
+        else:
+            group = group_for(day.isoformat(), i18n.format_day(day, lang), False)
+        group["sessions"].append(view)
+    return groups
 
 
 def _notice(
@@ -64,9 +105,13 @@ def _notice(
     return _render(request, "notice.html", context, status=status)
 
 
-def _not_found(request: web.Request, by_code: bool) -> web.Response:
+def _not_found(request: web.Request, by_code: bool, typed: str = "") -> web.Response:
     body = "notfound.code_body" if by_code else "notfound.session_body"
-    return _notice(request, "notfound.title", body, status=404, kind="not-found")
+    # A wrong code gets the field again (with what was typed), to try once more at once.
+    extra: dict[str, Any] = {"by_code": by_code, "retry": True}
+    if by_code:
+        extra["typed_code"] = typed[:20]
+    return _notice(request, "notfound.title", body, status=404, kind="not-found", **extra)
 
 
 def _phase_page(request: web.Request, session: Session, now: dt.datetime) -> web.Response | None:
@@ -153,7 +198,11 @@ async def index(request: web.Request) -> web.Response:
     return _render(
         request,
         "index.html",
-        {"title": i18n.translate("index.title", lang), "sessions": views},
+        {
+            "title": i18n.translate("index.title", lang),
+            "sessions": views,
+            "days": _day_groups(views, lang, now),
+        },
     )
 
 
@@ -174,8 +223,29 @@ async def join_by_code(request: web.Request) -> web.Response:
     async with request.app[DATABASE].session() as db:
         session = await catalog.get_session_by_code(db, code, now) if code else None
         if session is None:
-            return _not_found(request, by_code=True)
+            return _not_found(request, by_code=True, typed=request.match_info["code"])
         return _join_page(request, session, now, {"code": code})
+
+
+@routes.get("/api/join-codes/{code}", name="join_code_lookup")
+async def join_code_lookup(request: web.Request) -> web.Response:
+    """What a join code opens: the tablet page asks before joining in place.
+
+    It tells no more than ``/j/{code}`` shows anyone holding the code.
+    """
+    code = catalog.normalise_join_code(request.match_info["code"])
+    now = catalog.utcnow()
+    async with request.app[DATABASE].session() as db:
+        session = await catalog.get_session_by_code(db, code) if code else None
+        if session is None:
+            return web.json_response(
+                {"error": {"code": "join_code_invalid", "message": "no session has this code"}},
+                status=404,
+            )
+        data = catalog.session_to_json(session, now, request.app[SETTINGS].door_times)
+    response = web.json_response({"session": data})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @routes.get("/sessions/{session_id}", name="session")
@@ -207,14 +277,20 @@ async def host_page(request: web.Request) -> web.Response:
         if phase_page is not None:
             return phase_page
         view = _session_view(session, lang, now, request.app[SETTINGS].door_times)
+        code = session.join_code
     config = _client_config(lang, session, "host", {"session": session.id}, "presenter")
+    is_group = session.mode == SessionMode.GROUP
+    title_key = "host.title_group" if is_group else "host.title"
     return _render(
         request,
         "host.html",
         {
-            "title": f"{i18n.translate('host.title', lang)}: {session.title}",
+            "title": f"{i18n.translate(title_key, lang)}: {session.title}",
             "session": view,
             "config": config,
+            # For the presenter to read out or paste into an invitation.
+            "join_code_shown": f"{code[:4]} {code[4:]}",
+            "join_url": f"{request.scheme}://{request.host}/j/{code}",
             "page_scripts": ["js/host.js"],
             "extra_styles": ["moderation.css"] if session.mode == SessionMode.GROUP else [],
         },

@@ -64,6 +64,7 @@ def _login_page(request: web.Request, next_path: str, failed: bool, status: int)
             "title": i18n.translate("staff.login.title", lang),
             "next_path": next_path,
             "failed": failed,
+            "extra_styles": ["staff.css"],
         },
         status=status,
     )

@@ -21,7 +21,7 @@ from stream_server.attendance.headcounts import latest_headcounts, session_venue
 from stream_server.attendance.ledger import AttendanceLedger
 from stream_server.basics import DOORS, DoorTimes
 from stream_server.catalog import service as catalog
-from stream_server.db.models import Session
+from stream_server.db.models import Session, Visibility
 from stream_server.errors import BadRequest
 from stream_server.staff.service import StaffIdentity
 from stream_server.web.auth import require_staff, require_staff_page
@@ -165,6 +165,10 @@ async def session_figures(
             f"{i18n.format_time(session.starts_at, lang)}–{i18n.format_time(session.ends_at, lang)}"
         ),
         "mode": session.mode.value,
+        # How staff reach the session or tell someone how to: its code and its page.
+        "join_code": session.join_code,
+        "join_url": f"/j/{session.join_code}",
+        "private": session.visibility != Visibility.PUBLIC,
         "phase": catalog.session_phase(session, now, doors),
         "live": catalog.is_live(session, now, doors),
         "venues": venues,
@@ -359,6 +363,9 @@ async def reports_page(request: web.Request) -> web.Response:
             "config": {
                 "lang": lang,
                 "choice": choice,
+                # The trend stops at this month and marks it unfinished.
+                "today": today.isoformat(),
+                "today_label": format_date(today, lang),
                 "report_url": REPORT_URL,
                 "messages": _script_messages(lang),
             },

@@ -109,12 +109,15 @@ export class WakeLock {
 /** Times in the city's time zone, whatever the device's own setting. */
 export function timeFormatter(lang) {
   const locale = lang === "en" ? "en-GB" : "fi-FI";
-  const time = new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit", timeZone: "Europe/Helsinki" });
+  // Finnish style "9.30", not "09.30": the hour without a leading zero.
+  const time = new Intl.DateTimeFormat(locale, { hour: "numeric", minute: "2-digit", timeZone: "Europe/Helsinki" });
   const day = new Intl.DateTimeFormat(locale, { weekday: "long", day: "numeric", month: "numeric", timeZone: "Europe/Helsinki" });
+  const date = new Intl.DateTimeFormat(locale, { weekday: "long", day: "numeric", month: "long", timeZone: "Europe/Helsinki" });
   const dayKey = new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit", day: "2-digit", timeZone: "Europe/Helsinki" });
   return {
     time: (value) => time.format(new Date(value)),
     day: (value) => day.format(new Date(value)),
+    date: (value) => date.format(new Date(value)),
     dayKey: (value) => dayKey.format(new Date(value)),
   };
 }

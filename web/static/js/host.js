@@ -2,7 +2,7 @@
 
 import { Call, readConfig, translator } from "./call.js";
 import { bindChat } from "./chat.js";
-import { bindRecordButton } from "./recording.js";
+import { bindRecordButton, bindRecording } from "./recording.js";
 import { Stage } from "./stage.js";
 import { announcer, bindMicButton, setToggle, showView } from "./ui.js";
 
@@ -29,7 +29,9 @@ const call = new Call({
   sessionId: config.session_id,
 });
 window.kohtaamoCall = call;
-bindRecordButton(call, $("record-button"), t);
+// Group sessions have no Record button (they are not recorded); the badge still works.
+if ($("record-button")) bindRecordButton(call, $("record-button"), t);
+else bindRecording(call, t);
 
 const numbers = new Map();
 const stage = new Stage({
@@ -45,6 +47,9 @@ const stage = new Stage({
 
 function show(id, focusId) {
   showView(views, id, focusId ? $(focusId) : null);
+  // In the studio nothing leads away from the page (a click on the site name would end the
+  // broadcast for everyone watching).
+  document.body.classList.toggle("in-studio", id === "call");
 }
 
 const announce = announcer(statusRegion, t);
@@ -82,6 +87,7 @@ mediaButton.addEventListener("click", async () => {
   if (mediaButton.dataset.on === "true") {
     call.removeLocal(["audio", "camera"]);
     selfView.srcObject = null;
+    $("self-preview").hidden = true;
     setButton(mediaButton, false, "host.start_media", "host.stop_media");
     micButton.hidden = true;
     announce("status.camera_off");
@@ -97,6 +103,7 @@ mediaButton.addEventListener("click", async () => {
     call.addLocal({ audio: stream.getAudioTracks()[0], camera });
     call.setMuted("audio", false);
     selfView.srcObject = new MediaStream([camera]);
+    $("self-preview").hidden = false;
     setButton(mediaButton, true, "host.start_media", "host.stop_media");
     setButton(micButton, true, "call.mic_on", "call.mic_off");
     micButton.hidden = false;

@@ -41,7 +41,9 @@ bindRecording(call, t);
 const participantNumbers = new Map();
 function labelFor(participant) {
   const person = call.roster?.participants?.find((p) => p.id === participant);
-  if (participant == null || person?.role === "host") return t("call.presenter");
+  if (participant == null || person?.role === "host") {
+    return t(config.mode === "group" ? "call.leader" : "call.presenter");
+  }
   if (!participantNumbers.has(participant)) participantNumbers.set(participant, participantNumbers.size + 1);
   return t("call.participant", { n: participantNumbers.get(participant) });
 }

@@ -68,7 +68,9 @@ function show(id, focusId) {
 
 function labelFor(participant) {
   const person = kiosk.current?.call.roster?.participants?.find((p) => p.id === participant);
-  if (participant == null || person?.role === "host") return t("call.presenter");
+  if (participant == null || person?.role === "host") {
+    return t(kiosk.current?.item.mode === "group" ? "call.leader" : "call.presenter");
+  }
   return t("call.participant", { n: participant });
 }
 
@@ -203,6 +205,7 @@ function join(item) {
   const current = { item, call, joined: false, publishing: false };
   kiosk.current = current;
   $("call-heading").textContent = item.title;
+  $("waiting").textContent = t(item.mode === "group" ? "call.waiting_group" : "call.waiting");
   setupHeadcount(item);
   show("call");
   announce("kiosk.joining", { title: item.title });

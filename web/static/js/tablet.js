@@ -32,6 +32,7 @@ const $ = (id) => document.getElementById(id);
 const format = timeFormatter(config.lang);
 
 const OFFLINE_RETRY_MS = 10_000;
+const DOORS_OPEN_MS = 30 * 60 * 1000; // the server opens a session's doors this long before
 const SETTINGS_KEY = "kohtaamo:tablet-settings";
 
 const views = DEVICE_VIEWS.map($);
@@ -59,7 +60,9 @@ const stage = new Stage({
   t,
   labelFor: (participant) => {
     const person = tablet.call?.roster?.participants?.find((p) => p.id === participant);
-    if (participant == null || person?.role === "host") return t("call.presenter");
+    if (participant == null || person?.role === "host") {
+      return t(tablet.item?.mode === "group" ? "call.leader" : "call.presenter");
+    }
     return t("call.participant", { n: participant });
   },
 });
@@ -144,56 +147,138 @@ function refuse(code) {
   if (tablet.mode !== "refused") show("refused", "refused-heading");
 }
 
-function renderCards() {
-  const list = $("sessions");
-  list.replaceChildren();
-  const today = format.dayKey(Date.now());
-  const current = tablet.sessions.filter((item) => item.phase !== "ended");
-  for (const item of current) {
-    const li = document.createElement("li");
-    li.className = "card";
-    li.dataset.sessionId = item.id;
-    const day = format.dayKey(item.starts_at) === today ? t("tablet.today") : format.day(item.starts_at);
-    const when = `${day} ${format.time(item.starts_at)}–${format.time(item.ends_at)}`;
+// The home screen: the tablet's own groups of today first, large; then the join-code field;
+// the rest of the programme folded away under one summary.
+function isToday(item) {
+  return format.dayKey(item.starts_at) === format.dayKey(Date.now());
+}
+
+function whenText(item) {
+  const day = isToday(item) ? t("tablet.today") : format.day(item.starts_at);
+  return `${day} ${format.time(item.starts_at)}–${format.time(item.ends_at)}`;
+}
+
+function overran(item) {
+  return Date.now() > Date.parse(item.ends_at);
+}
+
+function stateText(item) {
+  // The server keeps a group open for a while after its scheduled end (an overrun).
+  if (item.live && overran(item)) return t("tablet.overran", { time: format.time(item.ends_at) });
+  if (item.live) return t("tablet.live");
+  if (item.phase === "open") return t("tablet.open");
+  return t("tablet.not_yet_at", { time: format.time(Date.parse(item.starts_at) - DOORS_OPEN_MS) });
+}
+
+/** One session as a card; only a session open now gets a (large) join button. */
+function card(item, own) {
+  const li = document.createElement("li");
+  li.className = own ? "card card-own" : "card";
+  li.dataset.sessionId = item.id;
+  li.dataset.phase = item.phase;
+  const title = document.createElement(own ? "h2" : "h3");
+  title.className = "card-title";
+  title.id = `title-${item.id}`;
+  title.textContent = item.title;
+  const time = document.createElement("p");
+  time.className = "card-when";
+  time.textContent = whenText(item);
+  const badge = document.createElement("p");
+  badge.className = item.placement === "invited" ? "card-badge card-invited" : "card-badge";
+  badge.textContent = item.placement === "invited" ? t("tablet.invited") : item.venue_name;
+  const state = document.createElement("p");
+  state.className = "card-state";
+  state.textContent = stateText(item);
+  li.append(title, time, badge, state);
+  if (item.phase === "open") {
     const button = document.createElement("button");
     button.type = "button";
-    button.className = "card-button";
-    button.setAttribute("aria-label", t("tablet.join_label", { title: item.title, when }));
-    const title = document.createElement("span");
-    title.className = "card-title";
-    title.textContent = item.title;
-    const time = document.createElement("span");
-    time.className = "card-when";
-    time.textContent = when;
-    const state = document.createElement("span");
-    state.className = "card-state";
-    const canJoin = item.phase === "open";
-    state.textContent = item.live ? t("tablet.live") : canJoin ? t("tablet.open") : t("tablet.not_yet");
-    const badge = document.createElement("span");
-    badge.className = "card-badge";
-    badge.textContent = item.placement === "invited" ? t("kiosk.placement.invited") : item.venue_name;
-    const action = document.createElement("span");
-    action.className = "card-action";
-    action.setAttribute("aria-hidden", "true");
-    action.textContent = t("tablet.join");
-    action.hidden = !canJoin;
-    button.append(title, time, badge, state, action);
-    button.disabled = !canJoin;
+    button.className = "button card-join";
+    button.textContent = t("tablet.join");
+    // Several "Liity" buttons: the name says which (it starts with the visible word).
+    button.setAttribute("aria-label", t("tablet.join_label", { title: item.title }));
     button.addEventListener("click", () => join(item));
     li.append(button);
-    list.append(li);
   }
-  $("no-sessions").hidden = current.length > 0;
+  return li;
 }
+
+function renderCards() {
+  const current = tablet.sessions.filter((item) => item.phase !== "ended");
+  // Running now first, then the day's next ones; those past their scheduled end last.
+  const own = current
+    .filter((item) => item.placement === "invited" && isToday(item))
+    .sort((a, b) => Number(overran(a)) - Number(overran(b)));
+  const later = current.filter((item) => item.placement === "invited" && !isToday(item));
+  const rest = current.filter((item) => !own.includes(item));
+  $("own-sessions").replaceChildren(...own.map((item) => card(item, true)));
+  $("no-own").hidden = own.length > 0;
+  const next = later[0];
+  $("own-next").hidden = !next;
+  $("own-next").textContent = next ? t("tablet.own_next", { title: next.title, when: whenText(next) }) : "";
+  $("sessions").replaceChildren(...rest.map((item) => card(item, false)));
+  $("no-sessions").hidden = rest.length > 0;
+  $("more-label").textContent = t("tablet.more_count", { n: rest.length });
+  $("today-label").textContent = format.date(Date.now());
+}
+
+// -- a join code (given by a nurse or the library) ----------------------------------------------
+function normaliseCode(text) {
+  return text.toUpperCase().replace(/[^A-Z0-9]/g, "");
+}
+
+$("code-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const feedback = $("tablet-code-feedback");
+  const code = normaliseCode($("tablet-code").value);
+  if (!code) {
+    feedback.textContent = t("tablet.code_empty");
+    $("tablet-code").focus();
+    return;
+  }
+  feedback.textContent = t("tablet.code_checking");
+  let response = null;
+  try {
+    response = await fetch(`/api/join-codes/${encodeURIComponent(code)}`, { cache: "no-store" });
+  } catch (error) {
+    response = null;
+  }
+  if (!response) {
+    feedback.textContent = t("kiosk.offline");
+    return;
+  }
+  if (response.status === 404) {
+    feedback.textContent = t("tablet.code_unknown");
+    $("tablet-code").focus();
+    return;
+  }
+  const data = response.ok ? await response.json().catch(() => null) : null;
+  const item = data?.session;
+  if (!item) {
+    feedback.textContent = t("error.generic");
+    return;
+  }
+  if (item.phase === "ended") {
+    feedback.textContent = t("tablet.code_ended", { title: item.title });
+  } else if (item.phase !== "open") {
+    feedback.textContent = t("tablet.code_not_yet", { title: item.title, when: whenText(item) });
+  } else {
+    feedback.textContent = "";
+    $("tablet-code").value = "";
+    join(item, code);
+  }
+});
 
 // -- the call ------------------------------------------------------------------------------------
 function resetControls() {
   resetMediaButtons(micButton, cameraButton, selfView, t);
 }
 
-function join(item) {
+function join(item, code = null) {
   const audioOnly = tablet.settings.audioOnly;
-  const joinFields = { session: item.id, device_token: tablet.token };
+  // With a code the session need not be on this tablet's list (the code is the invitation);
+  // the person is still an online participant on channel "tablet".
+  const joinFields = code ? { code } : { session: item.id, device_token: tablet.token };
   if (audioOnly) joinFields.tier = "audio"; // the server then sends no video at all
   const call = new Call({ join: joinFields, channel: "tablet", sessionId: item.id });
   bindRecording(call, t);
@@ -201,6 +286,7 @@ function join(item) {
   tablet.item = item;
   tablet.audioOnly = audioOnly;
   $("call-heading").textContent = item.title;
+  $("waiting").textContent = t(item.mode === "group" ? "call.waiting_group" : "call.waiting");
   $("audio-only-note").hidden = !audioOnly;
   resetControls();
   show("call", "call-heading");
@@ -264,6 +350,10 @@ $("back-button").addEventListener("click", () => {
   show("programme", "programme-heading");
   renderCards();
 });
+// The date in the header stays right past midnight.
+setInterval(() => {
+  $("today-label").textContent = format.date(Date.now());
+}, 60_000);
 
 bindMicButton({ button: micButton, getCall: () => tablet.call, t, announce });
 const startCamera = bindCameraButton({
@@ -293,6 +383,7 @@ if ("serviceWorker" in navigator) {
 }
 
 renderSwitches();
+$("today-label").textContent = format.date(Date.now());
 if (!tablet.token) {
   show("not-enrolled", "not-enrolled-heading");
 } else {

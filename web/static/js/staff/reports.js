@@ -49,8 +49,14 @@ function columnsOf(rows) {
   return columns;
 }
 
+/** A column heading as a person reads it: the CSV's (lower-case) name, capitalised. */
 function heading(column) {
-  const known = messages[`reports.col.${column}`];
+  const text = rawHeading(column);
+  return text.charAt(0).toLocaleUpperCase(locale) + text.slice(1);
+}
+
+function rawHeading(column) {
+  const known = messages[`reports.page.${column}`] ?? messages[`reports.col.${column}`];
   if (known) return known;
   const [base, sub] = column.split(".");
   if (sub && messages[`reports.col.${sub}_${base}`]) return messages[`reports.col.${sub}_${base}`];
@@ -111,7 +117,15 @@ function fillTable(table, columns, rows, footRows = [], firstHeading = null) {
 const charts = {};
 const COLOURS = ["#0b4f8a", "#b3541e", "#2e7d32", "#6a1b9a"];
 
-function drawChart(id, type, labels, datasets) {
+// Chart text as readable as the page's: 15 px, near-black (Chart.js defaults to 12 px grey).
+if (typeof window.Chart === "function") {
+  window.Chart.defaults.font.size = 15;
+  window.Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+  window.Chart.defaults.color = "#111";
+  window.Chart.defaults.borderColor = "#bbb";
+}
+
+function drawChart(id, type, labels, datasets, { dashedFrom = null } = {}) {
   const canvas = $(id);
   charts[id]?.destroy();
   if (typeof window.Chart !== "function") return;
@@ -123,8 +137,14 @@ function drawChart(id, type, labels, datasets) {
         ...set,
         borderColor: COLOURS[index % COLOURS.length],
         backgroundColor: COLOURS[index % COLOURS.length],
-        borderWidth: 2,
+        borderWidth: 3,
+        pointRadius: 4,
         tension: 0,
+        // The unfinished month: a dashed line, so its drop does not read as a fall.
+        segment:
+          dashedFrom === null
+            ? undefined
+            : { borderDash: (ctx) => (ctx.p1DataIndex >= dashedFrom ? [8, 6] : undefined) },
       })),
     },
     options: {
@@ -133,7 +153,7 @@ function drawChart(id, type, labels, datasets) {
       // Figures, not a show: no animation (it also keeps screenshots and tests honest).
       animation: false,
       locale,
-      plugins: { legend: { position: "bottom" } },
+      plugins: { legend: { position: "bottom", labels: { boxWidth: 18, padding: 16 } } },
       scales: { y: { beginAtZero: true } },
     },
   });
@@ -150,15 +170,34 @@ function chartTable(tableId, labelHeading, labels, datasets) {
 
 function showTrend(rows) {
   rows = rows.map((row) => flatten(row));
+  const thisMonth = config.today.slice(0, 7);
+  // No future months, and no empty months before the first one with anything in it.
+  rows = rows.filter((row) => String(row.key) <= thisMonth);
+  const first = rows.findIndex((row) => (row.total ?? 0) > 0 || (row.sessions_held ?? 0) > 0);
+  rows = first < 0 ? [] : rows.slice(first);
   const series = [
     ["reports.series.total", pick(rows, ["total", "participants", "total_participants"])],
     ["reports.series.in_person", pick(rows, ["in_person", "in_person_participants"])],
     ["reports.series.online", pick(rows, ["online", "online_participants", "online_total"])],
   ].filter(([, key]) => key);
-  const labels = rows.map((row) => String(labelOf(row)));
+  const unfinished = rows.length && String(rows[rows.length - 1].key) === thisMonth;
+  const labels = rows.map((row, index) => {
+    const label = String(labelOf(row));
+    return unfinished && index === rows.length - 1 ? t("reports.unfinished", { month: label }) : label;
+  });
   const datasets = series.map(([label, key]) => ({ label: t(label), data: rows.map((row) => row[key] ?? 0) }));
-  drawChart("trend-chart", "line", labels, datasets);
+  drawChart("trend-chart", "line", labels, datasets, { dashedFrom: unfinished ? rows.length - 1 : null });
   chartTable("trend-table", t("reports.group.month"), labels, datasets);
+  if (labels.length) {
+    // Say which months the chart really shows (empty months before the first are left out).
+    $("trend-caption").textContent = t("reports.trend_months", {
+      start: String(labelOf(rows[0])),
+      end: String(labelOf(rows[rows.length - 1])),
+    });
+  }
+  const note = $("trend-note");
+  note.hidden = !unfinished;
+  note.textContent = unfinished ? t("reports.unfinished_note", { day: config.today_label }) : "";
 }
 
 function showAreas(rows) {
@@ -181,6 +220,76 @@ async function fetchReport(from, to, groupBy) {
   return response.json();
 }
 
+/** The few columns a person reads at a glance; the rest are in the full table. */
+const SHORT_COLUMNS = ["sessions_held", "in_person", "online", "total", "per_1000.total"];
+
+function shortTable(rows, totals) {
+  const table = $("report-table");
+  const columns = ["label", ...SHORT_COLUMNS];
+  const group = t(`reports.group.${choice.group_by}`);
+  table.tHead.replaceChildren();
+  table.tBodies[0].replaceChildren();
+  table.tFoot.replaceChildren();
+  const head = table.tHead.insertRow();
+  for (const column of columns) {
+    const th = document.createElement("th");
+    th.scope = "col";
+    th.textContent = column === "label" ? group : heading(column);
+    if (column !== "label") th.className = "num";
+    head.append(th);
+  }
+  const addRow = (section, row, label) => {
+    const tr = section.insertRow();
+    for (const column of columns) {
+      const cell = document.createElement(column === "label" ? "th" : "td");
+      if (column === "label") {
+        cell.scope = "row";
+        cell.textContent = label;
+        tr.append(cell);
+        continue;
+      }
+      cell.className = "num";
+      cell.textContent = display(row[column]);
+      // A row whose people sat at a screen showing another venue's broadcast says so: its
+      // sessions and hours count at the host (README: "Where participants count").
+      const receiving = row.in_person_receiving ?? 0;
+      if (column === "in_person" && receiving > 0) {
+        const note = document.createElement("span");
+        note.className = "cell-note";
+        note.textContent = t("reports.of_which_receiving", { n: numberFormat.format(receiving) });
+        cell.append(note);
+      }
+      tr.append(cell);
+    }
+  };
+  rows.forEach((row) => addRow(table.tBodies[0], row, String(labelOf(row))));
+  totals.forEach((row) => addRow(table.tFoot, row, t("dash.total")));
+}
+
+function keyFigures(totals) {
+  const list = $("key-figures");
+  list.replaceChildren();
+  if (!totals) return;
+  const figures = [
+    ["reports.key.total", totals.total, true],
+    ["reports.key.in_person", totals.in_person],
+    ["reports.key.online", totals.online],
+    ["reports.key.sessions", totals.sessions_held],
+    ["reports.key.per_1000", totals["per_1000.total"]],
+    ["reports.key.satisfaction", totals.satisfaction_mean],
+  ];
+  for (const [key, value, main] of figures) {
+    const item = document.createElement("div");
+    item.className = main ? "key-figure key-figure-main" : "key-figure";
+    const term = document.createElement("dt");
+    term.textContent = t(key);
+    const figure = document.createElement("dd");
+    figure.textContent = display(value);
+    item.append(term, figure);
+    list.append(item);
+  }
+}
+
 async function load() {
   status.textContent = t("reports.loading");
   const results = await Promise.allSettled([
@@ -193,10 +302,12 @@ async function load() {
     const data = main.value;
     const rows = rowsOf(data).map((row) => flatten(row));
     const totals = data && !Array.isArray(data) && data.totals ? [flatten(data.totals)] : [];
+    keyFigures(totals[0]);
+    shortTable(rows, totals);
     const columns = columnsOf(rows.length ? rows : totals);
     // The totals row is named by this page, whatever the API calls it.
     const foot = totals.map((row) => ({ ...row, [columns[0]]: t("dash.total") }));
-    fillTable($("report-table"), columns, rows, foot, t(`reports.group.${choice.group_by}`));
+    fillTable($("report-table-full"), columns, rows, foot, t(`reports.group.${choice.group_by}`));
     status.textContent = rows.length ? t("reports.loaded", { rows: rows.length }) : t("reports.no_rows");
   } else {
     status.textContent = t("reports.failed", { status: main.reason?.message ?? "?" });
@@ -214,6 +325,10 @@ for (const input of [$("report-from"), $("report-to")]) {
   });
 }
 
-window.kohtaamoReport = load().catch((error) => {
-  status.textContent = t("reports.failed", { status: error.message });
-});
+window.kohtaamoReport = load()
+  .catch((error) => {
+    status.textContent = t("reports.failed", { status: error.message });
+  })
+  .finally(() => {
+    window.kohtaamoReportDone = true;
+  });
