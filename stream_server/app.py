@@ -30,8 +30,9 @@ from stream_server.web import (
     whip,
     ws,
 )
+from stream_server.web.addresses import trusted_networks
 from stream_server.web.errors import error_middleware
-from stream_server.web.keys import DATABASE, LEDGER, LIVE, SETTINGS
+from stream_server.web.keys import DATABASE, LEDGER, LIVE, SETTINGS, TRUSTED_PROXIES
 from stream_server.web.security import add_security_headers
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ def create_app(settings: Settings) -> web.Application:
     restrict_host_addresses(settings.ice_host_addresses)
     app = web.Application(middlewares=[error_middleware], client_max_size=CLIENT_MAX_SIZE)
     app[SETTINGS] = settings
+    app[TRUSTED_PROXIES] = trusted_networks(settings.trusted_proxies)
     app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(_services)
     app.add_routes(whip.routes)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import ipaddress
 import json
 import os
 import tomllib
@@ -122,6 +123,17 @@ def _parse_limit(value: Any) -> int:
     if number < 0:
         raise ConfigError(f"not a count (0 or more): {value!r}")
     return number
+
+
+def _parse_networks(value: Any) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDR networks, each normalised (``10.0.0.1`` → ``/32``)."""
+    networks = []
+    for item in _parse_list(value):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ConfigError(f"trusted_proxies: {item!r} is not an address or network") from None
+    return tuple(networks)
 
 
 def _parse_optional_path(value: Any) -> Path | None:
@@ -267,6 +279,13 @@ SETTINGS: tuple[Setting, ...] = (
         "reported apart and not counted as a participant.",
     ),
     Setting(
+        "trusted_proxies",
+        (),
+        _parse_networks,
+        "Comma-separated addresses or CIDR networks of reverse proxies whose X-Forwarded-For "
+        "names the client; none by default.",
+    ),
+    Setting(
         "doors_open_minutes",
         30.0,
         float,
@@ -318,6 +337,7 @@ class Settings:
     group_max_participants: int = 16
     attendance_heartbeat_seconds: float = 10.0
     brief_visit_seconds: float = 60.0
+    trusted_proxies: tuple[str, ...] = ()
     doors_open_minutes: float = 30.0
     overrun_grace_minutes: float = 60.0
     log_level: str = "INFO"

@@ -79,6 +79,17 @@ class UnsupportedMediaType(KohtaamoError):
     code = "unsupported_media_type"
 
 
+class TooManyRequests(KohtaamoError):
+    """Come back later: ``retry_after`` whole seconds (sent as the ``Retry-After`` header)."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
 class Unavailable(KohtaamoError):
     status = 503
     code = "unavailable"

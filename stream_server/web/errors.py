@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from stream_server.errors import KohtaamoError
+from stream_server.errors import KohtaamoError, TooManyRequests
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except KohtaamoError as exc:
         logger.info("%s %s -> %d %s: %s", request.method, request.path, exc.status, exc.code, exc)
         response = error_response(exc.status, exc.code, exc.message, exc.details)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
         if exc.closes_connection:
             response.force_close()
         return response

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from aiohttp import web
 
 from stream_server.attendance.ledger import AttendanceLedger
@@ -13,3 +15,7 @@ SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 LEDGER = web.AppKey("ledger", AttendanceLedger)
 LIVE = web.AppKey("live", LiveRegistry)
+#: The ``trusted_proxies`` setting, parsed once.
+TRUSTED_PROXIES: web.AppKey[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]] = web.AppKey(
+    "trusted_proxies"
+)
