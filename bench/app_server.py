@@ -95,6 +95,9 @@ def main(argv: list[str] | None = None) -> None:
         ice_host_addresses=("127.0.0.1",),
         video_codec="VP8",
         log_level="WARNING",
+        # Every simulated viewer comes from 127.0.0.1: no per-address caps or throttles.
+        max_peers_per_address=0,
+        joins_per_address_per_minute=0,
     )
     app = create_app(settings)
     app.on_startup.append(start_stats)

@@ -37,6 +37,11 @@ def settings(tmp_path: Path) -> Settings:
         brief_visit_seconds=0.0,
         # Plain http on loopback: staff cookies without Secure, so the test client sends them.
         public_url="http://127.0.0.1",
+        # Every test client is 127.0.0.1: the per-address caps and throttles would make one
+        # test's peers each other's neighbours. tests/test_join_limits.py sets them.
+        max_peers_per_address=0,
+        joins_per_address_per_minute=0,
+        join_code_failures_per_minute=0,
     )
 
 

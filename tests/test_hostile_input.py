@@ -147,10 +147,12 @@ async def test_revoking_a_device_id_too_large_for_the_database_is_404(
 ) -> None:
     csrf = await staff.login()
     for device_id in ("9" * 5000, "99999999999999999999", "٣"):
-        response = await client.post(
-            f"/staff/devices/{device_id}/revoke", data={"csrf_token": csrf}
-        )
-        assert response.status == 404
+        for action in ("revoke", "restore"):
+            response = await client.post(
+                f"/staff/devices/{device_id}/{action}", data={"csrf_token": csrf}
+            )
+            assert response.status == 404
+        assert (await client.get(f"/staff/devices/{device_id}/revoke")).status == 404
     _no_tracebacks(caplog)
 
 

@@ -345,6 +345,18 @@ async def device_revocation(f: Fixtures) -> Case:
         (device,) = await devices_service.list_devices(db)
     path = f"/staff/devices/{device.id}/revoke"
     fields = [("csrf_token", csrf)]
+    done = redirects_to(f"/staff/devices?revoked={device.id}")
+    return form_case(path, cookie, fields, status=303, check=done)
+
+
+async def device_restoration(f: Fixtures) -> Case:
+    cookie, csrf = await f.staff_cookie()
+    await f.devices.add("puijonlaakso", "kiosk", "ryhmatila")
+    await f.devices.revoke_all()
+    async with f.client.app[DATABASE].session() as db:
+        (device,) = await devices_service.list_devices(db)
+    path = f"/staff/devices/{device.id}/restore"
+    fields = [("csrf_token", csrf)]
     return form_case(path, cookie, fields, status=303, check=redirects_to("/staff/devices"))
 
 
@@ -356,6 +368,7 @@ FORM_ROUTES: dict[str, Callable[[Fixtures], Awaitable[Case]]] = {
     "POST /staff/areas": area_form,
     "POST /staff/devices": device_registration,
     "POST /staff/devices/{device_id}/revoke": device_revocation,
+    "POST /staff/devices/{device_id}/restore": device_restoration,
 }
 
 

@@ -34,7 +34,7 @@ async def test_group_of_three_publishers_each_sees_the_other_two(client, session
             timeout=30,
         )
         assert person.colour_from(person.id) is None  # nobody is sent their own video
-    assert await online_now(client, sid) == 3
+    await wait_until(lambda: _is(online_now(client, sid), 3))  # counted as media flows
     for person in people:
         await person.close()
     await wait_until(lambda: _is(online_now(client, sid), 0))
@@ -218,7 +218,9 @@ async def test_private_session_needs_code_and_group_has_a_limit(aiohttp_client, 
     wrong = WsParticipant(client.session, base)
     assert (await wrong.join(code="AAAAAAAA"))["code"] == "join_code_invalid"
     host = WsParticipant(client.session, base)
-    joined = await host.join(session=sid, role="host", token=created.host_token)
+    joined = await host.join(
+        session=sid, role="host", token=created.host_token, channel="presenter"
+    )
     assert joined["type"] == "joined"
     await host.publish(COLOURS[0], audio=False)
     people = []

@@ -11,9 +11,9 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from stream_server import basics
 from stream_server.attendance.ledger import AttendanceLedger
@@ -34,6 +34,7 @@ from stream_server.errors import (
 )
 from stream_server.live import access, recording
 from stream_server.live.client import Client, PeerClient
+from stream_server.live.limits import JoinLimits, peers_the_file_limit_holds
 from stream_server.live.member import SignalingChannel, WsMember
 from stream_server.live.membership import SessionFull
 from stream_server.live.news import NewsHub
@@ -48,6 +49,8 @@ from stream_server.signaling.protocol import Join, ProtocolError
 from stream_server.vocabulary import Tier
 
 logger = logging.getLogger(__name__)
+
+_C = TypeVar("_C", bound=PeerClient)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,7 +116,32 @@ class LiveRegistry:
         self.closed = False
         # Each peer holds ~5 descriptors (ICE, DTLS, the direct path's socket): a soft limit
         # of 1024 would cap a broadcast near 200 viewers.
-        logger.debug("open file limit %d", raise_open_file_limit())
+        open_files = raise_open_file_limit()
+        self.max_peers = self._max_peers(settings.max_peers, open_files)
+        self.limits = JoinLimits(
+            max_peers=self.max_peers,
+            max_peers_per_address=settings.max_peers_per_address,
+            joins_per_minute=settings.joins_per_address_per_minute,
+            code_failures_per_minute=settings.join_code_failures_per_minute,
+        )
+
+    @staticmethod
+    def _max_peers(configured: int, open_files: int) -> int:
+        """``max_peers``, or what the open-file limit holds; never more than it holds."""
+        holds = peers_the_file_limit_holds(open_files)
+        if configured and configured > holds:
+            logger.warning(
+                "max_peers is %d but the open-file limit (%d) holds about %d peers: "
+                "capped at %d; raise 'ulimit -n' for more",
+                configured,
+                open_files,
+                holds,
+                holds,
+            )
+            return holds
+        chosen = configured or holds
+        logger.info("at most %d peer connections (open-file limit %d)", chosen, open_files)
+        return chosen
 
     # -- lookups ------------------------------------------------------------------------------
     def get(self, session_id: str) -> LiveSession | None:
@@ -219,10 +247,39 @@ class LiveRegistry:
         try:
             live.place(client, entrance.role, entrance.channel, venue_id=entrance.venue_id)
         except SessionFull as exc:
-            await client.peer.close()
+            await self._discard(client)
             raise Conflict(str(exc), code="session_full") from exc
         client.device_id = entrance.device_id
         client.venue_id = entrance.venue_id
+
+    async def _discard(self, client: PeerClient) -> None:
+        """A client that never got a place: close its peer, give back its budget."""
+        await client.peer.close()
+        if client.on_closed is not None:
+            release, client.on_closed = client.on_closed, None
+            release()
+
+    def _made(self, make: Callable[[], _C], address: str) -> _C:
+        """A new client holding one share of the peer budget until it closes."""
+        release = self.limits.peers.acquire(address)
+        try:
+            client = make()
+        except BaseException:
+            release()
+            raise
+        client.on_closed = release
+        return client
+
+    async def _entrance(
+        self, address: str, check: Coroutine[Any, Any, access.Entrance]
+    ) -> access.Entrance:
+        """An entrance; a wrong join code counts against ``address`` (429 when too many)."""
+        try:
+            return await check
+        except KohtaamoError as exc:
+            if exc.code == "join_code_invalid":
+                self.limits.code_failed(address)
+            raise
 
     async def _answer(self, client: PeerClient, sdp: str) -> Answer:
         """Answer an offer; a refused offer closes the half-made client and becomes a 400.
@@ -244,14 +301,16 @@ class LiveRegistry:
         return Answer(client.id, answer)
 
     # -- WHIP and WHEP ------------------------------------------------------------------------
-    async def publish(self, session_id: str, bearer: str | None, sdp: str) -> Answer:
+    async def publish(
+        self, session_id: str, bearer: str | None, sdp: str, address: str = "local"
+    ) -> Answer:
         """WHIP ingest: the newest publisher of a session takes over the program."""
         session = await self.load_session(session_id)
         self.require_doors_open(session)
         entrance = await access.publisher_entrance(self._db, session, bearer)
         summary = self._check_offer(sdp)
         live = self._open(session)
-        publisher = WhipPublisher(live)
+        publisher = self._made(lambda: WhipPublisher(live), address)
         await self._place(live, publisher, entrance)
         publisher.prepare(summary)
         answer = await self._answer(publisher, sdp)
@@ -264,27 +323,39 @@ class LiveRegistry:
         return answer
 
     async def play(
-        self, session_id: str, bearer: str | None, sdp: str, tier: str = Tier.HIGH
+        self,
+        session_id: str,
+        bearer: str | None,
+        sdp: str,
+        tier: str = Tier.HIGH,
+        address: str = "local",
     ) -> Answer:
-        """WHEP playback: the session's program to one more viewer (see :class:`Tier`)."""
+        """WHEP playback: the session's program to one more viewer (see :class:`Tier`).
+
+        ``address`` is the client's (for the per-address caps and throttles, never logged).
+        """
         if tier not in tuple(Tier):
             raise BadRequest(
                 f"unknown tier {tier[:20]!r}; use one of {', '.join(Tier)}", code="invalid_tier"
             )
+        self.limits.join(address)
         session = await self.load_session(session_id)
         self.require_doors_open(session)
-        entrance = await access.viewer_entrance(self._db, session, bearer)
+        entrance = await self._entrance(address, access.viewer_entrance(self._db, session, bearer))
         summary = self._check_offer(sdp)
         live = self._open(session)
-        viewer = WhepViewer(live)
+        viewer = self._made(lambda: WhepViewer(live), address)
         await self._place(live, viewer, entrance)
         viewer.prepare(summary, Tier(tier))
         return await self._answer(viewer, sdp)
 
-    async def listener_session(self, session_id: str, bearer: str | None) -> Session:
+    async def listener_session(
+        self, session_id: str, bearer: str | None, address: str = "local"
+    ) -> Session:
         """The session whose news an event-stream listener may follow (WHEP's access rule)."""
+        self.limits.check_codes(address)
         session = await self.load_session(session_id)
-        await access.viewer_entrance(self._db, session, bearer)
+        await self._entrance(address, access.viewer_entrance(self._db, session, bearer))
         return session
 
     async def delete(self, kind: str, session_id: str, resource_id: str) -> None:
@@ -329,13 +400,22 @@ class LiveRegistry:
             raise ProtocolError(exc.code, exc.message, "join") from None
         return session
 
-    async def join(self, join: Join, channel: SignalingChannel) -> WsMember:
+    async def join(self, join: Join, channel: SignalingChannel, address: str = "local") -> WsMember:
         """Admit a page; raises ProtocolError with the reason when it cannot be.
 
         Credentials are checked before anything else is touched (an invalid device token
         must not disconnect the same attendee key's other connection).
         """
-        session = await self.session_for_join(join)
+        try:
+            self.limits.join(address)
+        except KohtaamoError as exc:
+            raise ProtocolError(exc.code, exc.message, "join") from None
+        try:
+            session = await self.session_for_join(join)
+        except ProtocolError as exc:
+            if exc.code == "join_code_invalid":
+                self.limits.code_failed(address)
+            raise
         try:
             entrance = await access.member_entrance(
                 self._db, session, join.role, join.token, join.channel, join.device_token
@@ -355,7 +435,15 @@ class LiveRegistry:
             await other.close("replaced")
         if live.closed:  # the replaced connection was the last one
             live = self._open(session)
-        member = WsMember(live, channel, join.attendee_key, lambda: self.end_session(session.id))
+        try:
+            member = self._made(
+                lambda: WsMember(
+                    live, channel, join.attendee_key, lambda: self.end_session(session.id)
+                ),
+                address,
+            )
+        except KohtaamoError as exc:
+            raise ProtocolError(exc.code, exc.message, "join") from None
         try:
             live.place(
                 member,
@@ -365,7 +453,7 @@ class LiveRegistry:
                 attendee_key=join.attendee_key,
             )
         except SessionFull as exc:
-            await member.peer.close()
+            await self._discard(member)
             raise ProtocolError("session_full", str(exc), "join") from exc
         member.device_id = entrance.device_id
         member.admitted()
