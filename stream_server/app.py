@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
@@ -63,6 +64,19 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             await heartbeat
         await live.close()
         await database.close()
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """How the HTTP server treats its connections (``web.run_app`` / ``AppRunner`` options).
+
+    ``keepalive_timeout`` is aiohttp's deadline for a connection that has no complete request
+    waiting: it starts when the connection opens and again after each response, and more
+    bytes do not extend it. So a client that sends half its headers (or nothing) is cut off
+    after ``header_read_timeout_seconds``, like an idle keep-alive connection; a request being
+    handled (a WebSocket, an event stream) is not affected. Bodies have their own deadline
+    (``body_read_timeout_seconds``, :mod:`stream_server.web.bodies`).
+    """
+    return {"keepalive_timeout": settings.header_read_timeout_seconds}
 
 
 def create_app(settings: Settings) -> web.Application:
