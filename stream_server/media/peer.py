@@ -8,6 +8,7 @@ behind this API.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import socket
@@ -28,6 +29,7 @@ from stream_server.media.peers import (
     enlarge_receive_buffers,
     prefer_codec,
     rtc_configuration,
+    settle_tasks_of,
 )
 from stream_server.media.tiers import TierController
 
@@ -171,12 +173,16 @@ class Peer:
         """Take the remote offer and return our answer (with every candidate gathered).
 
         aiortc raises ValueError, AssertionError, KeyError and more on odd SDP, so the catch
-        is deliberately broad here, at the boundary.
+        is deliberately broad here, at the boundary; and whatever aiortc started for this
+        connection before it failed (its connect task) is stopped and collected here, so
+        nothing of a refused offer outlives the request.
         """
+        before = asyncio.all_tasks()
         try:
             await self._pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
             await self._pc.setLocalDescription(await self._pc.createAnswer())
         except Exception as exc:
+            await settle_tasks_of(self._pc, asyncio.all_tasks() - before)
             raise NegotiationError(str(exc) or type(exc).__name__) from exc
         return self._pc.localDescription.sdp  # type: ignore[no-any-return]
 
@@ -186,9 +192,11 @@ class Peer:
         return self._pc.localDescription.sdp  # type: ignore[no-any-return]
 
     async def accept_answer(self, answer: str) -> None:
+        before = asyncio.all_tasks()
         try:
             await self._pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
         except Exception as exc:  # aiortc's many failure modes on odd SDP
+            await settle_tasks_of(self._pc, asyncio.all_tasks() - before)
             raise NegotiationError(str(exc) or type(exc).__name__) from exc
 
     def enlarge_receive_buffers(self) -> int:
