@@ -10,7 +10,10 @@ STAMP := $(VENV)/.installed
 AXE_VERSION ?= 4.14.1
 AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: setup run test lint bench bench-attendance bench-fanout bench-join-burst clean
+FUZZ_SCALE ?= 25
+FUZZ_SEED ?= 20261203
+
+.PHONY: setup run test fuzz bench-join-storm lint bench bench-attendance bench-fanout bench-join-burst clean
 
 setup: $(STAMP) $(AXE)
 
@@ -35,6 +38,11 @@ test: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m pytest $(PYTEST_ARGS)'
+
+# The fuzz suite with a larger budget (`make test` runs it at KOHTAAMO_FUZZ_SCALE=1, a few
+# thousand cases in ~15 s); FUZZ_SEED=N draws other cases.
+fuzz: setup
+	KOHTAAMO_FUZZ_SCALE=$(FUZZ_SCALE) KOHTAAMO_FUZZ_SEED=$(FUZZ_SEED) unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m pytest tests/test_fuzz.py $(PYTEST_ARGS)'
 
 lint: setup
 	$(BIN)/ruff check .

@@ -154,3 +154,18 @@ class Devices:
 @pytest.fixture
 async def devices(client: TestClient) -> Devices:
     return Devices(client.app[DATABASE])
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fuzz suite's case counts (tests/fuzzing.py), so the test output states them."""
+    from tests import fuzzing
+
+    if not fuzzing.CASES:
+        return
+    terminalreporter.section("fuzz cases")
+    for name, count in sorted(fuzzing.CASES.items()):
+        terminalreporter.write_line(f"{count:>7}  {name}")
+    terminalreporter.write_line(
+        f"{sum(fuzzing.CASES.values()):>7}  in all (KOHTAAMO_FUZZ_SCALE={fuzzing.scale():g}, "
+        f"seed {fuzzing.seed()})"
+    )
