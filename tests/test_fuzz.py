@@ -36,7 +36,7 @@ from stream_server.web import ws as ws_module
 from stream_server.web.keys import DATABASE, LIVE
 from tests import fuzzing
 from tests.conftest import Devices, Sessions, Staff, base_url
-from tests.peers import Viewer, post_sdp
+from tests.peers import Viewer, post_sdp, wait_until
 
 #: Seconds any one case may take before it counts as a hang.
 CASE_DEADLINE = 10.0
@@ -164,7 +164,7 @@ async def test_forms_never_answer_500(
     assert not _problems(caplog)
 
 
-# -- signaling messages ------------------------------------------------------------------------------
+# -- signaling messages -------------------------------------------------------------------------
 class Socket:
     """A joined signaling connection that comes back (and joins again) when closed."""
 
@@ -225,9 +225,7 @@ async def test_signaling_messages_never_break_the_server(
     reached = {"invalid_message", "invalid_json", "unknown_type", "already_joined", "not_host"}
     assert reached <= set(socket.codes), socket.codes
     live = client.app[LIVE]
-    async with asyncio.timeout(CASE_DEADLINE):
-        while live.clients():
-            await asyncio.sleep(0.05)
+    await wait_until(lambda: not live.clients(), timeout=CASE_DEADLINE)
     assert not _problems(caplog)
 
 
@@ -276,9 +274,7 @@ async def test_mutated_offers_leave_nothing_behind(
     viewer = Viewer()
     await viewer.play(client.session, base_url(client), created.session.id)
     await viewer.close()
-    async with asyncio.timeout(CASE_DEADLINE):
-        while live.clients():
-            await asyncio.sleep(0.05)
+    await wait_until(lambda: not live.clients(), timeout=CASE_DEADLINE)
     gc.collect()
     tasks_before = len(asyncio.all_tasks())
     fds_before = _open_fds()
@@ -293,9 +289,9 @@ async def test_mutated_offers_leave_nothing_behind(
             if answer.status == 201:
                 async with client.session.delete(base_url(client) + answer.headers["Location"]):
                     pass
-    async with asyncio.timeout(CASE_DEADLINE):
-        while live.clients() or live.limits.peers.total:
-            await asyncio.sleep(0.05)
+    await wait_until(
+        lambda: not live.clients() and not live.limits.peers.total, timeout=CASE_DEADLINE
+    )
     await asyncio.sleep(0.5)  # let aiortc's own tasks of the closed peers finish
     gc.collect()
     assert len(asyncio.all_tasks()) <= tasks_before + 2, asyncio.all_tasks()
