@@ -158,8 +158,10 @@ TABLE: dict[str, list[Row]] = {
     "GET /ws": [Row("/ws", everyone(400))],  # credentials come in the join message
     "GET /j": [Row("/j?code=AB", everyone(302))],
     "GET /j/{code}": [Row("/j/{P_CODE}", everyone(200)), Row("/j/ZZZZ2222", everyone(404))],
-    "GET /sessions/{session_id}": [Row(f"/sessions/{S}", everyone(200))]
-    + [Row(f"/sessions/{P}", everyone(404))],  # private: looks missing
+    "GET /sessions/{session_id}": [
+        Row(f"/sessions/{S}", everyone(200)),
+        Row(f"/sessions/{P}", everyone(404)),  # private: looks missing
+    ],
     "GET /host/{session_id}": [Row(f"/host/{S}", host_page(), token_in_query=True)],
     "GET /api/sessions": [Row("/api/sessions", everyone(200))],
     "GET /api/sessions/{session_id}": [
@@ -298,7 +300,7 @@ async def world(client: TestClient, sessions: Sessions, staff: Staff, devices: D
     async with client.app[DATABASE].session() as db:
         for device in await devices_service.list_devices(db):
             await devices_service.revoke_device(db, device.id)
-    spare = await devices.add("neulamaki", "kiosk")
+    await devices.add("neulamaki", "kiosk")  # staff revoke and restore this one
     async with client.app[DATABASE].session() as db:
         spare_id = (await devices_service.list_devices(db))[-1].id
     staff_token = await staff.api_token(await staff.add())
