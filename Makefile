@@ -58,6 +58,10 @@ bench-attendance: setup
 bench-join-burst: setup
 	$(BIN)/python -m bench.join_burst $(BENCH_ARGS)
 
+# A join storm (100 WHEP viewers and pages in 5 s): /healthz latency, loop lag, failed joins.
+bench-join-storm: setup
+	unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m bench.join_storm $(BENCH_ARGS)'
+
 # Fan-out at scale (hundreds of cheap viewers); writes bench/results/fanout-latest.md.
 bench-fanout: setup
 	unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m bench.fanout $(BENCH_ARGS)'
