@@ -109,6 +109,12 @@ async def lag_report(request: web.Request) -> web.Response:
     return web.json_response(report)
 
 
+async def peer_count(request: web.Request) -> web.Response:
+    """Peer connections the server holds now (bench only)."""
+    live = request.app[LIVE]
+    return web.json_response({"peers": live.limits.peers.total, "clients": len(live.clients())})
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
@@ -148,6 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     app.on_startup.append(start_stats)
     app.on_startup.append(start_lag_monitor)
     app.router.add_get("/bench/lag", lag_report)
+    app.router.add_get("/bench/peers", peer_count)
     sys.stdout.write(json.dumps({"session_id": session_id, "token": token}) + "\n")
     sys.stdout.flush()
     if args.uvloop:

@@ -140,6 +140,7 @@ async def one_run(args: argparse.Namespace, run: int, logdir: Path) -> dict[str,
         loop_lag = await lag(base)
         results = [r for reply in replies for r in reply["results"]]
         flood = await run_flood(start, plain, args) if args.flood else None
+        dropped = await half_open_dropped(base, client_args) if args.half_open else None
     ok = [r for r in results if r["ok"]]
     joins = [r["join"] for r in ok]
     answered = [h for h in health if h is not None]
@@ -162,6 +163,7 @@ async def one_run(args: argparse.Namespace, run: int, logdir: Path) -> dict[str,
         "lag_over_50ms": loop_lag["over_50ms"],
         "server_cpu": cpu,
         "flood": flood,
+        "half_open": dropped,
     }
 
 
@@ -192,6 +194,48 @@ async def run_flood(start: Any, client_args: list[str], args: argparse.Namespace
         "refused_429": sum(1 for r in refused if "429" in (r["error"] or "")),
         "other_failures": sum(1 for r in refused if "429" not in (r["error"] or "")),
     }
+
+
+async def peers(base: str) -> int:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/bench/peers") as resp:
+            return int((await resp.json())["peers"])
+
+
+async def half_open_dropped(base: str, client_args: list[str]) -> dict[str, Any]:
+    """Five WHEP offers that never take their answer (ICE cannot complete): seconds until the
+    server has dropped them (``connect_timeout_seconds``, 15 by default)."""
+    from aiortc import RTCConfiguration, RTCPeerConnection
+
+    from bench.common import loopback_only
+
+    loopback_only()
+    session = client_args[client_args.index("--session") + 1]
+    before = await peers(base)
+    offers = []
+    async with aiohttp.ClientSession() as http:
+        for n in range(5):
+            pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            pc.addTransceiver("video", direction="recvonly")
+            pc.addTransceiver("audio", direction="recvonly")
+            await pc.setLocalDescription(await pc.createOffer())
+            headers = {"Content-Type": "application/sdp", "X-Forwarded-For": f"192.0.2.{n + 1}"}
+            async with http.post(
+                f"{base}/whep/{session}", data=pc.localDescription.sdp, headers=headers
+            ) as resp:
+                if resp.status != 201:
+                    raise BenchError(f"a half-open offer got {resp.status}")
+            offers.append(pc)
+    posted = time.monotonic()
+    held = await peers(base) - before
+    for _ in range(600):  # polled: the server announces nothing
+        if await peers(base) <= before:
+            break
+        await asyncio.sleep(0.2)
+    dropped_after = time.monotonic() - posted
+    for pc in offers:
+        await pc.close()
+    return {"offers": len(offers), "held": held, "dropped_after": dropped_after}
 
 
 def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
@@ -234,6 +278,12 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
                     f"| {row['run']} | {f['offers']} | {f['let_in']} | {f['refused_429']} "
                     f"| {f['other_failures']} |\n"
                 )
+    halves = [(r["run"], r["half_open"]) for r in rows if r["half_open"]]
+    if halves:
+        verdict += "\nOffers that never connect (ICE cannot complete):\n\n"
+        verdict += "| run | offers | held by the server | all dropped after |\n|---|---|---|---|\n"
+        for run, h in halves:
+            verdict += f"| {run} | {h['offers']} | {h['held']} | {h['dropped_after']:.1f} s |\n"
     errors = sorted({e for r in rows for e in r["errors"]})
     if errors:
         verdict += "\nFailed joins said: " + "; ".join(errors) + "\n"
@@ -273,6 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=2, help="client processes")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--flood", type=int, default=40, help="one address's offers (0: none)")
+    parser.add_argument(
+        "--no-half-open",
+        dest="half_open",
+        action="store_false",
+        help="skip timing how soon never-connected offers are dropped (~15 s)",
+    )
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "join-storm-latest.md"
     )
