@@ -13,7 +13,7 @@ AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
 FUZZ_SCALE ?= 25
 FUZZ_SEED ?= 20261203
 
-.PHONY: setup run test fuzz bench-join-storm lint bench bench-attendance bench-fanout bench-join-burst clean
+.PHONY: setup run test fuzz bench-join-storm lint bench bench-attendance bench-fanout bench-join-burst bench-login-flood clean
 
 setup: $(STAMP) $(AXE)
 
@@ -65,6 +65,10 @@ bench-join-storm: setup
 # Fan-out at scale (hundreds of cheap viewers); writes bench/results/fanout-latest.md.
 bench-fanout: setup
 	unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m bench.fanout $(BENCH_ARGS)'
+
+# A login flood (20 clients, wrong passwords) against a live broadcast: /healthz and viewers' fps.
+bench-login-flood: setup
+	unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m bench.login_flood $(BENCH_ARGS)'
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3* test-artifacts

@@ -1,7 +1,8 @@
 """The real Kohtaamo app as a benchmark server, alone in its process.
 
-It migrates a fresh SQLite database, creates one broadcast session, prints
-``{"session_id": ..., "token": ...}`` on stdout for the driver, then serves until signalled.
+It migrates a fresh SQLite database, creates one broadcast session (and, with ``--staff``, a
+staff account), prints ``{"session_id": ..., "token": ...}`` on stdout for the driver, then
+serves until signalled.
 """
 
 from __future__ import annotations
@@ -20,14 +21,19 @@ from stream_server.catalog import service as catalog
 from stream_server.config import Settings
 from stream_server.db.engine import Database, upgrade_database
 from stream_server.media.peers import raise_open_file_limit
+from stream_server.staff import service as staff
 from stream_server.web.keys import LIVE
 
 
-async def create_session(url: str) -> tuple[str, str]:
-    """A session that is open now and for longer than any benchmark; returns id and token."""
+async def create_session(url: str, staff_login: str | None = None) -> tuple[str, str]:
+    """A session that is open now and for longer than any benchmark; returns id and token.
+    ``staff_login`` (``NAME:PASSWORD``) adds a staff account too."""
     database = Database(url)
     try:
         async with database.session() as db:
+            if staff_login:
+                name, _, password = staff_login.partition(":")
+                await staff.add_staff(db, name, password)
             await catalog.sync_reference_data(db)
             created = await catalog.create_session(
                 db, title="Benchmark", mode="broadcast", minutes=240
@@ -126,11 +132,19 @@ def main(argv: list[str] | None = None) -> None:
         help="keep the default per-address caps; clients name their address in "
         "X-Forwarded-For (127.0.0.1 is a trusted proxy) — the join storm",
     )
+    parser.add_argument("--staff", default=None, help="NAME:PASSWORD of a staff account to add")
+    parser.add_argument(
+        "--login-failures",
+        type=int,
+        default=Settings.login_failures_before_backoff,
+        help="login_failures_before_backoff (a huge number turns the throttle off)",
+    )
+    parser.add_argument("--hash-workers", type=int, default=Settings.password_hash_workers)
     args = parser.parse_args(argv)
     raise_open_file_limit()
     url = f"sqlite+aiosqlite:///{args.workdir}/kohtaamo.sqlite3"
     upgrade_database(url)
-    session_id, token = asyncio.run(create_session(url))
+    session_id, token = asyncio.run(create_session(url, args.staff))
     # Alembic may have configured logging; the server should log only what matters.
     logging.basicConfig(level=logging.WARNING, format="server: %(levelname)s %(name)s %(message)s")
     logging.getLogger().setLevel(logging.WARNING)
@@ -143,6 +157,8 @@ def main(argv: list[str] | None = None) -> None:
         # Every simulated viewer comes from 127.0.0.1: no per-address caps or throttles.
         max_peers_per_address=0,
         joins_per_address_per_minute=0,
+        login_failures_before_backoff=args.login_failures,
+        password_hash_workers=args.hash_workers,
     )
     if args.per_address_limits:
         settings = settings.replace(

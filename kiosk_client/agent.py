@@ -20,11 +20,12 @@ import contextlib
 import datetime as dt
 import enum
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiortc import RTCConfiguration
 
 from kiosk_client.api import ApiError, DeviceRefused, ServerApi, ServerUnavailable
 from kiosk_client.backoff import Backoff
@@ -32,7 +33,13 @@ from kiosk_client.clock import Clock, SystemClock
 from kiosk_client.config import KioskConfig
 from kiosk_client.events import SessionEvents
 from kiosk_client.headcount import Headcounts, read_stdin, watch_file
-from kiosk_client.ice import rtc_configuration
+from kiosk_client.ice import (
+    RelayUnavailable,
+    choose_servers,
+    diagnose_turn,
+    first_turn_server,
+    rtc_configuration,
+)
 from kiosk_client.media import Connection, MediaInput, input_from_config, play, publish
 from kiosk_client.sinks import (
     NullSink,
@@ -120,7 +127,9 @@ class Agent:
             lambda sid: default_sink(config, sid, self.clock.now())
         )
         self._input_factory = input_factory or (lambda: input_from_config(config))
-        self._rtc = rtc_configuration(config.ice_servers)
+        #: STUN/TURN servers from the device API (TURN credentials minted for this device,
+        #: renewed with every schedule), used after this PC's own ``ice_servers``.
+        self.server_ice_servers: list[Mapping[str, Any]] = []
         self.state = State.IDLE
         self.session_id: str | None = None
         self.detail: str | None = None
@@ -280,6 +289,7 @@ class Agent:
         self._refused_backoff.reset()
         self._refused_now = False
         self._check_skew(schedule)
+        self._take_ice_servers(schedule)
         if self.device is None:
             self.device = schedule.get("device")
             logger.info("device: %s", _describe(self.device))
@@ -302,6 +312,35 @@ class Agent:
         else:
             await self._set_state(State.IDLE)
             await self._sleep_until(refresh)
+
+    def _take_ice_servers(self, schedule: dict[str, Any]) -> None:
+        servers = schedule.get("ice_servers")
+        if not isinstance(servers, list):
+            return  # an older server: this PC's own ice_servers only
+        self.server_ice_servers = [s for s in servers if isinstance(s, dict) and "urls" in s]
+
+    def ice_servers(self) -> list[Mapping[str, Any]]:
+        """This PC's own servers, then the server's; the chosen TURN transport first."""
+        servers = [*self.config.ice_servers, *self.server_ice_servers]
+        return choose_servers(servers, self.config.turn_transport)
+
+    def rtc_configuration(self) -> RTCConfiguration:
+        return rtc_configuration(self.ice_servers(), self.config.relay_only)
+
+    async def _no_relay(self, sid: str) -> None:
+        """Say plainly why a relay-only PC cannot connect (wrong credentials, no TURN…)."""
+        servers = self.ice_servers()
+        why = await diagnose_turn(servers, self.config.http_timeout_seconds)
+        turn = first_turn_server(servers)
+        logger.error(
+            "session %s: cannot connect: relay_only is set and no TURN relay was had: %s",
+            sid,
+            why,
+        )
+        await self._set_state(State.JOINING, sid, "no TURN relay" if turn else "no TURN server")
+        # Expired credentials (a long session, a short turn_ttl) are renewed with a schedule.
+        with contextlib.suppress(ApiError, ServerUnavailable):
+            self._take_ice_servers(await self.api.schedule(self.config.schedule_days))
 
     def _usable(self, session: Any) -> bool:
         """A malformed entry is skipped with a log line rather than stopping the agent."""
@@ -405,6 +444,9 @@ class Agent:
                 except NotConnected as exc:
                     logger.warning("session %s: %s", sid, exc)
                     continue
+                except RelayUnavailable:
+                    await self._no_relay(sid)
+                    continue
                 except Exception:
                     logger.exception("session %s: could not connect", sid)
                     continue
@@ -465,13 +507,14 @@ class Agent:
         self, session: dict[str, Any], sending: bool, ended: asyncio.Event
     ) -> Connection:
         sid = session["id"]
+        rtc = self.rtc_configuration()
         if sending:
             media = self._input_factory()
-            conn = await publish(self.api, sid, media, self._rtc)
+            conn = await publish(self.api, sid, media, rtc)
         else:
             sink = self._sink_factory(sid)
             try:
-                conn = await play(self.api, sid, sink, self._rtc)
+                conn = await play(self.api, sid, sink, rtc)
             except BaseException:
                 await sink.close()
                 raise
@@ -493,7 +536,8 @@ class Agent:
             if why == "timeout":
                 raise NotConnected(
                     f"media did not connect in {self.config.connect_timeout_seconds:.0f} s "
-                    "(is UDP blocked? then configure a TURN server in ice_servers)"
+                    "(is UDP blocked? then the server needs turn_urls and turn_secret, "
+                    "and this PC perhaps relay_only)"
                 )
             raise NotConnected(conn.lost_reason or why)
         return conn
@@ -529,6 +573,7 @@ class Agent:
         except (ServerUnavailable, ApiError) as exc:
             logger.info("schedule check failed (%s); staying in %s", exc, sid)
             return True
+        self._take_ice_servers(schedule)  # fresh TURN credentials for a reconnect
         for session in schedule["sessions"]:
             if session["id"] == sid:
                 if session.get("phase") == "ended" or self.clock.now() >= parse_time(

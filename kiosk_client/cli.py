@@ -19,7 +19,12 @@ from kiosk_client.api import ApiError, ServerApi, ServerUnavailable
 from kiosk_client.backoff import Backoff
 from kiosk_client.config import ConfigError, KioskConfig, load_config
 from kiosk_client.events import SessionEvents
-from kiosk_client.ice import restrict_host_addresses, rtc_configuration, set_consent
+from kiosk_client.ice import (
+    choose_servers,
+    restrict_host_addresses,
+    rtc_configuration,
+    set_consent,
+)
 from kiosk_client.media import open_input, play, publish
 from kiosk_client.sinks import NullSink, Sink, file_sink
 
@@ -38,6 +43,12 @@ def setup(config: KioskConfig) -> None:
     )
     restrict_host_addresses(config.ice_host_addresses)
     set_consent(config.ice_consent_interval, config.ice_consent_failures)
+
+
+def _rtc(config: KioskConfig) -> Any:
+    """The PC's own ICE servers (``publish`` and ``watch`` have no device API to ask)."""
+    servers = choose_servers(config.ice_servers, config.turn_transport)
+    return rtc_configuration(servers, config.relay_only)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -188,7 +199,7 @@ async def publish_file(
     async with aiohttp.ClientSession() as http:
         api = ServerApi(http, config.server, token, config.http_timeout_seconds)
         try:
-            conn = await publish(api, session_id, media, rtc_configuration(config.ice_servers))
+            conn = await publish(api, session_id, media, _rtc(config))
         except (ApiError, ServerUnavailable) as exc:
             print(f"kohtaamo-kiosk: publishing refused: {exc}", file=sys.stderr)
             return 1
@@ -233,7 +244,7 @@ async def watch_session(
     async with aiohttp.ClientSession() as http:
         api = ServerApi(http, config.server, token, config.http_timeout_seconds)
         try:
-            conn = await play(api, session_id, sink, rtc_configuration(config.ice_servers))
+            conn = await play(api, session_id, sink, _rtc(config))
         except (ApiError, ServerUnavailable) as exc:
             await sink.close()
             print(f"kohtaamo-kiosk: watching refused: {exc}", file=sys.stderr)

@@ -19,6 +19,7 @@ ENV_PREFIX = "KOHTAAMO_KIOSK_"
 SINKS = ("auto", "window", "file", "null")
 LANGUAGES = ("fi", "en")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+TURN_TRANSPORTS = ("any", "udp", "tcp")
 
 
 class ConfigError(ValueError):
@@ -62,6 +63,11 @@ class KioskConfig:
     # ICE: an explicit list (empty on a LAN), never aiortc's public STUN default.
     ice_servers: tuple[Mapping[str, Any], ...] = ()
     ice_host_addresses: tuple[str, ...] = ()
+    # A site whose firewall lets nothing through but the TURN server: gather relay
+    # candidates only (the server's device API hands out TURN credentials).
+    relay_only: bool = False
+    # aiortc uses one TURN server: the first of this transport ("any": the server's order).
+    turn_transport: str = "any"
     ice_consent_interval: float = 1.0
     ice_consent_failures: int = 5
     log_level: str = "INFO"
@@ -162,6 +168,11 @@ def validate(config: KioskConfig) -> KioskConfig:
     if config.language not in LANGUAGES:
         raise ConfigError(
             f"language: must be one of {', '.join(LANGUAGES)}, not {config.language!r}"
+        )
+    if config.turn_transport not in TURN_TRANSPORTS:
+        raise ConfigError(
+            f"turn_transport: must be one of {', '.join(TURN_TRANSPORTS)}, "
+            f"not {config.turn_transport!r}"
         )
     if config.log_level.upper() not in LOG_LEVELS:
         raise ConfigError(f"log_level: must be one of {', '.join(LOG_LEVELS)}")

@@ -16,9 +16,11 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
 from kiosk_client.api import ServerApi
 from kiosk_client.config import KioskConfig
+from kiosk_client.ice import RelayUnavailable, has_relay_candidate
 from kiosk_client.sinks import VIDEO_ROLES, Sink
 
 logger = logging.getLogger(__name__)
@@ -183,6 +185,7 @@ class Connection:
         self.session_id = session_id
         self.api = api
         self.pc = RTCPeerConnection(rtc)
+        self.relay_only = rtc.iceTransportPolicy == RTCIceTransportPolicy.RELAY
         self.resource_url: str | None = None
         self.lost = asyncio.Event()
         self.lost_reason = ""
@@ -206,8 +209,14 @@ class Connection:
             self.lost.set()
 
     async def negotiate(self) -> None:
-        """Offer (aiortc gathers every candidate first: the server takes no trickle)."""
+        """Offer (aiortc gathers every candidate first: the server takes no trickle).
+
+        Relay-only without a relay candidate cannot connect: :class:`RelayUnavailable`
+        before anything is sent (aiortc drops a refused TURN allocation silently).
+        """
         await self.pc.setLocalDescription(await self.pc.createOffer())
+        if self.relay_only and not has_relay_candidate(self.pc.localDescription.sdp):
+            raise RelayUnavailable("relay_only is set but the TURN server gave no relay address")
         self.resource_url, answer = await self.api.offer(
             self.kind, self.session_id, self.pc.localDescription.sdp
         )

@@ -16,6 +16,8 @@ from stream_server.db.engine import Database
 from stream_server.live.registry import LiveRegistry
 from stream_server.media.ice import restrict_host_addresses
 from stream_server.media.seams import check_aiortc_seams
+from stream_server.staff.service import PasswordHashing, hashing_pool
+from stream_server.staff.throttle import LoginThrottle
 from stream_server.web import (
     api,
     device_api,
@@ -33,7 +35,15 @@ from stream_server.web import (
 )
 from stream_server.web.addresses import trusted_networks
 from stream_server.web.errors import error_middleware
-from stream_server.web.keys import DATABASE, LEDGER, LIVE, SETTINGS, TRUSTED_PROXIES
+from stream_server.web.keys import (
+    DATABASE,
+    LEDGER,
+    LIVE,
+    LOGIN_THROTTLE,
+    PASSWORD_HASHING,
+    SETTINGS,
+    TRUSTED_PROXIES,
+)
 from stream_server.web.security import add_security_headers
 
 logger = logging.getLogger(__name__)
@@ -79,14 +89,34 @@ def server_options(settings: Settings) -> dict[str, Any]:
     return {"keepalive_timeout": settings.header_read_timeout_seconds}
 
 
-def create_app(settings: Settings) -> web.Application:
-    """Build the aiohttp application. The database must already be migrated."""
+async def _password_hashing(app: web.Application) -> AsyncIterator[None]:
+    """The bounded thread pool staff passwords are hashed in, off the event loop."""
+    pool = hashing_pool(app[SETTINGS].password_hash_workers)
+    app[PASSWORD_HASHING] = PasswordHashing(pool)
+    try:
+        yield
+    finally:
+        # Queued hashes are dropped; a running one (a fraction of a second) is waited for.
+        await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+
+
+def create_app(
+    settings: Settings, *, login_throttle: LoginThrottle | None = None
+) -> web.Application:
+    """Build the aiohttp application. The database must already be migrated.
+
+    ``login_throttle`` replaces the one built from the settings (tests give it their clock).
+    """
     check_aiortc_seams()
     restrict_host_addresses(settings.ice_host_addresses)
     app = web.Application(middlewares=[error_middleware], client_max_size=CLIENT_MAX_SIZE)
     app[SETTINGS] = settings
     app[TRUSTED_PROXIES] = trusted_networks(settings.trusted_proxies)
     app.on_response_prepare.append(add_security_headers)
+    if login_throttle is None:
+        login_throttle = LoginThrottle(settings.login_failures_before_backoff)
+    app[LOGIN_THROTTLE] = login_throttle
+    app.cleanup_ctx.append(_password_hashing)
     app.cleanup_ctx.append(_services)
     app.add_routes(whip.routes)
     app.add_routes(api.routes)

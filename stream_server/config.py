@@ -13,6 +13,7 @@ import datetime as dt
 import ipaddress
 import json
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -125,6 +126,57 @@ def _parse_limit(value: Any) -> int:
     return number
 
 
+def _parse_port_range(value: Any) -> tuple[int, int] | None:
+    """``40000-40999`` (or a two-item list): the UDP ports media may use, both ends included."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        parts = [str(v) for v in value]
+    else:
+        text = str(value).strip()
+        if not text:
+            return None
+        parts = text.split("-")
+    try:
+        low, high = (int(p.strip()) for p in parts)
+    except ValueError:
+        raise ConfigError(
+            f"udp_ports must look like 40000-40999 (first-last), not {value!r}"
+        ) from None
+    if not 1 <= low <= high <= 65535:
+        raise ConfigError(
+            f"udp_ports: {low}-{high} is not a range of ports (1-65535, first <= last)"
+        )
+    return (low, high)
+
+
+_TURN_URL = re.compile(r"turns?:(\[[0-9A-Fa-f:.]+\]|[^\s?:\[\]]+)(:\d+)?(\?transport=(udp|tcp))?")
+
+
+def _parse_turn_urls(value: Any) -> tuple[str, ...]:
+    """Comma-separated ``turn:``/``turns:`` URLs (``?transport=udp`` or ``tcp`` optional)."""
+    urls = _parse_list(value)
+    for url in urls:
+        if not _TURN_URL.fullmatch(url):
+            raise ConfigError(
+                f"turn_urls: {url!r} is not a turn: or turns: URL "
+                "(e.g. turn:turn.example.org:3478?transport=udp)"
+            )
+    return urls
+
+
+def _parse_secret(value: Any) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def _parse_positive_int(value: Any) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("must be at least 1")
+    return number
+
+
 def _parse_networks(value: Any) -> tuple[str, ...]:
     """Comma-separated addresses or CIDR networks, each normalised (``10.0.0.1`` → ``/32``)."""
     networks = []
@@ -204,6 +256,32 @@ SETTINGS: tuple[Setting, ...] = (
         "Comma-separated addresses the server gathers ICE host candidates from; "
         "empty means every interface.",
     ),
+    Setting(
+        "udp_ports",
+        None,
+        _parse_port_range,
+        "UDP ports the server's media uses, first-last (e.g. 40000-40999); any port if unset. "
+        "When all are in use a new connection gets 503 media_ports_exhausted.",
+    ),
+    Setting(
+        "turn_urls",
+        (),
+        _parse_turn_urls,
+        "Comma-separated TURN URLs handed to clients with time-limited credentials "
+        "(needs turn_secret), e.g. turn:turn.example.org:3478?transport=udp.",
+    ),
+    Setting(
+        "turn_secret",
+        None,
+        _parse_secret,
+        "Shared secret of the TURN server (coturn's static-auth-secret); never sent to anyone.",
+    ),
+    Setting(
+        "turn_ttl",
+        86400,
+        _parse_positive_int,
+        "Seconds a client's TURN credentials stay valid.",
+    ),
     Setting("tls_cert", None, _parse_optional_path, "PEM certificate: serve https directly."),
     Setting("tls_key", None, _parse_optional_path, "PEM private key for tls_cert."),
     Setting(
@@ -279,13 +357,6 @@ SETTINGS: tuple[Setting, ...] = (
         "reported apart and not counted as a participant.",
     ),
     Setting(
-        "trusted_proxies",
-        (),
-        _parse_networks,
-        "Comma-separated addresses or CIDR networks of reverse proxies whose X-Forwarded-For "
-        "names the client; none by default.",
-    ),
-    Setting(
         "doors_open_minutes",
         30.0,
         float,
@@ -296,6 +367,26 @@ SETTINGS: tuple[Setting, ...] = (
         60.0,
         float,
         "Minutes after a session's scheduled end when it closes if its host has not ended it.",
+    ),
+    Setting(
+        "login_failures_before_backoff",
+        5,
+        _parse_positive_int,
+        "Failed staff logins in a row for one name from one address before 429: a back-off of "
+        "30 s, doubling to 15 min; an address alone, whatever the names, gets 4 times as many.",
+    ),
+    Setting(
+        "trusted_proxies",
+        (),
+        _parse_networks,
+        "Comma-separated addresses or CIDR networks of reverse proxies whose X-Forwarded-For "
+        "names the client; none by default.",
+    ),
+    Setting(
+        "password_hash_workers",
+        1,
+        _parse_positive_int,
+        "Threads that hash and check staff passwords off the event loop; other logins queue.",
     ),
     Setting("log_level", "INFO", _parse_log_level, "Python logging level."),
     Setting(
@@ -323,6 +414,11 @@ class Settings:
     recording_retention_days: float = 30.0
     ice_servers: tuple[IceServer, ...] = ()
     ice_host_addresses: tuple[str, ...] = ()
+    udp_ports: tuple[int, int] | None = None
+    turn_urls: tuple[str, ...] = ()
+    #: Kept out of ``repr`` so that it cannot reach a log by accident.
+    turn_secret: str | None = dataclasses.field(default=None, repr=False)
+    turn_ttl: int = 86400
     tls_cert: Path | None = None
     tls_key: Path | None = None
     video_codec: str = "H264"
@@ -337,9 +433,11 @@ class Settings:
     group_max_participants: int = 16
     attendance_heartbeat_seconds: float = 10.0
     brief_visit_seconds: float = 60.0
-    trusted_proxies: tuple[str, ...] = ()
     doors_open_minutes: float = 30.0
     overrun_grace_minutes: float = 60.0
+    login_failures_before_backoff: int = 5
+    trusted_proxies: tuple[str, ...] = ()
+    password_hash_workers: int = 1
     log_level: str = "INFO"
     demo_feed: bool = False
 
@@ -409,4 +507,8 @@ def load_settings(
             raise ConfigError(f"{setting.name}: invalid value {value!r}: {exc}") from exc
     if (parsed["tls_cert"] is None) != (parsed["tls_key"] is None):
         raise ConfigError("tls_cert and tls_key must be set together")
+    if parsed["turn_urls"] and not parsed["turn_secret"]:
+        raise ConfigError("turn_urls needs turn_secret (the TURN server's static-auth-secret)")
+    if parsed["turn_secret"] and not parsed["turn_urls"]:
+        raise ConfigError("turn_secret is set but turn_urls is empty: no client would use it")
     return Settings(**parsed)

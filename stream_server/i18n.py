@@ -11,11 +11,11 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
+
+from stream_server.basics import CITY_TZ
 
 LANGUAGES = ("fi", "en")
 DEFAULT_LANGUAGE = "fi"
-CITY_TZ = ZoneInfo("Europe/Helsinki")
 
 #: Error codes of docs/signaling.md; a test checks the document and this list agree.
 PROTOCOL_ERROR_CODES = (
@@ -48,6 +48,7 @@ PROTOCOL_ERROR_CODES = (
     "recording_disabled",
     "recording_group_unsupported",
     "session_not_live",
+    "media_ports_exhausted",
     "chat_disabled",
     "unknown_message",
 )
@@ -160,6 +161,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "status.media_denied": {
         "fi": "Kameraa tai mikrofonia ei saatu käyttöön. Tarkista laitteen luvat.",
         "en": "The camera or microphone could not be used. Check the device's permissions.",
+    },
+    "status.media_blocked": {
+        "fi": "Yhteys ei onnistu tästä verkosta: kuva ja ääni eivät pääse perille. Kokeile "
+        "toista verkkoa, esimerkiksi puhelimen mobiilidataa, tai pyydä kirjaston "
+        "henkilökunnalta apua. Yritämme yhä uudelleen.",
+        "en": "Media cannot connect from this network: picture and sound cannot get through. "
+        "Try another network, for example your phone's mobile data, or ask the library "
+        "staff for help. We keep trying.",
     },
     "status.left": {"fi": "Olet poistunut tapahtumasta.", "en": "You have left the session."},
     "status.ended": {"fi": "Tapahtuma päättyi.", "en": "The session has ended."},
@@ -725,6 +734,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fi": "Käyttäjätunnus tai salasana on väärin.",
         "en": "The user name or password is wrong.",
     },
+    "staff.login.throttled": {
+        "fi": "Liian monta epäonnistunutta kirjautumista. Yritä uudelleen {minutes} min kuluttua.",
+        "en": "Too many failed logins. Please try again in {minutes} min.",
+    },
     "staff.login.hint": {
         "fi": "Osallistujat eivät tarvitse tunnusta. Henkilökunnan tunnuksen ja unohtuneen "
         "salasanan tilalle uuden saat kirjaston tietohallinnolta.",
@@ -786,6 +799,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "error.session_not_live": {
         "fi": "Lähetys ei ole käynnissä. Aloita lähetys ensin.",
         "en": "The broadcast is not on. Start broadcasting first.",
+    },
+    "error.media_ports_exhausted": {
+        "fi": "Palvelimella ei juuri nyt ole tilaa uudelle yhteydelle. Yritetään hetken "
+        "päästä uudelleen…",
+        "en": "The server has no room for another connection right now. Trying again in a moment…",
     },
     "error.generic": {
         "fi": "Jokin meni vikaan. Yritä uudelleen.",

@@ -20,7 +20,7 @@ from stream_server.live import recording
 from stream_server.live.client import MediaChange, PeerClient
 from stream_server.live.session import LiveSession
 from stream_server.media.forwarding import Slot
-from stream_server.media.peer import Downstream, NegotiationError, Upstream
+from stream_server.media.peer import Downstream, MediaPortsExhausted, NegotiationError, Upstream
 from stream_server.media.sdp import SdpError, parse_offer
 from stream_server.signaling.protocol import ProtocolError
 from stream_server.vocabulary import Role, Tier, Track
@@ -36,6 +36,8 @@ CLOSE_CODES = {
     "server-shutdown": (1001, "server shutting down"),
     "connect-timeout": (4002, "media did not connect"),
     "session-full": (4004, "group is full"),
+    # RFC 6455's "try again later": the page reconnects with its back-off.
+    "media-ports-exhausted": (1013, "media ports exhausted"),
 }
 
 
@@ -193,7 +195,14 @@ class WsMember(PeerClient):
                 return
             self._negotiating = True
             self._pending = False
-            sdp = await self.peer.offer()
+            try:
+                sdp = await self.peer.offer()
+            except MediaPortsExhausted as exc:
+                logger.warning("%s: %s", self.label, exc)
+                await self.send(ProtocolError("media_ports_exhausted", str(exc)).as_message())
+                # Not under the lock: closing must not wait for this negotiation.
+                self.live.spawn(self.close("media-ports-exhausted"))
+                return
             if self.upstream:
                 self.peer.enlarge_receive_buffers()
             await self.send({"type": "offer", "sdp": sdp, "tracks": self.track_map()})

@@ -31,6 +31,7 @@ from stream_server.errors import (
     NotAcceptable,
     NotFound,
     PayloadTooLarge,
+    Unavailable,
 )
 from stream_server.live import access, recording
 from stream_server.live.client import Client, PeerClient
@@ -41,11 +42,13 @@ from stream_server.live.news import NewsHub
 from stream_server.live.session import LiveSession
 from stream_server.live.testcard import TestCardClient
 from stream_server.live.whip import WhepViewer, WhipPublisher
-from stream_server.media.peer import NegotiationError
+from stream_server.media.peer import MediaPortsExhausted, NegotiationError
 from stream_server.media.peers import raise_open_file_limit
+from stream_server.media.ports import port_range
 from stream_server.media.recorder import Recorder
 from stream_server.media.sdp import OfferSummary, SdpError, SdpTooLarge, parse_offer, require_codecs
 from stream_server.signaling.protocol import Join, ProtocolError
+from stream_server.turn import ClientIceServers
 from stream_server.vocabulary import Tier
 
 logger = logging.getLogger(__name__)
@@ -106,6 +109,10 @@ class LiveRegistry:
         self.settings = settings
         self.ledger = ledger
         self.news = NewsHub()
+        #: STUN/TURN servers for clients, with TURN credentials minted per client.
+        self.client_ice = ClientIceServers.from_settings(settings)
+        #: The UDP ports media may use (``udp_ports``), or None for any.
+        self.ports = port_range(settings.udp_ports)
         self._db = database
         self._live: dict[str, LiveSession] = {}
         self._opening: dict[str, asyncio.Lock] = {}
@@ -207,6 +214,7 @@ class LiveRegistry:
                 news=self.news,
                 spawn=self.spawn,
                 on_closed=self._closed,
+                ports=self.ports,
             )
             self._live[session.id] = live
             if session.id in self._test_card_sessions:
@@ -289,6 +297,9 @@ class LiveRegistry:
         """
         try:
             answer = await client.peer.answer(sdp)
+        except MediaPortsExhausted as exc:
+            await client.close("media-ports-exhausted")
+            raise Unavailable(str(exc), code="media_ports_exhausted") from exc
         except NegotiationError as exc:
             await asyncio.shield(self.spawn(client.close("rejected")))
             logger.info("%s: offer rejected: %s", client.label, exc)
@@ -348,6 +359,24 @@ class LiveRegistry:
         await self._place(live, viewer, entrance)
         viewer.prepare(summary, Tier(tier))
         return await self._answer(viewer, sdp)
+
+    async def admits(
+        self, kind: str, session_id: str, bearer: str | None, address: str = "local"
+    ) -> bool:
+        """Would a WHIP (``kind`` "whip") or WHEP offer with this bearer be let in now?
+
+        A wrong join code here counts against ``address`` like one in an offer (the answer
+        tells a guesser as much as a 403 would)."""
+        try:
+            self.limits.check_codes(address)
+            session = await self.load_session(session_id)
+            if kind == "whip":
+                await access.publisher_entrance(self._db, session, bearer)
+            else:
+                await self._entrance(address, access.viewer_entrance(self._db, session, bearer))
+        except KohtaamoError:
+            return False
+        return True
 
     async def listener_session(
         self, session_id: str, bearer: str | None, address: str = "local"
@@ -466,7 +495,7 @@ class LiveRegistry:
                 "role": member.member.role,
                 "may_publish": member.member.may_publish,
                 "session": catalog.session_to_json(session, doors=self.settings.door_times),
-                "ice_servers": [s.as_dict() for s in self.settings.ice_servers],
+                "ice_servers": self.client_ice.as_dicts(),
                 "max_participants": live.membership.capacity,
                 # This page (its attendee key) was counted in this session before.
                 "resumed": resumed,

@@ -21,7 +21,7 @@ from stream_server.live.chat import ChatRoom
 from stream_server.live.client import Client, MediaChange
 from stream_server.live.membership import Member, Membership
 from stream_server.live.news import NewsHub
-from stream_server.media.peer import Peer
+from stream_server.media.peer import Peer, PortRange
 from stream_server.media.router import SessionRouter
 from stream_server.vocabulary import Channel, Role, Track
 
@@ -52,6 +52,7 @@ class LiveSession:
         news: NewsHub,
         spawn: Spawn,
         on_closed: Callable[[LiveSession], Awaitable[None]],
+        ports: PortRange | None = None,
     ) -> None:
         self.id = session_id
         self.group = group
@@ -75,6 +76,7 @@ class LiveSession:
         self._ledger = ledger
         self._news = news
         self._ice_servers = [s.as_dict() for s in settings.ice_servers]
+        self._ports = ports
         self._spawn = spawn
         self._on_closed = on_closed
 
@@ -82,7 +84,14 @@ class LiveSession:
     def new_peer(
         self, label: str, on_ended: Callable[[str], None], on_connected: Callable[[], None]
     ) -> Peer:
-        return Peer(self._ice_servers, self.video_codec, label, on_ended, on_connected)
+        return Peer(
+            self._ice_servers,
+            self.video_codec,
+            label,
+            on_ended,
+            on_connected,
+            ports=self._ports,
+        )
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run in a task the registry tracks (and waits for at shutdown)."""

@@ -9,6 +9,7 @@ behind this API.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import socket
@@ -31,6 +32,7 @@ from stream_server.media.peers import (
     rtc_configuration,
     settle_tasks_of,
 )
+from stream_server.media.ports import MediaPortsExhausted, PortRange
 from stream_server.media.tiers import TierController
 
 logger = logging.getLogger(__name__)
@@ -38,6 +40,9 @@ logger = logging.getLogger(__name__)
 
 class NegotiationError(Exception):
     """aiortc refused an offer or answer; the message says why (for a 400 or an error)."""
+
+
+__all__ = ["MediaPortsExhausted", "NegotiationError", "Peer", "PortRange"]
 
 
 def codec_for(kind: str, video_codec: str) -> str:
@@ -105,6 +110,9 @@ class Peer:
     (aiortc's ``connectionState`` becomes ``"connected"``). ``on_ended`` is called once with
     ``"connection-failed"`` or ``"connection-closed"`` when the connection dies by itself
     (aiortc reports a vanished peer as *closed* after ICE consent expires, so both count).
+
+    With ``ports``, its ICE host candidates use ports of that range; when the range is full,
+    :meth:`answer` and :meth:`offer` raise :class:`MediaPortsExhausted` at once.
     """
 
     def __init__(
@@ -114,9 +122,11 @@ class Peer:
         label: str,
         on_ended: Callable[[str], None] | None = None,
         on_connected: Callable[[], None] | None = None,
+        ports: PortRange | None = None,
     ) -> None:
         self.label = label
         self.video_codec = video_codec
+        self._ports = ports
         self._pc = RTCPeerConnection(rtc_configuration(ice_servers))
         self._on_ended = on_ended
         self._on_connected = on_connected
@@ -169,18 +179,27 @@ class Peer:
         transceiver = self._pc.addTransceiver(kind, direction="inactive")
         prefer_codec(transceiver, kind, codec_for(kind, self.video_codec))
 
+    def _gathering(self) -> contextlib.AbstractContextManager[None]:
+        """Where ICE gathers (inside ``setLocalDescription``): in the port range, if any."""
+        return self._ports.gathering() if self._ports is not None else contextlib.nullcontext()
+
     async def answer(self, offer: str) -> str:
         """Take the remote offer and return our answer (with every candidate gathered).
 
         aiortc raises ValueError, AssertionError, KeyError and more on odd SDP, so the catch
         is deliberately broad here, at the boundary; and whatever aiortc started for this
         connection before it failed (its connect task) is stopped and collected here, so
-        nothing of a refused offer outlives the request.
+        nothing of a refused offer outlives the request. A full port range is not the
+        offer's fault and goes up as :class:`MediaPortsExhausted`.
         """
         before = asyncio.all_tasks()
         try:
             await self._pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
-            await self._pc.setLocalDescription(await self._pc.createAnswer())
+            with self._gathering():
+                await self._pc.setLocalDescription(await self._pc.createAnswer())
+        except MediaPortsExhausted:
+            await settle_tasks_of(self._pc, asyncio.all_tasks() - before)
+            raise
         except Exception as exc:
             await settle_tasks_of(self._pc, asyncio.all_tasks() - before)
             raise NegotiationError(str(exc) or type(exc).__name__) from exc
@@ -188,7 +207,8 @@ class Peer:
 
     async def offer(self) -> str:
         """A new offer from our side (the signaling WebSocket's server-offers flow)."""
-        await self._pc.setLocalDescription(await self._pc.createOffer())
+        with self._gathering():
+            await self._pc.setLocalDescription(await self._pc.createOffer())
         return self._pc.localDescription.sdp  # type: ignore[no-any-return]
 
     async def accept_answer(self, answer: str) -> None:

@@ -14,12 +14,20 @@ this module reaches their private attributes.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import dataclasses
 import importlib
+import ipaddress
+import logging
+import socket
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any
 
+import aioice.candidate
 import aioice.ice
+import aioice.turn
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtp import HeaderExtensionsMap
@@ -180,6 +188,62 @@ SEAMS: tuple[Seam, ...] = (
         "gathering is restricted to configured addresses (aioice has no option for it)",
     ),
     Seam(
+        "ICE component gathering",
+        "aioice.ice",
+        "Connection",
+        "get_component_candidates",
+        "attribute",
+        "host sockets bound to ports of the configured range (aioice binds any free port)",
+    ),
+    Seam(
+        "ICE STUN protocol",
+        "aioice.ice",
+        "",
+        "StunProtocol",
+        "module",
+        "the protocol of a host socket bound to a port of the range",
+    ),
+    Seam(
+        "ICE server-reflexive query",
+        "aioice.ice",
+        "",
+        "server_reflexive_candidate",
+        "module",
+        "STUN still finds the public address of a socket bound to a port of the range",
+    ),
+    Seam(
+        "ICE candidate foundation",
+        "aioice.candidate",
+        "",
+        "candidate_foundation",
+        "module",
+        "host candidates of a port range are named as aioice names its own",
+    ),
+    Seam(
+        "ICE candidate priority",
+        "aioice.candidate",
+        "",
+        "candidate_priority",
+        "module",
+        "host candidates of a port range are ranked as aioice ranks its own",
+    ),
+    Seam(
+        "ICE socket buffer size",
+        "aioice.turn",
+        "",
+        "UDP_SOCKET_BUFFER_SIZE",
+        "module",
+        "a host socket of the range gets the receive buffer aioice gives its own",
+    ),
+    Seam(
+        "ICE STUN server",
+        "aioice.ice",
+        "Connection",
+        "stun_server",
+        "code",
+        "server-reflexive candidates are asked for only when a STUN server is configured",
+    ),
+    Seam(
         "SRTP binding",
         "pylibsrtp._binding",
         "",
@@ -320,6 +384,108 @@ def set_host_address_lister(lister: Callable[[bool, bool], list[str]] | None) ->
 
 def host_addresses() -> list[str]:
     return aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True)  # type: ignore[no-any-return]
+
+
+# -- aioice host sockets (a fixed UDP port range) --------------------------------------------
+logger = logging.getLogger(__name__)
+
+#: Binds one UDP socket for a host address, while one of the server's peers gathers; None
+#: (everyone else, e.g. the room agent in the same test process): aioice's own gathering.
+_HOST_SOCKETS: contextvars.ContextVar[Callable[[str], socket.socket] | None] = (
+    contextvars.ContextVar("kohtaamo_host_sockets", default=None)
+)
+ORIGINAL_COMPONENT_CANDIDATES: Callable[..., Coroutine[Any, Any, list[Any]]] = (
+    aioice.ice.Connection.get_component_candidates
+)
+
+
+@contextlib.contextmanager
+def host_sockets_from(bind: Callable[[str], socket.socket]) -> Iterator[None]:
+    """Host candidates gathered in this block (in this task and the tasks it starts, which
+    copy its context) use the sockets ``bind(address)`` returns."""
+    token = _HOST_SOCKETS.set(bind)
+    try:
+        yield
+    finally:
+        _HOST_SOCKETS.reset(token)
+
+
+def install_host_socket_seam() -> None:
+    """Process-wide, idempotent; inert outside :func:`host_sockets_from`."""
+    aioice.ice.Connection.get_component_candidates = _component_candidates  # type: ignore[method-assign, assignment]
+
+
+def host_socket_seam_installed() -> bool:
+    return aioice.ice.Connection.get_component_candidates is _component_candidates  # type: ignore[comparison-overlap]
+
+
+async def _component_candidates(
+    connection: aioice.ice.Connection, component: int, addresses: list[str], timeout: int = 5
+) -> list[Any]:
+    """aioice 0.13's ``get_component_candidates`` with host sockets from ``bind``.
+
+    Host candidates are built as aioice builds them; server-reflexive ones come from
+    aioice's own STUN query on those sockets; the TURN relay is gathered by aioice itself
+    (the original method with no host addresses does only that), all within ``timeout``.
+    If ``bind`` raises (e.g. the range is full), the sockets already bound are closed and
+    the error goes up to whoever asked for the gathering.
+    """
+    bind = _HOST_SOCKETS.get()
+    if bind is None:
+        return await ORIGINAL_COMPONENT_CANDIDATES(connection, component, addresses, timeout)
+    loop = asyncio.get_running_loop()
+    protocols: list[Any] = []
+    candidates: list[Any] = []
+    try:
+        for address in addresses:
+            try:
+                sock = bind(address)
+            except OSError as exc:  # an address that cannot be bound at all: aioice skips it
+                logger.info("ICE: could not bind to %s: %s", address, exc)
+                continue
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, aioice.turn.UDP_SOCKET_BUFFER_SIZE)
+            transport, protocol = await loop.create_datagram_endpoint(
+                lambda: aioice.ice.StunProtocol(connection), sock=sock
+            )
+            protocols.append(protocol)
+            host, port = transport.get_extra_info("sockname")[:2]
+            protocol.local_candidate = aioice.Candidate(
+                foundation=aioice.candidate.candidate_foundation("host", "udp", host),
+                component=component,
+                transport="udp",
+                priority=aioice.candidate.candidate_priority(component, "host"),
+                host=host,
+                port=port,
+                type="host",
+            )
+            candidates.append(protocol.local_candidate)
+    except BaseException:
+        for protocol in protocols:
+            protocol.transport.close()
+        raise
+    connection._protocols += protocols
+
+    tasks: list[asyncio.Task[Any]] = []
+    if connection.stun_server:
+        for protocol in protocols:
+            if ipaddress.ip_address(protocol.local_candidate.host).version == 4:
+                tasks.append(
+                    asyncio.create_task(
+                        aioice.ice.server_reflexive_candidate(protocol, connection.stun_server)
+                    )
+                )
+    relay: asyncio.Task[list[Any]] = asyncio.create_task(
+        ORIGINAL_COMPONENT_CANDIDATES(connection, component, [], timeout)
+    )
+    if tasks:
+        done, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        for task in done:
+            if task.exception() is None:
+                candidates.append(task.result()[0])
+    candidates += await relay
+    return candidates
 
 
 # -- pylibsrtp -------------------------------------------------------------------------------

@@ -2,13 +2,25 @@
 
 Passwords are kept as argon2id hashes; login cookies and API tokens are random secrets of
 which only SHA-256 digests are stored, so a copy of the database lets nobody in.
+
+A hash takes a tenth of a second or more of CPU. The server checks passwords through
+:class:`PasswordHashing` backed by a small thread pool (argon2-cffi releases the GIL while it
+hashes), so a flood of logins waits in the pool's queue instead of stopping the event loop
+and the media on it; the command line hashes inline.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import dataclasses
 import datetime as dt
+import logging
+import os
 import secrets
+import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -16,6 +28,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stream_server.basics import hash_secret, utcnow
+from stream_server.db.engine import Database
 from stream_server.db.models import StaffApiToken, StaffLogin, StaffUser
 
 #: Staff API tokens carry a prefix so that a bearer token's kind is known without a lookup.
@@ -23,12 +36,67 @@ API_TOKEN_PREFIX = "ks_"
 #: A browser login lasts a working day and a half, then staff log in again.
 LOGIN_LIFETIME = dt.timedelta(hours=12)
 MIN_PASSWORD_LENGTH = 10
+#: The hashing threads run this much nicer than the event loop (Linux nice is per thread), so
+#: that when the cores are busy the scheduler serves media first and the logins wait.
+HASH_THREAD_NICENESS = 10
+
+logger = logging.getLogger(__name__)
 
 _hasher = PasswordHasher()
+
+T = TypeVar("T")
 
 
 class StaffError(ValueError):
     pass
+
+
+def _lower_thread_priority() -> None:
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_THREAD_NICENESS)
+    except (AttributeError, OSError) as exc:  # not Linux, or not allowed
+        logger.debug("password hashing threads keep their priority: %s", exc)
+
+
+def hashing_pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
+    """The bounded pool the server hashes passwords in; the caller shuts it down."""
+    return concurrent.futures.ThreadPoolExecutor(
+        max_workers=workers,
+        thread_name_prefix="password-hash",
+        initializer=_lower_thread_priority,
+    )
+
+
+def _hash(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _verify(password_hash: str, password: str) -> tuple[bool, bool]:
+    """Whether the password matches, and whether its hash should be renewed."""
+    try:
+        _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False, False
+    return True, _hasher.check_needs_rehash(password_hash)
+
+
+class PasswordHashing:
+    """Where argon2 runs: in ``pool`` (the server's), or inline when there is none (CLI)."""
+
+    def __init__(self, pool: concurrent.futures.Executor | None = None) -> None:
+        self._pool = pool
+
+    async def _run(self, work: Callable[..., T], *args: str) -> T:
+        if self._pool is None:
+            return work(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
+
+    async def hash(self, password: str) -> str:
+        return await self._run(_hash, password)
+
+    async def verify(self, password_hash: str, password: str) -> tuple[bool, bool]:
+        """Whether the password matches, and whether its hash should be renewed."""
+        return await self._run(_verify, password_hash, password)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,19 +156,56 @@ async def list_staff(db: AsyncSession) -> list[StaffUser]:
 
 
 async def check_password(db: AsyncSession, name: str, password: str) -> StaffUser | None:
-    """The account if the password is right; None otherwise (same answer for unknown names)."""
+    """The account if the password is right; None otherwise (same answer for unknown names).
+
+    Hashes inline, for the command line; the server logs in with :func:`log_in`.
+    """
     user = await db.scalar(select(StaffUser).where(StaffUser.name == name.strip()))
     if user is None or user.disabled_at is not None:
         # Spend the same time as a real check so that names cannot be probed by timing.
         _hasher.hash(password)
         return None
-    try:
-        _hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
+    matches, renew = _verify(user.password_hash, password)
+    if not matches:
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
+    if renew:
         user.password_hash = _hasher.hash(password)
     return user
+
+
+async def log_in(
+    database: Database, name: str, password: str, hashing: PasswordHashing
+) -> NewLogin | None:
+    """Check a password and start a browser login; None if the name or password is wrong.
+
+    No database session is held while the hash is computed: during a flood the attempts
+    wait for the hashing pool, not for database connections that attendance needs too.
+    """
+    async with database.session() as db:
+        found = (
+            await db.execute(
+                select(StaffUser.id, StaffUser.password_hash).where(
+                    StaffUser.name == name.strip(), StaffUser.disabled_at.is_(None)
+                )
+            )
+        ).first()
+    if found is None:
+        # Spend the same time as a real check so that names cannot be probed by timing.
+        await hashing.hash(password)
+        return None
+    staff_id, checked_hash = found
+    matches, renew = await hashing.verify(checked_hash, password)
+    if not matches:
+        return None
+    new_hash = await hashing.hash(password) if renew else None
+    async with database.session() as db:
+        user = await db.get(StaffUser, staff_id)
+        # The password may have changed or the account been disabled while we hashed.
+        if user is None or user.disabled_at is not None or user.password_hash != checked_hash:
+            return None
+        if new_hash is not None:
+            user.password_hash = new_hash
+        return await start_login(db, user)
 
 
 async def start_login(

@@ -14,7 +14,7 @@ from stream_server.devices import service as devices
 from stream_server.errors import BadRequest
 from stream_server.web.auth import device_from_token
 from stream_server.web.json_body import read_json_object
-from stream_server.web.keys import DATABASE, SETTINGS
+from stream_server.web.keys import DATABASE, LIVE, SETTINGS
 
 routes = web.RouteTableDef()
 
@@ -22,7 +22,15 @@ routes = web.RouteTableDef()
 @routes.get("/api/device")
 async def whoami(request: web.Request) -> web.Response:
     device = await device_from_token(request)
-    return web.json_response({"device": devices.device_to_json(device)})
+    return web.json_response(
+        {"device": devices.device_to_json(device), "ice_servers": _ice_servers(request)}
+    )
+
+
+def _ice_servers(request: web.Request) -> list[dict[str, str]]:
+    """STUN/TURN servers for the device's own peer connections (TURN credentials minted
+    for it, valid ``turn_ttl`` seconds: a room agent takes fresh ones with each schedule)."""
+    return request.app[LIVE].client_ice.as_dicts()
 
 
 @routes.get("/api/device/schedule")
@@ -40,6 +48,7 @@ async def device_schedule(request: web.Request) -> web.Response:
             "device": devices.device_to_json(device, now),
             "now": now.isoformat(),
             "sessions": sessions,
+            "ice_servers": _ice_servers(request),
         }
     )
 

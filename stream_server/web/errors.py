@@ -29,10 +29,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except KohtaamoError as exc:
         logger.info("%s %s -> %d %s: %s", request.method, request.path, exc.status, exc.code, exc)
         response = error_response(exc.status, exc.code, exc.message, exc.details)
-        if isinstance(exc, TooManyRequests):
-            response.headers["Retry-After"] = str(exc.retry_after)
         if exc.closes_connection:
             response.force_close()
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":

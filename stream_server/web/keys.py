@@ -10,11 +10,16 @@ from stream_server.attendance.ledger import AttendanceLedger
 from stream_server.config import Settings
 from stream_server.db.engine import Database
 from stream_server.live.registry import LiveRegistry
+from stream_server.staff.service import PasswordHashing
+from stream_server.staff.throttle import LoginThrottle
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 LEDGER = web.AppKey("ledger", AttendanceLedger)
 LIVE = web.AppKey("live", LiveRegistry)
+#: Staff passwords are hashed and checked here, in the app's bounded thread pool.
+PASSWORD_HASHING = web.AppKey("password_hashing", PasswordHashing)
+LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 #: The ``trusted_proxies`` setting, parsed once.
 TRUSTED_PROXIES: web.AppKey[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]] = web.AppKey(
     "trusted_proxies"

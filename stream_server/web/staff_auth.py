@@ -1,18 +1,24 @@
 """Staff login and logout pages.
 
 A failed login gets the same answer whether the name or the password was wrong, and each
-failure is logged (without the password) so that guessing shows up in the logs.
+failure is logged with the name (never the password or the client's address) so that guessing
+shows up in the logs. Failed logins are throttled per name and address and per address
+(:mod:`stream_server.staff.throttle`): a refused attempt gets 429 ``rate_limited`` with
+``Retry-After`` and is not hashed at all. Passwords are checked in the app's hashing pool.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from aiohttp import web
 
 from stream_server import i18n
+from stream_server.errors import TooManyRequests
 from stream_server.staff import service as staff
+from stream_server.web.addresses import client_address
 from stream_server.web.auth import (
     STAFF_COOKIE,
     clear_login_cookie,
@@ -21,7 +27,7 @@ from stream_server.web.auth import (
     staff_identity,
 )
 from stream_server.web.bodies import read_form
-from stream_server.web.keys import DATABASE
+from stream_server.web.keys import DATABASE, LOGIN_THROTTLE, PASSWORD_HASHING
 from stream_server.web.rendering import language, render
 
 logger = logging.getLogger(__name__)
@@ -55,7 +61,13 @@ def safe_next(value: str | None) -> str:
     return urlunsplit(("", "", path, quote(parts.query, safe=_URL_SAFE + "?"), ""))
 
 
-def _login_page(request: web.Request, next_path: str, failed: bool, status: int) -> web.Response:
+def _login_page(
+    request: web.Request,
+    next_path: str,
+    status: int,
+    error: str | None = None,
+    error_code: str | None = None,
+) -> web.Response:
     lang = language(request)
     return render(
         request,
@@ -63,11 +75,31 @@ def _login_page(request: web.Request, next_path: str, failed: bool, status: int)
         {
             "title": i18n.translate("staff.login.title", lang),
             "next_path": next_path,
-            "failed": failed,
+            "error": error,
+            "error_code": error_code,
             "extra_styles": ["staff.css"],
         },
         status=status,
     )
+
+
+def _wants_html(request: web.Request) -> bool:
+    """A browser's form post (it asks for HTML), not a script."""
+    return "text/html" in request.headers.get("Accept", "")
+
+
+def _throttled(request: web.Request, next_path: str, retry_after: int) -> web.Response:
+    """429 with ``Retry-After``: the login page for a browser, the JSON error for scripts."""
+    if not _wants_html(request):
+        raise TooManyRequests(
+            f"too many failed logins; try again in {retry_after} s", retry_after=retry_after
+        )
+    lang = language(request)
+    minutes = max(1, math.ceil(retry_after / 60))
+    message = i18n.translate("staff.login.throttled", lang, minutes=minutes)
+    response = _login_page(request, next_path, 429, message, TooManyRequests.code)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @routes.get("/staff/login", name="staff_login")
@@ -75,7 +107,7 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     next_path = safe_next(request.query.get("next"))
     if await staff_identity(request) is not None:
         raise web.HTTPSeeOther(next_path)
-    return _login_page(request, next_path, failed=False, status=200)
+    return _login_page(request, next_path, 200)
 
 
 @routes.post("/staff/login")
@@ -84,13 +116,34 @@ async def login(request: web.Request) -> web.StreamResponse:
     name = str(form.get("name", ""))[:80]
     password = str(form.get("password", ""))[:1024]
     next_path = safe_next(str(form.get("next", "")) or None)
-    async with request.app[DATABASE].session() as db:
-        user = await staff.check_password(db, name, password)
-        new_login = await staff.start_login(db, user) if user is not None else None
+    throttle = request.app[LOGIN_THROTTLE]
+    address = client_address(request)  # for the throttle only: never logged
+    retry_after = throttle.begin(name, address)
+    if retry_after:
+        # The back-off's start is logged (below); each refused attempt only at DEBUG, so that
+        # a flood of refused attempts does not become a flood of log lines.
+        logger.debug("staff login for %r refused: throttled for %d s more", name, retry_after)
+        return _throttled(request, next_path, retry_after)
+    new_login = None
+    backoff = 0.0
+    try:
+        new_login = await staff.log_in(
+            request.app[DATABASE], name, password, request.app[PASSWORD_HASHING]
+        )
+    finally:
+        # Anything but a login (an error included) counts as a failure.
+        if new_login is None:
+            backoff = throttle.failed(name, address)
+        else:
+            throttle.succeeded(name, address)
     if new_login is None:
-        logger.warning("staff login failed for %r from %s", name, request.remote)
-        return _login_page(request, next_path, failed=True, status=401)
-    logger.info("staff %s logged in from %s", name, request.remote)
+        if backoff:
+            logger.warning("staff login failed for %r; throttled for %.0f s", name, backoff)
+        else:
+            logger.warning("staff login failed for %r", name)
+        message = i18n.translate("staff.login.failed", language(request))
+        return _login_page(request, next_path, 401, message, "login_failed")
+    logger.info("staff %r logged in", name)
     response = web.HTTPSeeOther(next_path)
     set_login_cookie(request, response, new_login)
     raise response

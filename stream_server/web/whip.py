@@ -35,10 +35,15 @@ async def read_sdp(request: web.Request) -> str:
         raise BadRequest("SDP is not valid UTF-8", code="invalid_sdp") from None
 
 
-def ice_server_links(request: web.Request) -> list[str]:
-    """RFC 9725 section 4.6: tell the client which STUN/TURN servers to use."""
+def ice_server_links(request: web.Request, turn: bool = True) -> list[str]:
+    """RFC 9725 section 4.6: tell the client which STUN/TURN servers to use.
+
+    TURN comes with credentials minted for this client (each response a fresh pair), and
+    only with ``turn`` (the caller checked that this client may connect at all)."""
+    live = request.app[LIVE]
+    servers = live.client_ice.for_client() if turn else live.client_ice.configured
     links = []
-    for server in request.app[SETTINGS].ice_servers:
+    for server in servers:
         link = f'<{server.urls}>; rel="ice-server"'
         if server.username:
             link += f'; username="{server.username}"; credential="{server.credential or ""}"'
@@ -113,8 +118,25 @@ async def trickle(request: web.Request) -> web.Response:
 @routes.options("/whip/{session_id}/{resource_id}")
 @routes.options("/whep/{session_id}/{resource_id}")
 async def preflight(request: web.Request) -> web.Response:
+    """CORS, and the ICE servers for a client that gathers before it offers (aiortc, OBS).
+
+    TURN credentials only to a client that may connect to this session (the bearer is
+    checked as a POST would check it): a browser's CORS preflight carries no bearer, so for
+    a private session it gets the configured servers only (and TURN with its answer).
+    """
     response = web.Response(status=204, headers=CORS_HEADERS)
     response.headers["Accept-Post"] = "application/sdp"
-    for link in ice_server_links(request):
+    live = request.app[LIVE]
+    turn = (
+        live.client_ice.has_turn
+        and "resource_id" not in request.match_info
+        and await live.admits(
+            request.path.split("/")[1],
+            request.match_info["session_id"],
+            bearer_token(request),
+            client_address(request),
+        )
+    )
+    for link in ice_server_links(request, turn=turn):
         response.headers.add("Link", link)
     return response

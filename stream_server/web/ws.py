@@ -153,7 +153,9 @@ async def signaling(request: web.Request) -> web.WebSocketResponse:
                 if not await dispatch(participant, message):
                     break
             except ProtocolError as exc:
-                logger.info("ws %s: %s: %s", request.remote, exc.code, exc.message)
+                # By session, never by the client's address (the README promises that).
+                where = participant.live.id if participant is not None else "(not joined)"
+                logger.info("ws %s: %s: %s", where, exc.code, exc.message)
                 await channel.send(exc.as_message())
     except asyncio.CancelledError:
         reason = "server-shutdown"

@@ -12,6 +12,9 @@ const BACKOFF_MS = [1000, 2000, 4000, 8000, 10000];
 // while the network is down can hang for minutes: give up on either and start afresh.
 const CONNECT_TIMEOUT_MS = 10000;
 const SILENT_AFTER_MS = 16000; // the server answers every ping (5 s): this is 3 lost
+// Media that has not connected this long after its peer connection was made never will on
+// this network (UDP blocked, TURN refused): say so instead of "connecting" forever.
+const MEDIA_CONNECT_TIMEOUT_MS = 20000;
 
 // Errors after which reconnecting cannot help: show the message and stop.
 const FATAL_ERRORS = new Set([
@@ -138,6 +141,11 @@ export class Call extends EventTarget {
     this.connectTimer = null;
     this.lastHeard = 0;
     this.mediaInterrupted = false;
+    // A problem to keep showing while reconnecting (the network blocks media, the server is
+    // full): a status key, or null.
+    this.mediaProblem = null;
+    this.mediaTimer = null;
+    this.connectedPeers = new WeakSet();
     this.offerChain = Promise.resolve();
     this.watchedTracks = new WeakSet();
     this.remoteFingerprints = new Set();
@@ -257,7 +265,7 @@ export class Call extends EventTarget {
     const delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
     this.attempt += 1;
     this.reconnecting = true;
-    this.status("status.reconnecting");
+    this.status(this.mediaProblem || "status.reconnecting");
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => {
       if (!this.stopped) this.connect();
@@ -316,7 +324,7 @@ export class Call extends EventTarget {
     this.joinedInfo = message;
     this.iceServers = message.ice_servers || [];
     this.attempt = 0;
-    this.status(this.reconnecting ? "status.reconnected" : "status.connected");
+    if (!this.mediaProblem) this.status(this.reconnecting ? "status.reconnected" : "status.connected");
     this.reconnecting = false;
     this.mediaInterrupted = false;
     this.emit("joined", message);
@@ -350,6 +358,8 @@ export class Call extends EventTarget {
   onError(message) {
     const code = message.code || "generic";
     console.warn("kohtaamo: server error", code, message.message);
+    // The server closes the socket next (1013); the back-off brings the page back.
+    if (code === "media_ports_exhausted") this.mediaProblem = `error.${code}`;
     if (FATAL_ERRORS.has(code)) {
       if (code === "session_ended") {
         this.finish("ended");
@@ -367,7 +377,22 @@ export class Call extends EventTarget {
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     pc.addEventListener("track", () => this.emitRemotes());
     pc.addEventListener("connectionstatechange", () => this.onMediaState(pc));
+    // For support staff: a TURN server refusing the credentials shows up here (401).
+    pc.addEventListener("icecandidateerror", (event) =>
+      console.warn("kohtaamo: ICE server error", event.url, event.errorCode, event.errorText),
+    );
+    clearTimeout(this.mediaTimer);
+    this.mediaTimer = setTimeout(() => this.mediaBlocked(pc, "media-timeout"), MEDIA_CONNECT_TIMEOUT_MS);
     return pc;
+  }
+
+  // Media never connected on this peer connection: this network lets nothing through (or
+  // the TURN server refused us). Say so, keep saying it, and keep trying.
+  mediaBlocked(pc, why) {
+    if (this.pc !== pc || this.stopped || this.connectedPeers.has(pc)) return;
+    this.mediaProblem = "status.media_blocked";
+    this.status(this.mediaProblem);
+    if (!this.reconnecting) this.restart(why);
   }
 
   // The media path can break while the WebSocket still looks open (Wi-Fi gone for a few
@@ -380,9 +405,17 @@ export class Call extends EventTarget {
       if (!this.mediaInterrupted && !this.reconnecting) this.status("status.reconnecting");
       this.mediaInterrupted = true;
     } else if (state === "connected") {
-      if (this.mediaInterrupted && !this.reconnecting) this.status("status.reconnected");
+      this.connectedPeers.add(pc);
+      clearTimeout(this.mediaTimer);
+      if (this.mediaProblem) this.status("status.connected");
+      else if (this.mediaInterrupted && !this.reconnecting) this.status("status.reconnected");
+      this.mediaProblem = null;
       this.mediaInterrupted = false;
     } else if (state === "failed") {
+      if (!this.connectedPeers.has(pc)) {
+        this.mediaBlocked(pc, "media-failed");
+        return;
+      }
       this.mediaInterrupted = true;
       if (!this.reconnecting) this.restart("media-failed");
     }
@@ -524,6 +557,7 @@ export class Call extends EventTarget {
   stop() {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.mediaTimer);
     clearTimeout(this.connectTimer);
     if (this.onOnline) window.removeEventListener("online", this.onOnline);
     this.onOnline = null;
