@@ -29,7 +29,7 @@ $(AXE):
 run: setup
 	$(BIN)/kohtaamo db upgrade
 	$(BIN)/kohtaamo demo
-	KOHTAAMO_DEMO_FEED=1 $(BIN)/kohtaamo serve
+	KOHTAAMO_DEMO_FEED=1 KOHTAAMO_PUBLIC_URL=$${KOHTAAMO_PUBLIC_URL:-http://127.0.0.1:8080} $(BIN)/kohtaamo serve
 
 # The tests run inside a fresh network namespace that holds only `lo`, so no packet can
 # leave loopback (unshare -rn works unprivileged; as root plain -n would do too).

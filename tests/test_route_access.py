@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from stream_server.config import Settings
 from stream_server.devices import service as devices_service
 from stream_server.staff import service as staff_service
 from stream_server.web.auth import STAFF_COOKIE
@@ -264,6 +265,13 @@ TABLE: dict[str, list[Row]] = {
     # Last: it ends the cookie's login.
     "POST /staff/logout": [Row("/staff/logout", staff_writes(303), "POST", form={})],
 }
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The login throttle would answer the 6th wrong login with 429: it has its own tests
+    (tests/test_staff_login_throttle.py); here every credential gets its first try."""
+    return settings.replace(login_failures_before_backoff=10_000)
 
 
 @dataclasses.dataclass
