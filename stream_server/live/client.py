@@ -116,6 +116,9 @@ class PeerClient:
             logger.info("%s: connected, but the group filled up first", self.label)
             await self.refused("session_full", str(exc))
             await self.close("session-full")
+        except Exception:
+            # The ledger could not write (the database is down): the media still flows.
+            logger.exception("%s: connected, but could not be counted", self.label)
 
     def expect_media(self) -> None:
         """An offer was answered or sent: media must flow within ``connect_timeout_seconds``."""

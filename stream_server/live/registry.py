@@ -257,6 +257,9 @@ class LiveRegistry:
         except SessionFull as exc:
             await self._discard(client)
             raise Conflict(str(exc), code="session_full") from exc
+        except BaseException:
+            await self._discard(client)
+            raise
         client.device_id = entrance.device_id
         client.venue_id = entrance.venue_id
 
@@ -484,6 +487,9 @@ class LiveRegistry:
         except SessionFull as exc:
             await self._discard(member)
             raise ProtocolError("session_full", str(exc), "join") from exc
+        except BaseException:
+            await self._discard(member)
+            raise
         member.device_id = entrance.device_id
         member.admitted()
         assert member.member is not None
