@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
@@ -47,6 +48,7 @@ from stream_server.web.keys import (
     SETTINGS,
     TRUSTED_PROXIES,
 )
+from stream_server.web.security import add_security_headers
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +90,19 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         await database.close()
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """How the HTTP server treats its connections (``web.run_app`` / ``AppRunner`` options).
+
+    ``keepalive_timeout`` is aiohttp's deadline for a connection that has no complete request
+    waiting: it starts when the connection opens and again after each response, and more
+    bytes do not extend it. So a client that sends half its headers (or nothing) is cut off
+    after ``header_read_timeout_seconds``, like an idle keep-alive connection; a request being
+    handled (a WebSocket, an event stream) is not affected. Bodies have their own deadline
+    (``body_read_timeout_seconds``, :mod:`stream_server.web.bodies`).
+    """
+    return {"keepalive_timeout": settings.header_read_timeout_seconds}
+
+
 async def _password_hashing(app: web.Application) -> AsyncIterator[None]:
     """The bounded thread pool staff passwords are hashed in, off the event loop."""
     pool = hashing_pool(app[SETTINGS].password_hash_workers)
@@ -122,6 +137,7 @@ def create_app(
     app = web.Application(middlewares=[error_middleware], client_max_size=CLIENT_MAX_SIZE)
     app[SETTINGS] = settings
     app[TRUSTED_PROXIES] = trusted_networks(settings.trusted_proxies)
+    app.on_response_prepare.append(add_security_headers)
     if login_throttle is None:
         login_throttle = LoginThrottle(settings.login_failures_before_backoff)
     app[LOGIN_THROTTLE] = login_throttle

@@ -59,7 +59,7 @@ def created_session_json(created: catalog.CreatedSession, base_url: str = "") ->
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from stream_server.app import create_app
+    from stream_server.app import create_app, server_options
     from stream_server.web.access_log import AccessLogger
 
     settings = settings.replace(host=args.host or settings.host, port=args.port or settings.port)
@@ -88,6 +88,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         print=None,
         shutdown_timeout=10,
         access_log_class=AccessLogger,
+        **server_options(settings),
     )
     return 0
 

@@ -18,6 +18,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from stream_server.basics import DoorTimes
 from stream_server.db.engine import DatabaseUrlError, normalise_url
@@ -104,6 +105,26 @@ def _parse_log_level(value: Any) -> str:
             f"log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {value!r}"
         )
     return level
+
+
+def _parse_public_url(value: Any) -> str:
+    """Empty, or an ``http://`` / ``https://`` URL with a host (no trailing slash)."""
+    text = str(value).strip().rstrip("/")
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"public_url must be an http:// or https:// URL, not {value!r}")
+    if parts.query or parts.fragment:
+        raise ConfigError("public_url must not have a query or a fragment")
+    return text
+
+
+def _parse_limit(value: Any) -> int:
+    number = int(value)
+    if number < 0:
+        raise ConfigError(f"not a count (0 or more): {value!r}")
+    return number
 
 
 def _parse_port_range(value: Any) -> tuple[int, int] | None:
@@ -217,6 +238,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", str, "Address the HTTP server listens on."),
     Setting("port", 8080, int, "Port the HTTP server listens on."),
     Setting(
+        "public_url",
+        "",
+        _parse_public_url,
+        "The address people open (e.g. https://kohtaamo.example.fi): staff cookies are Secure "
+        "unless it is http://; WebSockets from pages of other origins are refused.",
+    ),
+    Setting(
         "database_url",
         "sqlite+aiosqlite:///var/kohtaamo.sqlite3",
         _parse_database_url,
@@ -305,6 +333,46 @@ SETTINGS: tuple[Setting, ...] = (
         "Longest time a request body may take to arrive in full (else 408 body_timeout).",
     ),
     Setting(
+        "header_read_timeout_seconds",
+        10.0,
+        float,
+        "Longest time a client may take to send a request's headers (else the connection closes).",
+    ),
+    Setting(
+        "connect_timeout_seconds",
+        15.0,
+        float,
+        "A WebRTC connection whose media has not started flowing this long after its offer is "
+        "closed, and never counted.",
+    ),
+    Setting(
+        "max_peers",
+        0,
+        _parse_limit,
+        "Most WebRTC peer connections at once (else 503 server_busy); 0: what the open-file "
+        "limit holds at about 5 descriptors a peer, with a margin.",
+    ),
+    Setting(
+        "max_peers_per_address",
+        20,
+        _parse_limit,
+        "Most WebRTC peer connections from one client address (else 429 rate_limited); 0: no cap.",
+    ),
+    Setting(
+        "joins_per_address_per_minute",
+        60,
+        _parse_limit,
+        "Joins (WHEP, WebSocket, /j/ pages) one client address may start per minute, after a "
+        "burst of max_peers_per_address (else 429 rate_limited); 0: no limit.",
+    ),
+    Setting(
+        "join_code_failures_per_minute",
+        10,
+        _parse_limit,
+        "Wrong or unknown join codes one client address may try per minute (else 429 "
+        "rate_limited); 0: no limit.",
+    ),
+    Setting(
         "group_max_participants",
         16,
         int,
@@ -387,6 +455,7 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 8080
+    public_url: str = ""
     database_url: str = "sqlite+aiosqlite:///var/kohtaamo.sqlite3"
     recordings_dir: Path = Path("recordings")
     recording_enabled: bool = True
@@ -405,6 +474,12 @@ class Settings:
     video_codec: str = "H264"
     max_sdp_bytes: int = 65536
     body_read_timeout_seconds: float = 10.0
+    header_read_timeout_seconds: float = 10.0
+    connect_timeout_seconds: float = 15.0
+    max_peers: int = 0
+    max_peers_per_address: int = 20
+    joins_per_address_per_minute: int = 60
+    join_code_failures_per_minute: int = 10
     group_max_participants: int = 16
     attendance_heartbeat_seconds: float = 10.0
     brief_visit_seconds: float = 60.0
@@ -425,6 +500,23 @@ class Settings:
             dt.timedelta(minutes=self.doors_open_minutes),
             dt.timedelta(minutes=self.overrun_grace_minutes),
         )
+
+    @property
+    def public_origin(self) -> str | None:
+        """``scheme://host[:port]`` of :attr:`public_url`, if it is set."""
+        if not self.public_url:
+            return None
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}".lower()
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Staff cookies are ``Secure`` unless the configured address is plain http://.
+
+        Decided by configuration, never by the request's ``Host`` header (which a client or
+        a proxy that does not forward it would decide instead).
+        """
+        return not self.public_url.startswith("http://")
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -7,6 +7,8 @@ messages are for people.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class KohtaamoError(Exception):
     status = 400
@@ -15,9 +17,13 @@ class KohtaamoError(Exception):
     #: request: the answer says ``Connection: close``.
     closes_connection = False
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
+        #: Machine-readable facts sent next to ``code`` (e.g. ``starts_at`` of not_started).
+        self.details = details or {}
         if code is not None:
             self.code = code
 

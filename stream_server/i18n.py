@@ -49,6 +49,9 @@ PROTOCOL_ERROR_CODES = (
     "recording_group_unsupported",
     "session_not_live",
     "media_ports_exhausted",
+    "server_busy",
+    "host_token_required",
+    "media_timeout",
     "chat_disabled",
     "unknown_message",
     "server_stopping",
@@ -851,6 +854,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fi": "Palvelimella ei juuri nyt ole tilaa uudelle yhteydelle. Yritetään hetken "
         "päästä uudelleen…",
         "en": "The server has no room for another connection right now. Trying again in a moment…",
+    },
+    "error.server_busy": {
+        "fi": "Palvelimella ei juuri nyt ole tilaa uudelle yhteydelle. Yritetään hetken "
+        "päästä uudelleen…",
+        "en": "The server has no room for another connection right now. Trying again in a moment…",
+    },
+    "error.host_token_required": {
+        "fi": "Esiintyjän sivu avautuu vain esiintyjän linkillä.",
+        "en": "The presenter page opens only with the presenter's link.",
+    },
+    "error.media_timeout": {
+        "fi": "Kuva- ja ääniyhteys ei auennut. Yritetään uudelleen…",
+        "en": "The picture and sound connection did not open. Trying again…",
     },
     "error.generic": {
         "fi": "Jokin meni vikaan. Yritä uudelleen.",

@@ -18,6 +18,8 @@ import ipaddress
 import logging
 import re
 
+from stream_server.log_safety import SafeFormatter
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 REDACTED = "[address]"
 
@@ -50,7 +52,7 @@ def redact_addresses(text: str) -> str:
     return _CANDIDATE.sub(_replace, text)
 
 
-class AddressRedactingFormatter(logging.Formatter):
+class AddressRedactingFormatter(SafeFormatter):
     """A formatter whose output (message, arguments, traceback) holds no IP address."""
 
     def format(self, record: logging.LogRecord) -> str:
@@ -69,7 +71,7 @@ def configure_logging(level: str, client_addresses: bool = False) -> None:
         root.removeHandler(old)
     handler = logging.StreamHandler()
     handler.kohtaamo = True  # type: ignore[attr-defined]
-    formatter = logging.Formatter(FORMAT) if client_addresses else AddressRedactingFormatter(FORMAT)
+    formatter = SafeFormatter(FORMAT) if client_addresses else AddressRedactingFormatter(FORMAT)
     handler.setFormatter(formatter)
     root.addHandler(handler)
     root.setLevel(level.upper())

@@ -27,6 +27,7 @@ from stream_server.catalog import service as catalog
 from stream_server.config import Settings
 from stream_server.db.engine import Database, async_url, run_blocking, upgrade_database
 from stream_server.devices import service as devices_service
+from stream_server.media.ice import restrict_host_addresses
 from stream_server.staff import service as staff_service
 from stream_server.web.keys import DATABASE
 from tests.pgcluster import ENV_URL
@@ -149,7 +150,25 @@ def settings(tmp_path: Path, new_database: Callable[..., str]) -> Settings:
         # Test visits last seconds; with the 60 s default they would all be brief visits.
         # Tests of brief visits ask for the default (tests/test_attendance.py, test_reports.py).
         brief_visit_seconds=0.0,
+        # Plain http on loopback: staff cookies without Secure, so the test client sends them.
+        public_url="http://127.0.0.1",
+        # Every test client is 127.0.0.1: the per-address caps and throttles would make one
+        # test's peers each other's neighbours. tests/test_join_limits.py sets them.
+        max_peers_per_address=0,
+        joins_per_address_per_minute=0,
+        join_code_failures_per_minute=0,
     )
+
+
+@pytest.fixture(autouse=True)
+def loopback_ice() -> None:
+    """The tests' own peers gather ICE candidates on 127.0.0.1, the namespace's only address.
+
+    aioice leaves loopback out by itself, and the restriction is process-wide: without this a
+    test whose server runs in another process had peers without a single candidate (their
+    media never connected; they were counted anyway until counting waited for media).
+    """
+    restrict_host_addresses(("127.0.0.1",))
 
 
 @pytest.fixture
@@ -250,3 +269,18 @@ class Devices:
 @pytest.fixture
 async def devices(client: TestClient) -> Devices:
     return Devices(client.app[DATABASE])
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fuzz suite's case counts (tests/fuzzing.py), so the test output states them."""
+    from tests import fuzzing
+
+    if not fuzzing.CASES:
+        return
+    terminalreporter.section("fuzz cases")
+    for name, count in sorted(fuzzing.CASES.items()):
+        terminalreporter.write_line(f"{count:>7}  {name}")
+    terminalreporter.write_line(
+        f"{sum(fuzzing.CASES.values()):>7}  in all (KOHTAAMO_FUZZ_SCALE={fuzzing.scale():g}, "
+        f"seed {fuzzing.seed()})"
+    )

@@ -37,6 +37,11 @@ async def start_server(
         "KOHTAAMO_DATABASE_URL": database_url,
         "KOHTAAMO_ICE_HOST_ADDRESSES": "127.0.0.1",
         "KOHTAAMO_VIDEO_CODEC": "VP8",
+        "KOHTAAMO_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        # Every test client is 127.0.0.1 (see tests/conftest.py, settings).
+        "KOHTAAMO_MAX_PEERS_PER_ADDRESS": "0",
+        "KOHTAAMO_JOINS_PER_ADDRESS_PER_MINUTE": "0",
+        "KOHTAAMO_JOIN_CODE_FAILURES_PER_MINUTE": "0",
         **(env or {}),
     }
     log_file = log.open("ab") if log is not None else None

@@ -23,8 +23,7 @@ from stream_server.cli import build_parser
 from stream_server.config import PROJECT_ROOT, SETTINGS, Settings
 from stream_server.db.engine import Database
 from stream_server.live import registry
-from stream_server.live.registry import ESTIMATED_PEERS, LiveRegistry
-from stream_server.media.peers import FDS_PER_PEER, FDS_RESERVED, open_file_limit_warning
+from stream_server.live.registry import LiveRegistry
 
 UNIT = PROJECT_ROOT / "deploy" / "kohtaamo.service"
 OPERATIONS = PROJECT_ROOT / "docs" / "operations.md"
@@ -104,54 +103,27 @@ def test_a_misspelt_option_would_be_caught(tmp_path: Path) -> None:
 
 
 # -- the open-file limit ------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("limit", "peers", "warns"),
-    [
-        (65536, 500, False),
-        (1024, 100, False),  # 100 peers: 756 descriptors
-        (1024, 200, True),  # 1256 needed
-        (1024, 500, True),
-        (4096, 500, False),
-    ],
-)
-def test_the_limit_is_compared_with_the_peers_it_must_hold(
-    limit: int, peers: int, warns: bool
-) -> None:
-    warning = open_file_limit_warning(limit, peers)
-    assert (warning is not None) is warns
-    assert peers * FDS_PER_PEER + FDS_RESERVED > limit if warns else True
-
-
-def test_the_warning_says_what_to_do() -> None:
-    warning = open_file_limit_warning(1024, 500, estimated=True)
-    assert warning is not None
-    assert "open file limit (1024) holds only about 153 peer connections" in warning
-    assert "an estimated 500" in warning
-    assert "LimitNOFILE=65536" in warning and "ulimit -n" in warning
-    configured = open_file_limit_warning(1024, 300)
-    assert configured is not None and "max_peers = 300" in configured
-
-
-async def test_start_up_warns_when_the_limit_is_too_low(
+async def test_start_up_warns_when_the_limit_cannot_hold_max_peers(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """At start-up the server raises its soft limit to the hard one; if even that cannot hold
-    the peers (``max_peers``, or an estimate while that setting does not exist), it says so."""
+    ``max_peers``, it says so (and caps ``max_peers`` at what the limit holds)."""
     monkeypatch.setattr(registry, "raise_open_file_limit", lambda: 1024)
     database = Database(settings.database_url)
     try:
         with caplog.at_level(logging.WARNING, logger="stream_server.live.registry"):
-            LiveRegistry(settings, database, AttendanceLedger(database))
-        expected = "max_peers = " if hasattr(settings, "max_peers") else "an estimated"
-        assert any(expected in r.getMessage() for r in caplog.records), caplog.text
+            capped = LiveRegistry(
+                settings.replace(max_peers=300), database, AttendanceLedger(database)
+            )
+        assert any("max_peers is 300" in r.getMessage() for r in caplog.records), caplog.text
+        assert capped.max_peers < 300
         caplog.clear()
         monkeypatch.setattr(registry, "raise_open_file_limit", lambda: 65536)
         with caplog.at_level(logging.WARNING, logger="stream_server.live.registry"):
-            LiveRegistry(settings, database, AttendanceLedger(database))
+            LiveRegistry(settings.replace(max_peers=300), database, AttendanceLedger(database))
         assert not caplog.records
     finally:
         await database.close()
-    assert ESTIMATED_PEERS >= 200
 
 
 # -- the checklist -------------------------------------------------------------------------------

@@ -41,6 +41,8 @@ OVERRUN_GRACE = DOORS.grace
 JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 JOIN_CODE_LENGTH = 8
 SESSION_ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+#: A join code opens its session's page until this long after the session ended.
+JOIN_CODE_LIFETIME = dt.timedelta(days=7)
 
 
 class CatalogError(ValueError):
@@ -270,8 +272,22 @@ async def get_session(db: AsyncSession, session_id: str) -> Session | None:
     return await db.scalar(session_query().where(Session.id == session_id))
 
 
-async def get_session_by_code(db: AsyncSession, code: str) -> Session | None:
-    return await db.scalar(session_query().where(Session.join_code == normalise_join_code(code)))
+def session_end(session: Session, doors: DoorTimes = DOORS) -> dt.datetime:
+    """When the session ended: its host or staff ended it, or it closed after its grace."""
+    return session.ended_at if session.ended_at is not None else session.ends_at + doors.grace
+
+
+async def get_session_by_code(
+    db: AsyncSession, code: str, now: dt.datetime | None = None
+) -> Session | None:
+    """The session of a join code; a code of a session that ended more than
+    :data:`JOIN_CODE_LIFETIME` ago is unknown (old codes are not a way in, nor an oracle)."""
+    session = await db.scalar(session_query().where(Session.join_code == normalise_join_code(code)))
+    if session is None:
+        return None
+    if session_end(session) + JOIN_CODE_LIFETIME < (now or utcnow()):
+        return None
+    return session
 
 
 async def list_listed_sessions(

@@ -14,7 +14,7 @@ from stream_server.db.engine import Database
 from stream_server.db.models import Session
 from stream_server.devices import service as devices
 from stream_server.errors import Forbidden, Unauthorized
-from stream_server.vocabulary import ROOM_DEVICE_CHANNELS, Channel, Role
+from stream_server.vocabulary import HOST_CHANNELS, ROOM_DEVICE_CHANNELS, Channel, Role
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,4 +103,7 @@ async def member_entrance(
         raise Forbidden(
             f"only a registered device may join as {channel}", code="device_token_required"
         )
+    if channel in HOST_CHANNELS and wanted != Role.HOST:
+        # Otherwise an anonymous page is counted as a device, not as a participant.
+        raise Forbidden(f"only the host may join as {channel}", code="host_token_required")
     return Entrance(wanted, Channel(channel))

@@ -8,6 +8,7 @@ behind this API.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -29,6 +30,7 @@ from stream_server.media.peers import (
     enlarge_receive_buffers,
     prefer_codec,
     rtc_configuration,
+    settle_tasks_of,
 )
 from stream_server.media.ports import MediaPortsExhausted, PortRange
 from stream_server.media.tiers import TierController
@@ -141,9 +143,10 @@ class Downstream:
 class Peer:
     """One WebRTC peer connection of the server, forwarding only (nothing decoded or encoded).
 
-    ``on_ended`` is called once with ``"connection-failed"`` or ``"connection-closed"`` when
-    the connection dies by itself (aiortc reports a vanished peer as *closed* after ICE
-    consent expires, so both count).
+    ``on_connected`` is called once, when media can flow: ICE and DTLS are both connected
+    (aiortc's ``connectionState`` becomes ``"connected"``). ``on_ended`` is called once with
+    ``"connection-failed"`` or ``"connection-closed"`` when the connection dies by itself
+    (aiortc reports a vanished peer as *closed* after ICE consent expires, so both count).
 
     With ``ports``, its ICE host candidates use ports of that range; when the range is full,
     :meth:`answer` and :meth:`offer` raise :class:`MediaPortsExhausted` at once.
@@ -155,6 +158,7 @@ class Peer:
         video_codec: str,
         label: str,
         on_ended: Callable[[str], None] | None = None,
+        on_connected: Callable[[], None] | None = None,
         ports: PortRange | None = None,
     ) -> None:
         self.label = label
@@ -162,15 +166,25 @@ class Peer:
         self._ports = ports
         self._pc = RTCPeerConnection(rtc_configuration(ice_servers))
         self._on_ended = on_ended
+        self._on_connected = on_connected
         self.closed = False
         self._upstreams: list[Upstream] = []
         self._downstreams: list[Downstream] = []
+        #: Whether media has ever been able to flow on this connection.
+        self.was_connected = False
         self._pc.on("connectionstatechange", self._state_changed)
 
     def _state_changed(self) -> None:
         state = self._pc.connectionState
         logger.debug("%s: connection %s", self.label, state)
-        if state in ("failed", "closed") and not self.closed and self._on_ended is not None:
+        if self.closed:
+            return
+        if state == "connected":
+            self.was_connected = True
+            if self._on_connected is not None:
+                connected, self._on_connected = self._on_connected, None
+                connected()
+        elif state in ("failed", "closed") and self._on_ended is not None:
             callback, self._on_ended = self._on_ended, None
             callback(f"connection-{state}")
 
@@ -216,16 +230,21 @@ class Peer:
         """Take the remote offer and return our answer (with every candidate gathered).
 
         aiortc raises ValueError, AssertionError, KeyError and more on odd SDP, so the catch
-        is deliberately broad here, at the boundary; a full port range is not the offer's
-        fault and goes up as :class:`MediaPortsExhausted`.
+        is deliberately broad here, at the boundary; and whatever aiortc started for this
+        connection before it failed (its connect task) is stopped and collected here, so
+        nothing of a refused offer outlives the request. A full port range is not the
+        offer's fault and goes up as :class:`MediaPortsExhausted`.
         """
+        before = asyncio.all_tasks()
         try:
             await self._pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
             with self._gathering():
                 await self._pc.setLocalDescription(await self._pc.createAnswer())
         except MediaPortsExhausted:
+            await settle_tasks_of(self._pc, asyncio.all_tasks() - before)
             raise
         except Exception as exc:
+            await settle_tasks_of(self._pc, asyncio.all_tasks() - before)
             raise NegotiationError(str(exc) or type(exc).__name__) from exc
         return self._pc.localDescription.sdp  # type: ignore[no-any-return]
 
@@ -236,9 +255,11 @@ class Peer:
         return self._pc.localDescription.sdp  # type: ignore[no-any-return]
 
     async def accept_answer(self, answer: str) -> None:
+        before = asyncio.all_tasks()
         try:
             await self._pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
         except Exception as exc:  # aiortc's many failure modes on odd SDP
+            await settle_tasks_of(self._pc, asyncio.all_tasks() - before)
             raise NegotiationError(str(exc) or type(exc).__name__) from exc
 
     def counters(self) -> ForwardingCounters:
@@ -269,5 +290,5 @@ class Peer:
         if self.closed:
             return
         self.closed = True
-        self._on_ended = None
+        self._on_ended = self._on_connected = None
         await close_peer(self._pc, self.label)

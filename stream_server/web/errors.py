@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -16,8 +17,11 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def error_response(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> web.Response:
+    error: dict[str, Any] = {**(details or {}), "code": code, "message": message}
+    return web.json_response({"error": error}, status=status)
 
 
 @web.middleware
@@ -36,7 +40,7 @@ async def _handle(request: web.Request, handler: Handler) -> tuple[web.StreamRes
         return await handler(request), "http_error"
     except KohtaamoError as exc:
         logger.info("%s %s -> %d %s: %s", request.method, request.path, exc.status, exc.code, exc)
-        response = error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
         if exc.closes_connection:
             response.force_close()
         if isinstance(exc, TooManyRequests):

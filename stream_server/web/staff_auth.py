@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from aiohttp import web
 
@@ -34,13 +35,30 @@ routes = web.RouteTableDef()
 
 #: Where a login goes when it was not sent from elsewhere.
 DASHBOARD_PATH = "/staff"
+#: Characters a path or query keeps as they are (RFC 3986 unreserved, sub-delims, ``%``).
+_URL_SAFE = "/%:@!$&'()*+,;=-._~"
 
 
 def safe_next(value: str | None) -> str:
-    """Only same-site paths: a login link must not bounce staff to another site."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return DASHBOARD_PATH
+    """Only same-origin paths: a login link must not bounce staff to another site.
+
+    Browsers drop tabs and line breaks from a ``Location`` and read ``\\`` as ``/``, so
+    ``/\t/evil.example`` is ``//evil.example`` to them: anything with a control character,
+    a space or a backslash is refused, and the rest must parse as a bare path (no scheme, no
+    host) that does not start with ``//``.
+    """
+    if not value or len(value) > 2000 or not value.startswith("/"):
+        return DASHBOARD_PATH
+    if any(ord(char) <= 0x20 or 0x7F <= ord(char) <= 0x9F for char in value) or "\\" in value:
+        return DASHBOARD_PATH
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return DASHBOARD_PATH
+    if parts.path.startswith("//"):
+        return DASHBOARD_PATH
+    # Percent-encode what is not ASCII (a header carries ASCII); %-escapes stay as they are.
+    path = quote(parts.path, safe=_URL_SAFE)
+    return urlunsplit(("", "", path, quote(parts.query, safe=_URL_SAFE + "?"), ""))
 
 
 def _login_page(
