@@ -152,6 +152,8 @@ BAD_SDP = "v=0\r\n"
 TABLE: dict[str, list[Row]] = {
     "GET /": [Row("/", everyone(200))],
     "GET /healthz": [Row("/healthz", everyone(200))],
+    # Direct loopback (the test client) needs no token; elsewhere, metrics_token (test_monitoring).
+    "GET /metrics": [Row("/metrics", everyone(200))],
     "GET /static": [Row("/static/kohtaamo.css", everyone(200))],
     "GET /kiosk": [Row("/kiosk", everyone(200))],
     "GET /tablet": [Row("/tablet", everyone(200))],
@@ -236,6 +238,15 @@ TABLE: dict[str, list[Row]] = {
     "GET /staff/areas": [Row("/staff/areas", staff_pages())],
     "GET /staff/reports": [Row("/staff/reports", staff_pages())],
     "GET /staff/devices": [Row("/staff/devices", staff_pages())],
+    "GET /staff/recordings": [Row("/staff/recordings", staff_pages())],
+    # An unknown recording: staff learn it is missing, everyone else is sent to log in.
+    "GET /staff/recordings/{name}": [Row("/staff/recordings/none.mkv", staff_reads(404, 303))],
+    "GET /staff/recordings/{name}/delete": [
+        Row("/staff/recordings/none.mkv/delete", staff_reads(404, 303))
+    ],
+    "POST /staff/recordings/{name}/delete": [
+        Row("/staff/recordings/none.mkv/delete", staff_writes(404), "POST", form={})
+    ],
     "GET /staff/dashboard/cards": [Row("/staff/dashboard/cards?id={S}", staff_reads())],
     "GET /staff/devices/{device_id}/revoke": [Row("/staff/devices/{SPARE}/revoke", staff_pages())],
     "POST /staff/areas": [

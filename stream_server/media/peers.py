@@ -92,6 +92,7 @@ async def settle_tasks_of(pc: RTCPeerConnection, started: set[asyncio.Task[Any]]
     a half-made connection and fails too, and asyncio logs "Task exception was never
     retrieved" with a traceback long after the request was answered. Only tasks whose
     coroutine belongs to ``pc`` are touched (other peers' tasks started meanwhile are not).
+    The connect method is a seam ("peer connect task" in :mod:`stream_server.media.seams`).
     """
     mine = [task for task in started if not task.done() and _belongs_to(task, pc)]
     mine += [task for task in started if task.done() and _belongs_to_done(task)]
