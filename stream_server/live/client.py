@@ -192,3 +192,47 @@ class PeerClient:
                 if self.on_closed is not None:
                     on_closed, self.on_closed = self.on_closed, None
                     on_closed()
+
+
+class ServerSideClient:
+    """What the server's own clients share (the recorder, the test card): no place in the
+    membership, never counted, no page to tell; closing stops their work, then leaves."""
+
+    kind = "server"
+    member: Member | None = None
+    device_id: int | None = None
+    presence: Presence | None = None
+
+    def __init__(self, live: LiveSession, id_prefix: str, label: str) -> None:
+        self.id = id_prefix + secrets.token_urlsafe(8)
+        self.live = live
+        self.label = label
+        self.closed = False
+
+    async def notify(self, message: dict[str, Any]) -> None:
+        return None
+
+    async def media_changed(self, change: MediaChange) -> None:
+        return None  # it follows the program's slots, whoever feeds them
+
+    def roster_entry(self) -> dict[str, Any] | None:
+        return None
+
+    def publishing(self) -> list[str]:
+        return []
+
+    async def moderated(self, action: str) -> None:
+        return None
+
+    async def _stop(self, reason: str) -> None:
+        """Stop this client's own work (finish a file, stop an encoder)."""
+
+    async def close(self, reason: str) -> None:
+        """Idempotent; leaves the session even if stopping fails."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            await self._stop(reason)
+        finally:
+            await self.live.leave(self, reason)

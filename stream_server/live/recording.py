@@ -14,15 +14,12 @@ import dataclasses
 import datetime as dt
 import logging
 import re
-import secrets
 import time
 from pathlib import Path
 from typing import Any, cast
 
-from stream_server.attendance.ledger import Presence
 from stream_server.errors import Conflict, Forbidden
-from stream_server.live.client import MediaChange
-from stream_server.live.membership import Member
+from stream_server.live.client import ServerSideClient
 from stream_server.live.session import LiveSession
 from stream_server.media.recorder import Recorder
 
@@ -90,27 +87,22 @@ def delete_recording(directory: Path, name: str) -> bool:
     return True
 
 
-class RecorderClient:
+class RecorderClient(ServerSideClient):
     """The session's recorder as a :class:`~stream_server.live.client.Client`."""
 
     kind = "recorder"
-    member: Member | None = None
-    device_id: int | None = None
-    presence: Presence | None = None
 
     def __init__(self, live: LiveSession) -> None:
-        self.id = "rec-" + secrets.token_urlsafe(8)
-        self.live = live
         settings = live.settings
-        self.recorder = Recorder(
+        recorder = Recorder(
             live.id,
             live.router.camera,
             live.router.audio,
             settings.recordings_dir,
             settings.video_codec,
         )
-        self.label = self.recorder.label
-        self.closed = False
+        super().__init__(live, "rec-", recorder.label)
+        self.recorder = recorder
         self.recorder.on_failure = self._failed
 
     def start(self) -> None:
@@ -121,31 +113,10 @@ class RecorderClient:
         if self.live.recorder is self:
             self.live.spawn(self.live.stop_recording("write failed"))
 
-    async def notify(self, message: dict[str, Any]) -> None:
-        return None
-
-    async def media_changed(self, change: MediaChange) -> None:
-        return None  # it follows the program slots, whoever feeds them
-
-    def roster_entry(self) -> dict[str, Any] | None:
-        return None
-
-    def publishing(self) -> list[str]:
-        return []
-
-    async def moderated(self, action: str) -> None:
-        return None
-
-    async def close(self, reason: str) -> None:
-        """Finish the file (renamed, not left as ``.part``); idempotent."""
-        if self.closed:
-            return
-        self.closed = True
+    async def _stop(self, reason: str) -> None:
+        """Finish the file (renamed, not left as ``.part``)."""
         logger.info("%s: stopping (%s)", self.label, reason)
-        try:
-            await self.recorder.stop()
-        finally:
-            await self.live.leave(self, reason)
+        await self.recorder.stop()
 
 
 def check_allowed(enabled: bool, group: bool) -> None:
