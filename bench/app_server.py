@@ -82,11 +82,56 @@ async def start_stats(app: web.Application) -> None:
     app[STATS_TASK] = asyncio.get_running_loop().create_task(log_stats(app))
 
 
+LAG = web.AppKey("bench_lag", dict)
+LAG_TASK = web.AppKey("bench_lag_task", asyncio.Task[None])
+#: How often the loop-lag probe wakes; its lateness is the loop's lag.
+LAG_TICK = 0.01
+
+
+async def _watch_lag(lag: dict[str, float]) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        start = loop.time()
+        await asyncio.sleep(LAG_TICK)
+        late = loop.time() - start - LAG_TICK
+        lag["worst"] = max(lag["worst"], late)
+        lag["ticks"] += 1
+        if late > 0.05:
+            lag["over_50ms"] += 1
+
+
+async def start_lag_monitor(app: web.Application) -> None:
+    app[LAG] = {"worst": 0.0, "ticks": 0, "over_50ms": 0}
+    app[LAG_TASK] = asyncio.get_running_loop().create_task(_watch_lag(app[LAG]))
+
+
+async def lag_report(request: web.Request) -> web.Response:
+    """The worst event-loop lag since the last report (``?reset=1`` starts afresh); bench only,
+    the real app has no such route."""
+    lag = request.app[LAG]
+    report = {"worst_ms": lag["worst"] * 1000, "ticks": lag["ticks"], "over_50ms": lag["over_50ms"]}
+    if request.query.get("reset"):
+        lag.update(worst=0.0, ticks=0, over_50ms=0)
+    return web.json_response(report)
+
+
+async def peer_count(request: web.Request) -> web.Response:
+    """Peer connections the server holds now (bench only)."""
+    live = request.app[LIVE]
+    return web.json_response({"peers": live.limits.peers.total, "clients": len(live.clients())})
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workdir", type=Path, required=True, help="where the database goes")
     parser.add_argument("--uvloop", action="store_true", help="serve on uvloop's event loop")
+    parser.add_argument(
+        "--per-address-limits",
+        action="store_true",
+        help="keep the default per-address caps; clients name their address in "
+        "X-Forwarded-For (127.0.0.1 is a trusted proxy) — the join storm",
+    )
     parser.add_argument("--staff", default=None, help="NAME:PASSWORD of a staff account to add")
     parser.add_argument(
         "--login-failures",
@@ -109,11 +154,23 @@ def main(argv: list[str] | None = None) -> None:
         ice_host_addresses=("127.0.0.1",),
         video_codec="VP8",
         log_level="WARNING",
+        # Every simulated viewer comes from 127.0.0.1: no per-address caps or throttles.
+        max_peers_per_address=0,
+        joins_per_address_per_minute=0,
         login_failures_before_backoff=args.login_failures,
         password_hash_workers=args.hash_workers,
     )
+    if args.per_address_limits:
+        settings = settings.replace(
+            max_peers_per_address=Settings.max_peers_per_address,
+            joins_per_address_per_minute=Settings.joins_per_address_per_minute,
+            trusted_proxies=("127.0.0.1/32",),
+        )
     app = create_app(settings)
     app.on_startup.append(start_stats)
+    app.on_startup.append(start_lag_monitor)
+    app.router.add_get("/bench/lag", lag_report)
+    app.router.add_get("/bench/peers", peer_count)
     sys.stdout.write(json.dumps({"session_id": session_id, "token": token}) + "\n")
     sys.stdout.flush()
     if args.uvloop:

@@ -214,7 +214,14 @@ async def timed(work: Callable[[], Awaitable[Any]], runs: int) -> tuple[list[flo
 
 async def measure(url: str, runs: int, seed: int) -> list[Result]:
     rng = random.Random(seed)
-    settings = Settings(database_url=url, ice_host_addresses=("127.0.0.1",), port=0)
+    settings = Settings(
+        database_url=url,
+        ice_host_addresses=("127.0.0.1",),
+        port=0,
+        # Every simulated client comes from 127.0.0.1: no per-address caps or throttles.
+        max_peers_per_address=0,
+        joins_per_address_per_minute=0,
+    )
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

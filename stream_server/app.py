@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
+from stream_server.attendance import retention
 from stream_server.attendance.ledger import AttendanceLedger
 from stream_server.config import PROJECT_ROOT, Settings
 from stream_server.db.engine import Database
@@ -21,7 +23,9 @@ from stream_server.web import (
     api,
     device_api,
     events_api,
+    health,
     kiosk_pages,
+    metrics,
     pages,
     programme_api,
     programme_pages,
@@ -30,6 +34,7 @@ from stream_server.web import (
     staff_areas,
     staff_auth,
     staff_events,
+    staff_recordings,
     survey_api,
     whip,
     ws,
@@ -45,6 +50,7 @@ from stream_server.web.keys import (
     SETTINGS,
     TRUSTED_PROXIES,
 )
+from stream_server.web.security import add_security_headers
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +60,8 @@ CLIENT_MAX_SIZE = 256 * 1024
 
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
-    """Open the database, recover attendance left open by a crash, run the heartbeat."""
+    """Open the database, recover attendance left open by a crash, run the heartbeat (and the
+    attendance retention, when ``attendance_retention_days`` is set)."""
     settings = app[SETTINGS]
     database = Database(settings.database_url)
     ledger = AttendanceLedger(database, brief_visit_seconds=settings.brief_visit_seconds)
@@ -65,15 +72,37 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[LIVE] = live
     if settings.demo_feed:
         await live.start_test_cards()
-    heartbeat = asyncio.create_task(live.heartbeat())
+    tasks = [asyncio.create_task(live.heartbeat())]
+    if settings.attendance_retention_days is not None:
+        tasks.append(
+            asyncio.create_task(
+                retention.retention_loop(
+                    database, settings.attendance_retention_days, settings.brief_visit_seconds
+                )
+            )
+        )
     try:
         yield
     finally:
-        heartbeat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await heartbeat
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await live.close()
         await database.close()
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """How the HTTP server treats its connections (``web.run_app`` / ``AppRunner`` options).
+
+    ``keepalive_timeout`` is aiohttp's deadline for a connection that has no complete request
+    waiting: it starts when the connection opens and again after each response, and more
+    bytes do not extend it. So a client that sends half its headers (or nothing) is cut off
+    after ``header_read_timeout_seconds``, like an idle keep-alive connection; a request being
+    handled (a WebSocket, an event stream) is not affected. Bodies have their own deadline
+    (``body_read_timeout_seconds``, :mod:`stream_server.web.bodies`).
+    """
+    return {"keepalive_timeout": settings.header_read_timeout_seconds}
 
 
 async def _password_hashing(app: web.Application) -> AsyncIterator[None]:
@@ -85,6 +114,17 @@ async def _password_hashing(app: web.Application) -> AsyncIterator[None]:
     finally:
         # Queued hashes are dropped; a running one (a fraction of a second) is waited for.
         await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+
+
+async def _stop_live(app: web.Application) -> None:
+    """SIGTERM (aiohttp's graceful stop) runs this before waiting for handlers: every live
+    session closes as ``server-shutdown`` — pages' WebSockets get 1001 (they reconnect to the
+    next server), recordings are finished, attendance intervals are closed at this moment,
+    peer connections are closed. Then the WebSocket handlers end by themselves instead of
+    being cancelled after the shutdown timeout."""
+    live = app.get(LIVE)
+    if live is not None:
+        await live.close()
 
 
 def create_app(
@@ -99,11 +139,15 @@ def create_app(
     app = web.Application(middlewares=[error_middleware], client_max_size=CLIENT_MAX_SIZE)
     app[SETTINGS] = settings
     app[TRUSTED_PROXIES] = trusted_networks(settings.trusted_proxies)
+    app.on_response_prepare.append(add_security_headers)
     if login_throttle is None:
         login_throttle = LoginThrottle(settings.login_failures_before_backoff)
     app[LOGIN_THROTTLE] = login_throttle
     app.cleanup_ctx.append(_password_hashing)
     app.cleanup_ctx.append(_services)
+    app.on_shutdown.append(_stop_live)
+    health.setup(app)  # GET /healthz and the event loop's lag
+    metrics.setup(app)  # GET /metrics
     app.add_routes(whip.routes)
     app.add_routes(api.routes)
     app.add_routes(programme_api.routes)
@@ -113,6 +157,7 @@ def create_app(
     app.add_routes(staff_auth.routes)
     app.add_routes(reports_api.routes)
     app.add_routes(staff_areas.routes)
+    app.add_routes(staff_recordings.routes)
     staff_events.setup(app)  # the staff dashboard, reports page and live event stream
     app.add_routes(kiosk_pages.routes)
     survey_api.setup(app)

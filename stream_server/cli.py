@@ -14,15 +14,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import make_url, select
+from sqlalchemy.exc import DBAPIError
 
 from stream_server import admin_cli
 from stream_server.catalog import organisers
 from stream_server.catalog import service as catalog
 from stream_server.config import ConfigError, Settings, load_settings
-from stream_server.db.engine import Database, upgrade_database
+from stream_server.db.engine import Database, run_blocking, schema_problem, upgrade_database
 from stream_server.db.models import Area, StaffUser
 from stream_server.errors import KohtaamoError
+from stream_server.logs import configure_logging
 
 logger = logging.getLogger("kohtaamo")
 
@@ -59,10 +61,14 @@ def created_session_json(created: catalog.CreatedSession, base_url: str = "") ->
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from stream_server.app import create_app
+    from stream_server.app import create_app, server_options
     from stream_server.web.access_log import AccessLogger
 
     settings = settings.replace(host=args.host or settings.host, port=args.port or settings.port)
+    problem = run_blocking(schema_problem(settings.database_url))
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     ssl_context = None
     if settings.tls_cert and settings.tls_key:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -84,13 +90,26 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         print=None,
         shutdown_timeout=10,
         access_log_class=AccessLogger,
+        **server_options(settings),
     )
     return 0
 
 
 def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     upgrade_database(settings.database_url)
-    print(f"database is at the newest schema ({settings.database_url})")
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    print(f"database is at the newest schema ({shown})")
+    return 0
+
+
+def cmd_db_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from stream_server.db.backup import BackupError, backup_database
+
+    try:
+        print(backup_database(settings.database_url, Path(args.file)))
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -291,6 +310,40 @@ def cmd_areas(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_attendance_purge(settings: Settings, args: argparse.Namespace) -> int:
+    from stream_server.attendance import retention
+
+    now = catalog.utcnow()
+    if args.before:
+        try:
+            before = retention.start_of_day(dt.date.fromisoformat(args.before))
+        except ValueError:
+            print(f"error: --before is not a date (YYYY-MM-DD): {args.before}", file=sys.stderr)
+            return 2
+    elif settings.attendance_retention_days is not None:
+        before = retention.retention_cutoff(settings.attendance_retention_days, now)
+    else:
+        print("error: give --before DATE (attendance_retention_days is unset)", file=sys.stderr)
+        return 2
+    if before > now:
+        print("error: --before must not be in the future", file=sys.stderr)
+        return 2
+
+    async def work(database: Database) -> retention.PurgeResult:
+        return await retention.purge_attendance(
+            database, before, settings.brief_visit_seconds, now=now, dry_run=args.dry_run
+        )
+
+    result = _run(_with_db(settings, work))
+    day = before.astimezone(catalog.CITY_TZ).date().isoformat()
+    verb = "would delete" if args.dry_run else "deleted"
+    print(
+        f"sessions before {day}: {verb} {result.participants} participants and "
+        f"{result.intervals} intervals of {result.sessions} sessions; reports keep their figures"
+    )
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kohtaamo", description=__doc__)
@@ -305,6 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply Alembic migrations").set_defaults(func=cmd_db_upgrade)
+    backup = db_sub.add_parser(
+        "backup", help="a consistent copy while the server runs (SQLite file, or pg_dump)"
+    )
+    backup.add_argument("file", help="where to write it")
+    backup.set_defaults(func=cmd_db_backup)
 
     sub.add_parser(
         "demo", help="load a week of demo sessions, three past months and a staff account"
@@ -350,6 +408,21 @@ def build_parser() -> argparse.ArgumentParser:
     setpop.add_argument("population", type=int)
     setpop.set_defaults(func=cmd_areas)
 
+    attendance = sub.add_parser("attendance", help="attendance data retention")
+    at_sub = attendance.add_subparsers(dest="attendance_command", required=True)
+    purge = at_sub.add_parser(
+        "purge",
+        help="delete the participants and intervals of sessions before DATE "
+        "(reports keep their figures)",
+    )
+    purge.add_argument(
+        "--before",
+        metavar="DATE",
+        help="YYYY-MM-DD, Europe/Helsinki; default: today minus attendance_retention_days",
+    )
+    purge.add_argument("--dry-run", action="store_true", help="count only, delete nothing")
+    purge.set_defaults(func=cmd_attendance_purge)
+
     admin_cli.add_commands(sub)
     return parser
 
@@ -361,13 +434,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("aioice").setLevel(logging.WARNING)
-    logging.getLogger("aiortc").setLevel(logging.WARNING)
-    result: int = args.func(settings, args)
+    configure_logging(settings.log_level, client_addresses=settings.log_client_addresses)
+    try:
+        result: int = args.func(settings, args)
+    except (DBAPIError, OSError) as exc:
+        # The database went away or was never there: one line, not a traceback (the URL is
+        # not repeated: it may hold a password).
+        first = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0][:200]
+        print(f"error: database: {type(exc).__name__}: {first}", file=sys.stderr)
+        return 1
     return result
 
 

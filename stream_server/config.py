@@ -18,8 +18,10 @@ import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from stream_server.basics import DoorTimes
+from stream_server.db.engine import DatabaseUrlError, normalise_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "KOHTAAMO_"
@@ -105,6 +107,26 @@ def _parse_log_level(value: Any) -> str:
     return level
 
 
+def _parse_public_url(value: Any) -> str:
+    """Empty, or an ``http://`` / ``https://`` URL with a host (no trailing slash)."""
+    text = str(value).strip().rstrip("/")
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"public_url must be an http:// or https:// URL, not {value!r}")
+    if parts.query or parts.fragment:
+        raise ConfigError("public_url must not have a query or a fragment")
+    return text
+
+
+def _parse_limit(value: Any) -> int:
+    number = int(value)
+    if number < 0:
+        raise ConfigError(f"not a count (0 or more): {value!r}")
+    return number
+
+
 def _parse_port_range(value: Any) -> tuple[int, int] | None:
     """``40000-40999`` (or a two-item list): the UDP ports media may use, both ends included."""
     if value is None:
@@ -167,6 +189,32 @@ def _parse_networks(value: Any) -> tuple[str, ...]:
     return tuple(networks)
 
 
+def _parse_database_url(value: Any) -> str:
+    """Plain ``postgresql://`` and ``sqlite:///`` URLs get their async drivers; anything else
+    is refused here, in one line (never echoing the URL: it may hold a password)."""
+    try:
+        return normalise_url(str(value).strip())
+    except DatabaseUrlError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _parse_optional_days(value: Any) -> float | None:
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return None
+    days = float(text)
+    if days < 1:
+        raise ConfigError("attendance_retention_days: at least 1 day, or unset to keep")
+    return days
+
+
+def _parse_optional_secret(value: Any) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    if text and len(text) < 16:
+        raise ConfigError("metrics_token: use at least 16 characters")
+    return text or None
+
+
 def _parse_optional_path(value: Any) -> Path | None:
     text = str(value).strip() if value is not None else ""
     return Path(text) if text else None
@@ -190,10 +238,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", str, "Address the HTTP server listens on."),
     Setting("port", 8080, int, "Port the HTTP server listens on."),
     Setting(
+        "public_url",
+        "",
+        _parse_public_url,
+        "The address people open (e.g. https://kohtaamo.example.fi): staff cookies are Secure "
+        "unless it is http://; WebSockets from pages of other origins are refused.",
+    ),
+    Setting(
         "database_url",
         "sqlite+aiosqlite:///var/kohtaamo.sqlite3",
-        str,
-        "SQLAlchemy async URL of the database (embedded SQLite file by default).",
+        _parse_database_url,
+        "Database URL: postgresql://USER@HOST/NAME or sqlite:///PATH (the embedded SQLite "
+        "file by default); plain URLs get their async drivers (asyncpg, aiosqlite).",
     ),
     Setting("recordings_dir", "recordings", Path, "Folder where recorded sessions are written."),
     Setting(
@@ -213,6 +269,13 @@ SETTINGS: tuple[Setting, ...] = (
         30.0,
         float,
         "Recordings older than this many days are deleted (at start-up and daily); 0 keeps them.",
+    ),
+    Setting(
+        "attendance_retention_days",
+        None,
+        _parse_optional_days,
+        "Attendance intervals of sessions older than this many days are deleted (at start-up "
+        "and daily), reports keep their figures; unset: kept.",
     ),
     Setting(
         "ice_servers",
@@ -270,6 +333,46 @@ SETTINGS: tuple[Setting, ...] = (
         "Longest time a request body may take to arrive in full (else 408 body_timeout).",
     ),
     Setting(
+        "header_read_timeout_seconds",
+        10.0,
+        float,
+        "Longest time a client may take to send a request's headers (else the connection closes).",
+    ),
+    Setting(
+        "connect_timeout_seconds",
+        15.0,
+        float,
+        "A WebRTC connection whose media has not started flowing this long after its offer is "
+        "closed, and never counted.",
+    ),
+    Setting(
+        "max_peers",
+        0,
+        _parse_limit,
+        "Most WebRTC peer connections at once (else 503 server_busy); 0: what the open-file "
+        "limit holds at about 5 descriptors a peer, with a margin.",
+    ),
+    Setting(
+        "max_peers_per_address",
+        20,
+        _parse_limit,
+        "Most WebRTC peer connections from one client address (else 429 rate_limited); 0: no cap.",
+    ),
+    Setting(
+        "joins_per_address_per_minute",
+        60,
+        _parse_limit,
+        "Joins (WHEP, WebSocket, /j/ pages) one client address may start per minute, after a "
+        "burst of max_peers_per_address (else 429 rate_limited); 0: no limit.",
+    ),
+    Setting(
+        "join_code_failures_per_minute",
+        10,
+        _parse_limit,
+        "Wrong or unknown join codes one client address may try per minute (else 429 "
+        "rate_limited); 0: no limit.",
+    ),
+    Setting(
         "group_max_participants",
         16,
         int,
@@ -320,7 +423,21 @@ SETTINGS: tuple[Setting, ...] = (
         _parse_positive_int,
         "Threads that hash and check staff passwords off the event loop; other logins queue.",
     ),
+    Setting(
+        "metrics_token",
+        None,
+        _parse_optional_secret,
+        "Bearer token for GET /metrics from other machines (loopback needs none); unset: "
+        "loopback only.",
+    ),
     Setting("log_level", "INFO", _parse_log_level, "Python logging level."),
+    Setting(
+        "log_client_addresses",
+        False,
+        _parse_bool,
+        "Write client IP addresses to the log, for an investigation only (off: every address "
+        "is replaced by [address]; docs/operations.md says how long such lines are kept).",
+    ),
     Setting(
         "demo_feed",
         False,
@@ -338,11 +455,13 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 8080
+    public_url: str = ""
     database_url: str = "sqlite+aiosqlite:///var/kohtaamo.sqlite3"
     recordings_dir: Path = Path("recordings")
     recording_enabled: bool = True
     chat_enabled: bool = True
     recording_retention_days: float = 30.0
+    attendance_retention_days: float | None = None
     ice_servers: tuple[IceServer, ...] = ()
     ice_host_addresses: tuple[str, ...] = ()
     udp_ports: tuple[int, int] | None = None
@@ -355,6 +474,12 @@ class Settings:
     video_codec: str = "H264"
     max_sdp_bytes: int = 65536
     body_read_timeout_seconds: float = 10.0
+    header_read_timeout_seconds: float = 10.0
+    connect_timeout_seconds: float = 15.0
+    max_peers: int = 0
+    max_peers_per_address: int = 20
+    joins_per_address_per_minute: int = 60
+    join_code_failures_per_minute: int = 10
     group_max_participants: int = 16
     attendance_heartbeat_seconds: float = 10.0
     brief_visit_seconds: float = 60.0
@@ -363,7 +488,9 @@ class Settings:
     login_failures_before_backoff: int = 5
     trusted_proxies: tuple[str, ...] = ()
     password_hash_workers: int = 1
+    metrics_token: str | None = None
     log_level: str = "INFO"
+    log_client_addresses: bool = False
     demo_feed: bool = False
 
     @property
@@ -373,6 +500,23 @@ class Settings:
             dt.timedelta(minutes=self.doors_open_minutes),
             dt.timedelta(minutes=self.overrun_grace_minutes),
         )
+
+    @property
+    def public_origin(self) -> str | None:
+        """``scheme://host[:port]`` of :attr:`public_url`, if it is set."""
+        if not self.public_url:
+            return None
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}".lower()
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Staff cookies are ``Secure`` unless the configured address is plain http://.
+
+        Decided by configuration, never by the request's ``Host`` header (which a client or
+        a proxy that does not forward it would decide instead).
+        """
+        return not self.public_url.startswith("http://")
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

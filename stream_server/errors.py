@@ -26,7 +26,8 @@ class KohtaamoError(Exception):
         self.message = message
         if code is not None:
             self.code = code
-        #: Extra members of the JSON error object (never ``code`` or ``message``).
+        #: Extra members of the JSON error object, next to ``code`` and ``message`` (e.g.
+        #: ``starts_at`` of not_started, ``field`` of invalid_field).
         self.details: dict[str, Any] = dict(details or {})
 
 

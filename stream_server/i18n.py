@@ -51,8 +51,12 @@ PROTOCOL_ERROR_CODES = (
     "recording_group_unsupported",
     "session_not_live",
     "media_ports_exhausted",
+    "server_busy",
+    "host_token_required",
+    "media_timeout",
     "chat_disabled",
     "unknown_message",
+    "server_stopping",
 )
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -521,6 +525,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fi": "Tähän tapahtumaan osallistutaan vain paikan päällä; sitä ei lähetetä verkossa.",
         "en": "This activity is in person only; it is not streamed.",
     },
+    "error.server_stopping": {
+        "fi": "Palvelin käynnistyy uudelleen. Yhdistetään hetken kuluttua…",
+        "en": "The server is restarting. Reconnecting in a moment…",
+    },
     "error.not_started": {
         "fi": "Tapahtuma ei ole vielä alkanut.",
         "en": "The session has not started yet.",
@@ -565,6 +573,48 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fi": "Vain koko kaupungin henkilökunta voi muuttaa asukaslukuja.",
         "en": "Only city-wide staff can change the populations.",
     },
+    "dash.recordings_link": {"fi": "Tallenteet", "en": "Recordings"},
+    # -- recordings (staff) ----------------------------------------------------------------------
+    "recordings.title": {"fi": "Tallenteet", "en": "Recordings"},
+    "recordings.intro": {
+        "fi": "Lähetysten tallenteet. Ne poistetaan automaattisesti {days} päivän kuluttua; "
+        "jos tallenne julkaistaan, kopioi se ensin muualle ja huolehdi kuvattujen luvista.",
+        "en": "Recordings of broadcasts. They are deleted automatically after {days} days; "
+        "to publish one, copy it elsewhere first and take care of the consent of the people "
+        "in it.",
+    },
+    "recordings.intro_kept": {
+        "fi": "Lähetysten tallenteet. Niitä ei poisteta automaattisesti.",
+        "en": "Recordings of broadcasts. They are not deleted automatically.",
+    },
+    "recordings.none": {"fi": "Tallenteita ei ole.", "en": "There are no recordings."},
+    "recordings.col.session": {"fi": "Tapahtuma", "en": "Session"},
+    "recordings.col.started": {"fi": "Alkoi", "en": "Started"},
+    "recordings.col.size": {"fi": "Koko", "en": "Size"},
+    "recordings.col.expires": {"fi": "Poistetaan", "en": "Deleted on"},
+    "recordings.col.actions": {"fi": "Toiminnot", "en": "Actions"},
+    "recordings.unknown_session": {"fi": "(poistettu tapahtuma)", "en": "(removed session)"},
+    "recordings.in_progress": {"fi": "Tallennus käynnissä", "en": "Being recorded"},
+    "recordings.never": {"fi": "ei automaattisesti", "en": "not automatically"},
+    "recordings.download": {"fi": "Lataa", "en": "Download"},
+    "recordings.download_label": {
+        "fi": "Lataa tallenne: {title}, {started}",
+        "en": "Download the recording: {title}, {started}",
+    },
+    "recordings.delete": {"fi": "Poista", "en": "Delete"},
+    "recordings.delete_label": {
+        "fi": "Poista tallenne: {title}, {started}",
+        "en": "Delete the recording: {title}, {started}",
+    },
+    "recordings.confirm_title": {"fi": "Poistetaanko tallenne?", "en": "Delete the recording?"},
+    "recordings.confirm_text": {
+        "fi": "Tallenne {title} ({started}, {size}) poistetaan pysyvästi. Tätä ei voi perua.",
+        "en": "The recording {title} ({started}, {size}) will be deleted for good. "
+        "This cannot be undone.",
+    },
+    "recordings.confirm": {"fi": "Poista pysyvästi", "en": "Delete for good"},
+    "recordings.cancel": {"fi": "Peruuta", "en": "Cancel"},
+    "recordings.deleted": {"fi": "Tallenne poistettu.", "en": "The recording was deleted."},
     # -- area populations (staff) ---------------------------------------------------------------
     "areas.title": {"fi": "Alueiden asukasluvut", "en": "Area populations"},
     "areas.intro": {
@@ -840,6 +890,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fi": "Palvelimella ei juuri nyt ole tilaa uudelle yhteydelle. Yritetään hetken "
         "päästä uudelleen…",
         "en": "The server has no room for another connection right now. Trying again in a moment…",
+    },
+    "error.server_busy": {
+        "fi": "Palvelimella ei juuri nyt ole tilaa uudelle yhteydelle. Yritetään hetken "
+        "päästä uudelleen…",
+        "en": "The server has no room for another connection right now. Trying again in a moment…",
+    },
+    "error.host_token_required": {
+        "fi": "Esiintyjän sivu avautuu vain esiintyjän linkillä.",
+        "en": "The presenter page opens only with the presenter's link.",
+    },
+    "error.media_timeout": {
+        "fi": "Kuva- ja ääniyhteys ei auennut. Yritetään uudelleen…",
+        "en": "The picture and sound connection did not open. Trying again…",
     },
     "error.generic": {
         "fi": "Jokin meni vikaan. Yritä uudelleen.",

@@ -28,6 +28,8 @@ ONLINE_CHANNELS = frozenset({Channel.TABLET, Channel.BROWSER, Channel.WHEP})
 DEVICE_CHANNELS = frozenset({Channel.KIOSK, Channel.ROOM_LINK, Channel.WHIP, Channel.PRESENTER})
 #: Channels that stand for a room, so only a registered device token may use them.
 ROOM_DEVICE_CHANNELS = frozenset({Channel.KIOSK, Channel.ROOM_LINK})
+#: Channels that stand for the host, so only the host's credential may use them.
+HOST_CHANNELS = frozenset({Channel.PRESENTER})
 #: Channels a page may name in the signaling ``join``.
 SIGNALING_CHANNELS = (
     Channel.TABLET,

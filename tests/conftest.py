@@ -1,9 +1,19 @@
-"""Shared fixtures: a migrated temporary database, a real server, real sessions."""
+"""Shared fixtures: a migrated temporary database, a real server, real sessions.
+
+Database-facing test modules carry ``pytestmark = pytest.mark.database``: each of their tests
+that uses the database runs twice, on SQLite (``[sqlite]``) and on PostgreSQL
+(``[postgresql]``), each time on a fresh, migrated database. PostgreSQL comes from a
+throw-away cluster whose URL is in ``KOHTAAMO_TEST_POSTGRES_URL`` (``make test`` starts one:
+``tests/pgcluster.py``). Without it the PostgreSQL half is skipped with the reason in the
+summary, except under ``CI=1``, where a missing PostgreSQL fails the run instead.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+import itertools
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +25,122 @@ from aiohttp.test_utils import TestClient
 from stream_server.app import create_app
 from stream_server.catalog import service as catalog
 from stream_server.config import Settings
-from stream_server.db.engine import Database, upgrade_database
+from stream_server.db.engine import Database, async_url, run_blocking, upgrade_database
 from stream_server.devices import service as devices_service
+from stream_server.media.ice import restrict_host_addresses
 from stream_server.staff import service as staff_service
 from stream_server.web.keys import DATABASE
+from tests.pgcluster import ENV_URL
+
+BACKENDS = ("sqlite", "postgresql")
+TEMPLATE_DB = "kohtaamo_template"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``database`` run on each backend (when they use the database)."""
+    if metafunc.definition.get_closest_marker("database") and "db_backend" in (
+        metafunc.fixturenames
+    ):
+        metafunc.parametrize("db_backend", BACKENDS, indirect=True)
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    url = f"sqlite+aiosqlite:///{tmp_path}/kohtaamo.sqlite3"
-    upgrade_database(url)
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` unless the test is marked ``database`` (then each backend in turn)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+def _with_database(url: str, name: str) -> str:
+    return async_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+async def _admin(url: str, *statements: str) -> None:
+    import asyncpg  # only the PostgreSQL half needs it
+
+    parsed = async_url(url)
+    connection = await asyncpg.connect(
+        user=parsed.username,
+        password=parsed.password,
+        database=parsed.database or "postgres",
+        host=str(parsed.query.get("host") or parsed.host or "localhost"),
+        port=parsed.port,
+    )
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> str:
+    """The throw-away cluster's URL, with a migrated template database made once."""
+    url = os.environ.get(ENV_URL)
+    if not url:
+        reason = (
+            f"PostgreSQL not available: {ENV_URL} is not set "
+            "(make test starts a throw-away cluster when PostgreSQL is installed)"
+        )
+        if os.environ.get("CI", "").lower() not in {"", "0", "false", "no"}:
+            pytest.fail(f"{reason}; CI must run the PostgreSQL tests", pytrace=False)
+        pytest.skip(reason)
+    run_blocking(
+        _admin(url, f"DROP DATABASE IF EXISTS {TEMPLATE_DB}", f"CREATE DATABASE {TEMPLATE_DB}")
+    )
+    upgrade_database(_with_database(url, TEMPLATE_DB))
+    return url
+
+
+_database_numbers = itertools.count(1)
+
+
+class NewDatabase:
+    """Makes fresh, migrated databases on one backend; removes them at the end of the test."""
+
+    def __init__(self, backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+        self.backend = backend
+        self._tmp_path = tmp_path
+        self._request = request
+        self._made: list[str] = []
+
+    def __call__(self, name: str = "kohtaamo", migrated: bool = True) -> str:
+        if self.backend == "sqlite":
+            url = f"sqlite+aiosqlite:///{self._tmp_path}/{name}.sqlite3"
+            if migrated:
+                upgrade_database(url)
+            return url
+        server = self._request.getfixturevalue("postgres_template")
+        database = f"test_{os.getpid()}_{next(_database_numbers)}"
+        template = f"TEMPLATE {TEMPLATE_DB} STRATEGY FILE_COPY" if migrated else ""
+        run_blocking(_admin(server, f"CREATE DATABASE {database} {template}"))
+        self._made.append(database)
+        return _with_database(server, database)
+
+    def drop_all(self) -> None:
+        if self._made:
+            server = os.environ[ENV_URL]
+            run_blocking(
+                _admin(server, *(f"DROP DATABASE IF EXISTS {d} WITH (FORCE)" for d in self._made))
+            )
+            self._made.clear()
+
+
+@pytest.fixture
+def new_database(
+    db_backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., str]]:
+    """``new_database(name)`` → the URL of a fresh, migrated database on this test's backend
+    (``migrated=False``: an empty one)."""
+    maker = NewDatabase(db_backend, tmp_path, request)
+    try:
+        yield maker
+    finally:
+        maker.drop_all()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, new_database: Callable[..., str]) -> Settings:
+    url = new_database()
     return Settings(
         database_url=url,
         recordings_dir=tmp_path / "recordings",
@@ -34,7 +150,25 @@ def settings(tmp_path: Path) -> Settings:
         # Test visits last seconds; with the 60 s default they would all be brief visits.
         # Tests of brief visits ask for the default (tests/test_attendance.py, test_reports.py).
         brief_visit_seconds=0.0,
+        # Plain http on loopback: staff cookies without Secure, so the test client sends them.
+        public_url="http://127.0.0.1",
+        # Every test client is 127.0.0.1: the per-address caps and throttles would make one
+        # test's peers each other's neighbours. tests/test_join_limits.py sets them.
+        max_peers_per_address=0,
+        joins_per_address_per_minute=0,
+        join_code_failures_per_minute=0,
     )
+
+
+@pytest.fixture(autouse=True)
+def loopback_ice() -> None:
+    """The tests' own peers gather ICE candidates on 127.0.0.1, the namespace's only address.
+
+    aioice leaves loopback out by itself, and the restriction is process-wide: without this a
+    test whose server runs in another process had peers without a single candidate (their
+    media never connected; they were counted anyway until counting waited for media).
+    """
+    restrict_host_addresses(("127.0.0.1",))
 
 
 @pytest.fixture
@@ -175,3 +309,18 @@ async def api(client: TestClient, staff: Staff) -> Api:
         await catalog.sync_reference_data(db)
     await staff.add("anna")
     return Api(client, await staff.api_token("anna"))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fuzz suite's case counts (tests/fuzzing.py), so the test output states them."""
+    from tests import fuzzing
+
+    if not fuzzing.CASES:
+        return
+    terminalreporter.section("fuzz cases")
+    for name, count in sorted(fuzzing.CASES.items()):
+        terminalreporter.write_line(f"{count:>7}  {name}")
+    terminalreporter.write_line(
+        f"{sum(fuzzing.CASES.values()):>7}  in all (KOHTAAMO_FUZZ_SCALE={fuzzing.scale():g}, "
+        f"seed {fuzzing.seed()})"
+    )

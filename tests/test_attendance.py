@@ -21,6 +21,8 @@ from tests.peers import Viewer, wait_until
 from tests.servers import free_port, start_server
 from tests.ws_peer import WsParticipant
 
+pytestmark = pytest.mark.database
+
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
@@ -131,6 +133,7 @@ async def test_attendance_survives_a_killed_server(settings):
         async with aiohttp.ClientSession() as http:
             person = WsParticipant(http, base)
             assert (await person.join(session=sid, channel="tablet"))["type"] == "joined"
+            await person.publish((40, 80, 200), audio=False)  # counted once its media flows
             viewer = Viewer()
             assert (await viewer.play(http, base, sid)).status == 201
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -14,8 +14,10 @@ from sqlalchemy import func, select, text
 from stream_server.catalog import service as catalog
 from stream_server.catalog.demo import load_demo
 from stream_server.config import Settings
-from stream_server.db.engine import Database, upgrade_database
+from stream_server.db.engine import Database
 from stream_server.db.models import Area, Organiser, Room, Session, Venue, Visibility
+
+pytestmark = pytest.mark.database
 
 UTC = dt.UTC
 HELSINKI = catalog.CITY_TZ
@@ -371,7 +373,9 @@ async def test_the_demo_loads_a_week_with_live_sessions(
     assert not {s.id for s in sessions if s.visibility == Visibility.PRIVATE} & listed
 
 
-async def test_the_demo_content_is_the_same_every_time(settings: Settings) -> None:
+async def test_the_demo_content_is_the_same_every_time(
+    settings: Settings, new_database: Callable[..., str]
+) -> None:
     now = dt.datetime(2026, 3, 2, 7, 12, tzinfo=UTC)
 
     async def load(url: str) -> list[tuple[Any, ...]]:
@@ -387,9 +391,7 @@ async def test_the_demo_content_is_the_same_every_time(settings: Settings) -> No
             await database.close()
 
     first = await load(settings.database_url)
-    other = settings.database_url.replace("kohtaamo.sqlite3", "other.sqlite3")
-    upgrade_database(other)
-    assert await load(other) == first
+    assert await load(new_database("other")) == first
 
 
 async def test_the_demo_loads_only_once(database: Database) -> None:

@@ -17,6 +17,8 @@ from stream_server.db.models import AttendanceInterval, Participant
 from stream_server.live.registry import SessionCache
 from tests.test_attendance import make_session
 
+pytestmark = pytest.mark.database
+
 
 async def test_a_burst_of_joins_shares_commits_and_counts_everyone_once(
     settings: Settings,

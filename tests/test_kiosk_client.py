@@ -647,7 +647,11 @@ async def test_run_command_plays_takes_counts_from_stdin_and_stops_on_sigterm(
     try:
         await read_until("state: playing")
         async with aiohttp.ClientSession() as http:
-            assert channel_now(await attendance(http, base, sid), "room-link") == 1
+
+            async def counted() -> bool:
+                return channel_now(await attendance(http, base, sid), "room-link") == 1
+
+            await wait_until(counted)  # once its media flows
         proc.stdin.write(b"12\n+2\n")
         await proc.stdin.drain()
         await read_until("headcount: 14 in the room posted")

@@ -228,6 +228,10 @@ async def test_the_event_stream_of_a_private_session_needs_its_join_code(client,
         assert resp.status == 404
 
 
+async def _has_rows(rows: Any, count: int) -> bool:
+    return len(await rows) == count
+
+
 async def test_the_ledger_uses_one_role_vocabulary_on_every_channel(client, sessions):
     """Before: WHIP/WHEP wrote publisher/viewer, the WebSocket host/participant."""
     created = await sessions.create()
@@ -246,16 +250,24 @@ async def test_the_ledger_uses_one_role_vocabulary_on_every_channel(client, sess
         )
         assert joined["role"] == "host"
         assert (await page.join(session=sid))["role"] == "participant"
-        # The page answered the server's first offer (the host has nothing to negotiate yet).
-        await wait_until(lambda: page.pc.connectionState == "connected")
-        async with client.app[DATABASE].session() as db:
-            rows = (
-                await db.execute(
-                    select(Participant.channel, Participant.role).where(
-                        Participant.session_id == sid
-                    )
+        # Each is counted once its media flows: the host page when it publishes.
+        host.local["video"] = ColourTrack(GREEN)
+        await host.send({"type": "publish", "tracks": ["video"]})
+
+        async def rows_written() -> list[Any]:
+            async with client.app[DATABASE].session() as db:
+                return list(
+                    (
+                        await db.execute(
+                            select(Participant.channel, Participant.role).where(
+                                Participant.session_id == sid
+                            )
+                        )
+                    ).all()
                 )
-            ).all()
+
+        await wait_until(lambda: _has_rows(rows_written(), 4), timeout=30)
+        rows = await rows_written()
         assert sorted(rows) == [
             ("browser", "participant"),
             ("presenter", "host"),

@@ -57,6 +57,10 @@ async def test_attendance_counts_viewers_and_the_publisher_link(client, sessions
     viewers = [Viewer(), Viewer()]
     for viewer in viewers:
         assert (await viewer.play(client.session, base, sid)).status == 201
+    # Each is counted when its media flows (ICE and DTLS connected), not at its offer.
+    await wait_until(
+        lambda: _counted(client, sid, lambda d: d["online_now"] == 2 and "whip" in d["by_channel"])
+    )
     data = await attendance(client, sid)
     assert data["session_id"] == sid
     assert data["online_now"] == 2 and data["online_total"] == 2
@@ -68,6 +72,10 @@ async def test_attendance_counts_viewers_and_the_publisher_link(client, sessions
     assert data["online_total"] == 2
     await viewers[1].close()
     await publisher.close()
+
+
+async def _counted(client, sid, predicate):
+    return predicate(await attendance(client, sid))
 
 
 async def _online_now_is(client, sid, value):

@@ -179,7 +179,9 @@ async def test_remove_closes_attendance_once_and_refuses_the_same_key(client, se
     # ... while someone new still gets in, and is sent a's leftover nothing.
     newcomer = WsParticipant(client.session, base_url(client))
     assert (await newcomer.join(session=sid))["type"] == "joined"
-    await wait_until(lambda: _online_now_is(client, sid, 2))
+    # Nobody publishes now: the newcomer counts once its own camera's media flows.
+    await newcomer.publish(RED)
+    await wait_until(lambda: _online_now_is(client, sid, 2), timeout=30)
     # A host cannot be removed (by another host either).
     await host.send({"type": "moderate", "participant": host.id, "action": "remove"})
     assert (await host.next_message(lambda m: m["type"] == "error"))["code"] == "not_allowed"

@@ -72,6 +72,7 @@ class Demo:
     base: str
     data: dict[str, Any]
     venue_kiosk: str  # a kiosk registered to a library without a room: it only lists
+    recordings: Path  # the server's recordings_dir
 
     def session(self, title: str) -> dict[str, Any]:
         return next(s for s in self.data["sessions"] if s["title"] == title)
@@ -146,7 +147,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             assert server.poll() is None, "the server exited"
             assert time.monotonic() < deadline, "the server did not come up"
             time.sleep(0.1)
-        yield Demo(base, data, venue_kiosk.group(1))
+        yield Demo(base, data, venue_kiosk.group(1), folder / "recordings")
     finally:
         server.terminate()
         try:
@@ -535,6 +536,28 @@ def test_staff_devices(demo: Demo, context_for: Any, axe_source: str, lang: str)
     check = Check("staff-devices", lang)
     measure(page, check, axe_source)
     assert page.locator(".staff-nav").count() == 1  # navigation and logout
+    no_page_errors(page, check)
+    report(check)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_staff_recordings(demo: Demo, context_for: Any, axe_source: str, lang: str) -> None:
+    """The list (a recording of the demo lecture on disk) and the deletion's confirmation."""
+    name = f"{demo.session(LECTURE)['id']}-20261201T160000Z.mkv"
+    demo.recordings.mkdir(exist_ok=True)
+    (demo.recordings / name).write_bytes(bytes(250_000))
+    context = context_for(lang)
+    staff_login(context, demo, lang)
+    page = open_ready(context, f"{demo.base}{with_lang('/staff/recordings', lang)}", "h1")
+    check = Check("staff-recordings", lang)
+    measure(page, check, axe_source)
+    assert page.locator(f"tr[data-recording='{name}'] a").count() == 2  # download, delete
+    no_page_errors(page, check)
+    report(check)
+    confirm_url = with_lang(f"/staff/recordings/{name}/delete", lang)
+    page = open_ready(context, f"{demo.base}{confirm_url}", "h1")
+    check = Check("staff-recording-delete", lang, primary=("#delete-confirm",))
+    measure(page, check, axe_source)
     no_page_errors(page, check)
     report(check)
 

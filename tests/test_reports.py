@@ -19,6 +19,8 @@ from stream_server.db.models import Area, SurveyAnswer, Venue
 from stream_server.web.keys import DATABASE
 from tests.conftest import Sessions, Staff
 
+pytestmark = pytest.mark.database
+
 PERIOD = "from=2025-10-01&to=2025-10-31"
 
 

@@ -32,7 +32,7 @@ from stream_server.config import PROJECT_ROOT, Settings
 from stream_server.devices import service as devices_service
 from stream_server.web.auth import STAFF_COOKIE
 from stream_server.web.json_body import MAX_JSON_BYTES
-from stream_server.web.keys import DATABASE, LEDGER
+from stream_server.web.keys import DATABASE, LEDGER, SETTINGS
 from tests.conftest import Devices, Sessions, Staff
 from tests.peers import Publisher, Viewer, wait_until
 from tests.raw_http import FRAMINGS, RawConnection, RawResponse, send_in_pieces, split
@@ -361,6 +361,22 @@ async def device_restoration(f: Fixtures) -> Case:
     return form_case(path, cookie, fields, status=303, check=redirects_to("/staff/devices"))
 
 
+async def recording_deletion(f: Fixtures) -> Case:
+    cookie, csrf = await f.staff_cookie()
+    directory = f.client.app[SETTINGS].recordings_dir
+    directory.mkdir(parents=True, exist_ok=True)
+    name = "abc123-20261203T090000Z.mkv"
+    (directory / name).write_bytes(b"\x1a\x45\xdf\xa3 a stand-in recording")
+    path = f"/staff/recordings/{name}/delete"
+    fields = [("csrf_token", csrf)]
+
+    def check(response: RawResponse) -> None:
+        assert response.headers["Location"].startswith("/staff/recordings")
+        assert not (directory / name).exists()
+
+    return form_case(path, cookie, fields, status=303, check=check)
+
+
 #: Every route that reads a form: the handlers that call ``read_form`` and the staff actions
 #: whose only field is the CSRF token (a test below checks that none is missing).
 FORM_ROUTES: dict[str, Callable[[Fixtures], Awaitable[Case]]] = {
@@ -370,6 +386,7 @@ FORM_ROUTES: dict[str, Callable[[Fixtures], Awaitable[Case]]] = {
     "POST /staff/devices": device_registration,
     "POST /staff/devices/{device_id}/revoke": device_revocation,
     "POST /staff/devices/{device_id}/restore": device_restoration,
+    "POST /staff/recordings/{name}/delete": recording_deletion,
 }
 
 

@@ -272,6 +272,13 @@ ROUTES = [
     Route("POST /staff/devices/{KANTTI}/revoke", _revoke_device("kantti"), (303, 303, 303, 403)),
     Route("GET /staff/devices", _fixed("GET", "/staff/devices"), (200, 200, 200, 403)),
     Route("GET /api/staff/me", _fixed("GET", "/api/staff/me"), ALL),
+    # Recordings are not sorted by venue or organiser on disk: city-wide staff only.
+    Route("GET /staff/recordings", _fixed("GET", "/staff/recordings"), CITY_WIDE),
+    Route(
+        "GET /staff/recordings/{name}",
+        _fixed("GET", "/staff/recordings/none.mkv"),
+        (404, 404, 403, 403),
+    ),
 ]
 
 

@@ -34,7 +34,7 @@ async def test_group_of_three_publishers_each_sees_the_other_two(client, session
             timeout=30,
         )
         assert person.colour_from(person.id) is None  # nobody is sent their own video
-    assert await online_now(client, sid) == 3
+    await wait_until(lambda: _is(online_now(client, sid), 3))  # counted as media flows
     for person in people:
         await person.close()
     await wait_until(lambda: _is(online_now(client, sid), 0))
@@ -171,12 +171,14 @@ async def test_reconnect_with_the_same_attendee_key_counts_once(client, sessions
     first = WsParticipant(client.session, base)
     joined = await first.join(session=sid, channel="tablet")
     assert joined["resumed"] is False
+    await wait_until(lambda: _is(online_now(client, sid), 1))  # counted once media flows
     # Wi-Fi blip: the old socket is still open on the server when the page comes back.
     again = WsParticipant(client.session, base)
     again.attendee_key = first.attendee_key
     joined = await again.join(session=sid, channel="tablet")
     assert joined["resumed"] is True
     await first.wait_for(lambda: any(m.get("code") == "replaced" for m in first.messages))
+    await wait_until(lambda: _is(online_now(client, sid), 1))
     async with client.get(f"/api/sessions/{sid}/attendance") as resp:
         data = await resp.json()
     assert data["online_now"] == 1 and data["online_total"] == 1
@@ -189,34 +191,48 @@ async def test_reconnect_with_the_same_attendee_key_counts_once(client, sessions
 
 
 async def test_closing_the_socket_closes_attendance_at_once(client, sessions):
-    created = await sessions.create(mode="group")
+    created = await sessions.create(mode="broadcast")
     sid = created.session.id
     person = WsParticipant(client.session, base_url(client))
     await person.join(session=sid)
-    assert await online_now(client, sid) == 1
+    await wait_until(lambda: _is(online_now(client, sid), 1))  # its media connected
     await person.ws.close()
     await wait_until(lambda: _is(online_now(client, sid), 0), timeout=5)
     await person.close()
 
 
-async def test_private_session_needs_code_and_group_has_a_limit(client, sessions, app):
-    created = await sessions.create(mode="group", private=True)
+async def test_private_session_needs_code_and_group_has_a_limit(aiohttp_client, settings):
+    """A group's places are held by participants whose media connected (here: receiving the
+    host's camera); the next page is refused with session_full."""
+    from stream_server.app import create_app
+    from stream_server.web.keys import DATABASE
+    from tests.conftest import Sessions
+
+    limit = 3
+    client = await aiohttp_client(create_app(settings.replace(group_max_participants=limit)))
+    created = await Sessions(client.app[DATABASE]).create(mode="group", private=True)
     sid, base = created.session.id, base_url(client)
     person = WsParticipant(client.session, base)
     error = await person.join(session=sid)
     assert error["code"] == "join_code_required"
     wrong = WsParticipant(client.session, base)
     assert (await wrong.join(code="AAAAAAAA"))["code"] == "join_code_invalid"
+    host = WsParticipant(client.session, base)
+    joined = await host.join(
+        session=sid, role="host", token=created.host_token, channel="presenter"
+    )
+    assert joined["type"] == "joined"
+    await host.publish(COLOURS[0], audio=False)
     people = []
-    limit = app["settings"].group_max_participants if "settings" in app else 16
     for _ in range(limit):
         p = WsParticipant(client.session, base)
         assert (await p.join(code=created.session.join_code))["type"] == "joined"
         people.append(p)
+    await wait_until(lambda: _is(online_now(client, sid), limit), timeout=30)
     extra = WsParticipant(client.session, base)
     error = await extra.join(code=created.session.join_code)
     assert error["code"] == "session_full"
-    for p in [person, wrong, extra, *people]:
+    for p in [person, wrong, extra, host, *people]:
         await p.close()
 
 

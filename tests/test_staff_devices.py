@@ -238,6 +238,11 @@ async def test_heartbeat_records_state_but_a_tablet_only_its_last_seen(
     assert tablet_info["online"] and "state" not in tablet_info and "session_id" not in tablet_info
 
 
+async def _figure(client: TestClient, session_id: str, name: str, value: int) -> bool:
+    summary = await (await client.get(f"/api/sessions/{session_id}/attendance")).json()
+    return bool(summary[name] == value)
+
+
 async def test_room_screen_plays_over_whep_as_a_device_not_an_online_participant(
     client: TestClient, devices: Devices, sessions: Sessions
 ) -> None:
@@ -247,6 +252,7 @@ async def test_room_screen_plays_over_whep_as_a_device_not_an_online_participant
     try:
         resp = await screen.play(client.session, base_url(client), session.id, screen_token)
         assert resp.status == 201
+        await wait_until(lambda: _figure(client, session.id, "devices_now", 1))  # media flows
         summary = await (await client.get(f"/api/sessions/{session.id}/attendance")).json()
         assert summary["online_total"] == 0
         assert summary["by_channel"]["room-link"]["now"] == 1
@@ -275,8 +281,7 @@ async def test_revoking_a_device_closes_its_live_connections_at_once(
         assert resp.status == 201
         joined = await kiosk.join(session=session.id, channel="kiosk", device_token=kiosk_token)
         assert joined["type"] == "joined", joined
-        summary = await (await client.get(f"/api/sessions/{session.id}/attendance")).json()
-        assert summary["devices_now"] == 2
+        await wait_until(lambda: _figure(client, session.id, "devices_now", 2))  # media flows
 
         async with client.app[DATABASE].session() as db:
             ids = [d.id for d in await devices_service.list_devices(db)]

@@ -25,6 +25,11 @@ def error_code(resp) -> str:
     return json.loads(resp.body)["error"]["code"]
 
 
+async def _online_now(client, sid: str, expected: int) -> bool:
+    async with client.get(f"/api/sessions/{sid}/attendance") as resp:
+        return bool((await resp.json())["online_now"] == expected)
+
+
 @pytest.fixture
 async def live_session(sessions):
     return await sessions.create()
@@ -170,8 +175,7 @@ async def test_delete_ends_the_resource_and_closes_attendance(client, live_sessi
     viewer = Viewer()
     resp = await viewer.play(client.session, base, sid)
     assert resp.status == 201
-    async with client.get(f"/api/sessions/{sid}/attendance") as r:
-        assert (await r.json())["online_now"] == 1
+    await wait_until(lambda: _online_now(client, sid, 1))  # counted once its media flows
     async with client.session.delete(base + viewer.location) as r:
         assert r.status == 200
     async with client.get(f"/api/sessions/{sid}/attendance") as r:
@@ -239,6 +243,7 @@ async def test_a_full_group_refuses_more_whep_viewers_with_a_reason(aiohttp_clie
     base, sid = base_url(client), created.session.id
     first, second = Viewer(), Viewer()
     assert (await first.play(client.session, base, sid)).status == 201
+    await wait_until(lambda: _online_now(client, sid, 1))  # its place is held once connected
     resp = await second.play(client.session, base, sid)
     assert resp.status == 409 and error_code(resp) == "session_full"
     await first.close()

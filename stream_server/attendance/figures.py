@@ -28,7 +28,7 @@ import functools
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, literal, select, union_all
+from sqlalchemy import Float, bindparam, cast, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stream_server.db.models import (
@@ -38,7 +38,9 @@ from stream_server.db.models import (
     Room,
     Session,
     SessionReceiver,
+    SessionRollup,
     Venue,
+    VenueRollup,
 )
 from stream_server.vocabulary import ONLINE_CHANNELS
 
@@ -153,7 +155,9 @@ def epoch_seconds(dialect: str, column: Any) -> Any:
     if dialect == "sqlite":
         # Stored as ISO text in UTC; julianday() parses it in C.
         return (func.julianday(column) - 2440587.5) * 86400.0
-    return func.extract("epoch", column)
+    # PostgreSQL: stored as timestamp without time zone, in UTC, which extract() reads as
+    # UTC. It returns numeric (a Decimal in Python) since PostgreSQL 14: make it a float.
+    return cast(func.extract("epoch", column), Float)
 
 
 # The live figures run on every dashboard update: their statements are built once (with a
@@ -255,6 +259,46 @@ async def interval_rows(
     return grouped
 
 
+async def purged_online(db: AsyncSession, session_ids: Sequence[str]) -> dict[str, OnlineFigures]:
+    """The online figures of those sessions whose attendance was purged (retention), as their
+    rollups keep them: totals and per venue; nothing per channel, nobody connected."""
+    if not session_ids:
+        return {}
+    rows = await db.execute(
+        select(
+            SessionRollup.session_id,
+            SessionRollup.connections,
+            SessionRollup.online_total,
+            SessionRollup.brief_visits,
+            SessionRollup.online_seconds,
+            SessionRollup.peak_online,
+        ).where(SessionRollup.session_id.in_(session_ids), SessionRollup.purged.is_(True))
+    )
+    found: dict[str, OnlineFigures] = {}
+    for sid, connections, online_total, brief_visits, online_seconds, peak in rows.all():
+        found[sid] = OnlineFigures(
+            peak_online=peak,
+            connections=connections,
+            totals=OnlineCounts(online_total, brief_visits, online_seconds),
+        )
+    if found:
+        venues = await db.execute(
+            select(
+                VenueRollup.session_id,
+                VenueRollup.venue_id,
+                VenueRollup.online_total,
+                VenueRollup.brief_visits,
+                VenueRollup.online_seconds,
+            ).where(VenueRollup.session_id.in_(list(found)))
+        )
+        for sid, venue_id, online_total, brief_visits, online_seconds in venues.all():
+            if online_total or brief_visits or online_seconds:
+                found[sid].by_venue[venue_id] = OnlineCounts(
+                    online_total, brief_visits, online_seconds
+                )
+    return found
+
+
 def empty_figures(session_id: str) -> dict[str, Any]:
     return {
         "session_id": session_id,
@@ -283,9 +327,10 @@ async def session_figures(
     host_id = venues[0][0]
     slugs = dict(venues)
     slugs.update({v: slug for v, slug in known.items() if v in heads})
-    online = compute_online(
-        (await interval_rows(db, [session_id]))[session_id], now, brief_visit_seconds
-    )
+    rows = (await interval_rows(db, [session_id]))[session_id]
+    online = compute_online(rows, now, brief_visit_seconds)
+    if not rows:  # no intervals: none yet, or purged (then the rollup has the figures)
+        online = (await purged_online(db, [session_id])).get(session_id, online)
     missing = {v for v in online.by_venue if v is not None and v not in slugs}
     if missing:
         extra = await db.execute(select(Venue.id, Venue.slug).where(Venue.id.in_(missing)))

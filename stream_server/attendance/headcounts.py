@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stream_server.basics import utcnow
+from stream_server.basics import DOORS, DoorTimes, utcnow
+from stream_server.catalog.service import session_end
 from stream_server.db.models import Device, Headcount, Session, StaffUser, Venue
 
 #: Without a known room capacity, a count above this is surely a typing error.
@@ -27,6 +28,20 @@ class HeadcountError(ValueError):
 
 class HeadcountWrongVenue(HeadcountError):
     """The venue does not take part in the session, or the recorder belongs elsewhere."""
+
+
+class HeadcountNotLive(HeadcountError):
+    """A device counts only while the session is live and shortly after (staff any time)."""
+
+
+#: A room device may still post (or correct) its count this long after the session's end.
+DEVICE_COUNT_AFTER_END = dt.timedelta(hours=2)
+
+
+def device_may_count(session: Session, now: dt.datetime, doors: DoorTimes = DOORS) -> bool:
+    """From the session's doors opening until two hours after it ended."""
+    opens = session.starts_at - doors.open_before
+    return opens <= now <= session_end(session, doors) + DEVICE_COUNT_AFTER_END
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,8 +88,15 @@ async def record_headcount(
     count: Any,
     recorder: Recorder,
     now: dt.datetime | None = None,
+    doors: DoorTimes = DOORS,
 ) -> Headcount:
-    """Validate and store one count; the caller's transaction commits it."""
+    """Validate and store one count; the caller's transaction commits it.
+
+    Staff may record or correct a count at any time (every value stays in the audit trail);
+    a room device only while the session is live and up to two hours after its end, so a
+    device cannot write counts into last month's sessions or next week's.
+    """
+    now = now or utcnow()
     count = validate_count(count)
     venues = session_venues(session)
     if venue_slug not in venues:
@@ -88,13 +110,18 @@ async def record_headcount(
             raise HeadcountWrongVenue("a home tablet cannot record headcounts")
         if device.venue_id != venue.id:
             raise HeadcountWrongVenue("this device belongs to another venue")
+        if not device_may_count(session, now, doors):
+            raise HeadcountNotLive(
+                f"session {session.id} is not live: a device counts from when its doors open "
+                "until two hours after it ends (staff can correct counts later)"
+            )
     if capacity is not None and count > capacity:
         raise HeadcountError(f"count {count} is over the room's capacity of {capacity}")
     row = Headcount(
         session_id=session.id,
         venue_id=venue.id,
         count=count,
-        recorded_at=now or utcnow(),
+        recorded_at=now,
         staff_id=recorder.staff_id,
         device_id=recorder.device.id if recorder.device else None,
     )

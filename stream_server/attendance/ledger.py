@@ -247,6 +247,18 @@ class AttendanceLedger:
         self.changed(session_id, "join")
         return presence
 
+    async def known_attendee(self, session_id: str, attendee_key: str) -> bool:
+        """Whether this attendee key (a page) was counted in this session before."""
+        key_hash = hash_secret(f"{session_id}:{attendee_key}")
+        async with self._db.session() as db:
+            found = await db.scalar(
+                select(Participant.id)
+                .where(Participant.session_id == session_id)
+                .where(Participant.attendee_key_hash == key_hash)
+                .limit(1)
+            )
+        return found is not None
+
     async def leave(self, presence: Presence, reason: str = "left") -> bool:
         """Close the interval; closing twice is harmless (returns False the second time)."""
         closed = await self._db.writes.run_many(

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stream_server.attendance.figures import compute_online, interval_rows
+from stream_server.attendance.figures import compute_online, interval_rows, purged_online
 from stream_server.basics import CITY_TZ
 from stream_server.db.models import (
     Headcount,
@@ -206,12 +206,14 @@ async def refresh_rollups(
             ).all()
         }
         intervals = await interval_rows(db, batch)
+        # Sessions whose intervals were purged keep the online figures their rollups hold.
+        purged = await purged_online(db, batch)
         await db.execute(delete(VenueRollup).where(VenueRollup.session_id.in_(batch)))
         await db.execute(delete(SessionRollup).where(SessionRollup.session_id.in_(batch)))
         session_rows: list[dict[str, Any]] = []
         venue_rows: list[dict[str, Any]] = []
         for sid, starts_at, ends_at, ended_at, category, organiser_id, host, status in sessions:
-            online = compute_online(intervals[sid], now, brief_visit_seconds)
+            online = purged.get(sid) or compute_online(intervals[sid], now, brief_visit_seconds)
             counts = heads.get(sid, {})
             # A cancelled session was never held, whatever was recorded before it was.
             held = (
@@ -232,6 +234,7 @@ async def refresh_rollups(
                     "brief_visits": online.totals.brief_visits,
                     "online_seconds": online.totals.online_seconds,
                     "peak_online": online.peak_online,
+                    "purged": sid in purged,
                 }
             )
             common = {

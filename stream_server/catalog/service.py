@@ -43,6 +43,8 @@ OVERRUN_GRACE = DOORS.grace
 JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 JOIN_CODE_LENGTH = 8
 SESSION_ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+#: A join code opens its session's page until this long after the session ended.
+JOIN_CODE_LIFETIME = dt.timedelta(days=7)
 
 
 class CatalogError(ValueError):
@@ -319,6 +321,11 @@ async def get_session(db: AsyncSession, session_id: str) -> Session | None:
     return await db.scalar(session_query().where(Session.id == session_id))
 
 
+def session_end(session: Session, doors: DoorTimes = DOORS) -> dt.datetime:
+    """When the session ended: its host or staff ended it, or it closed after its grace."""
+    return session.ended_at if session.ended_at is not None else session.ends_at + doors.grace
+
+
 async def get_session_by_code(
     db: AsyncSession, code: str, now: dt.datetime | None = None, doors: DoorTimes = DOORS
 ) -> Session | None:
@@ -326,7 +333,8 @@ async def get_session_by_code(
 
     A one-off session has its own code; the occurrences of a weekly series share one, and it
     leads to the occurrence that is live or next, so the card a home-care client keeps works
-    every week. See :func:`pick_occurrence`.
+    every week. See :func:`pick_occurrence`. A code of a session that ended more than
+    :data:`JOIN_CODE_LIFETIME` ago is unknown.
     """
     rows = (
         await db.execute(
@@ -347,7 +355,12 @@ async def get_session_by_code(
         now or utcnow(),
         doors,
     )
-    return await get_session(db, chosen)
+    session = await get_session(db, chosen)
+    # Old codes are not a way in, nor an oracle: a code whose last occurrence ended more than
+    # JOIN_CODE_LIFETIME ago is unknown.
+    if session is None or session_end(session, doors) + JOIN_CODE_LIFETIME < (now or utcnow()):
+        return None
+    return session
 
 
 @dataclasses.dataclass(frozen=True)

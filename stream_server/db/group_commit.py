@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -50,6 +51,8 @@ class GroupCommit:
         self._pending: list[tuple[WriteMany[Any, Any], Any, asyncio.Future[Any]]] = []
         self._writer: asyncio.Task[None] | None = None
         self.transactions = 0
+        #: Called with each committed transaction's duration in seconds (the app's metrics).
+        self.observe: Callable[[float], None] | None = None
 
     async def run(self, unit: WriteUnit[T]) -> T:
         """Write ``unit`` and return its result once it is committed."""
@@ -103,6 +106,7 @@ class GroupCommit:
         self, batch: list[tuple[WriteMany[Any, Any], Any, asyncio.Future[Any]]]
     ) -> list[Any]:
         results: list[Any] = []
+        started = time.perf_counter()
         async with self._open_session() as db:
             start = 0
             while start < len(batch):
@@ -117,6 +121,8 @@ class GroupCommit:
                 results += written
                 start = end
         self.transactions += 1
+        if self.observe is not None:
+            self.observe(time.perf_counter() - started)
         return results
 
     async def close(self) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     true,
 )
 from sqlalchemy.engine import Dialect
@@ -516,6 +517,9 @@ class SessionRollup(Base):
     brief_visits: Mapped[int] = mapped_column(Integer, default=0)
     online_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     peak_online: Mapped[int] = mapped_column(Integer, default=0)
+    # The session's participants and intervals were deleted (retention): the online figures
+    # above are all that is left of them, and a recomputation keeps them.
+    purged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class VenueRollup(Base):

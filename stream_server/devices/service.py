@@ -291,6 +291,10 @@ def _placement(device: Device, session: Session, invited: bool) -> Placement | N
         if any(r.room_id == device.room_id for r in session.receivers):
             return Placement("receiving-room", False, venue_slug)
         return None
+    if session.visibility != Visibility.PUBLIC:
+        # A screen of a whole venue is in no room: a private group (home-care clients) is
+        # shown only on the screens of the rooms it is placed in, never on a venue's.
+        return None
     if session.room.venue_id == device.venue_id:
         return Placement("venue", False, venue_slug)
     if any(r.room.venue_id == device.venue_id for r in session.receivers):
@@ -347,7 +351,10 @@ async def schedule(
     else:
         rooms = select(Room.id).where(Room.venue_id == device.venue_id)
         receiving = select(SessionReceiver.session_id).where(SessionReceiver.room_id.in_(rooms))
-        query = query.where(or_(Session.room_id.in_(rooms), Session.id.in_(receiving)))
+        query = query.where(
+            or_(Session.room_id.in_(rooms), Session.id.in_(receiving)),
+            Session.visibility == Visibility.PUBLIC,  # see _placement
+        )
     result = []
     for session in (await db.scalars(query)).all():
         # The query above already kept only the private sessions this tablet is invited to.

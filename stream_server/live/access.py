@@ -15,7 +15,7 @@ from stream_server.db.engine import Database
 from stream_server.db.models import Session
 from stream_server.devices import service as devices
 from stream_server.errors import Forbidden, Unauthorized
-from stream_server.vocabulary import ROOM_DEVICE_CHANNELS, Channel, Role
+from stream_server.vocabulary import HOST_CHANNELS, ROOM_DEVICE_CHANNELS, Channel, Role
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,10 +49,9 @@ async def device_entrance(database: Database, session: Session, token: str, role
         device = await devices.authenticate(db, token)
         place = await devices.placement(db, device, session)
     if place is None:
-        raise Forbidden(
-            f"device {device.id} has no part in session {session.id}",
-            code="device_not_allowed",
-        )
+        # No device id or session id in the text: it reaches the log, and a home tablet's
+        # id tied to a session would say who was trying to join what.
+        raise Forbidden("this device has no part in this session", code="device_not_allowed")
     if role == Role.HOST and not place.may_publish:
         raise Forbidden(
             "only a device in the session's own room may publish", code="device_not_allowed"
@@ -115,4 +114,7 @@ async def member_entrance(
         raise Forbidden(
             f"only a registered device may join as {channel}", code="device_token_required"
         )
+    if channel in HOST_CHANNELS and wanted != Role.HOST:
+        # Otherwise an anonymous page is counted as a device, not as a participant.
+        raise Forbidden(f"only the host may join as {channel}", code="host_token_required")
     return Entrance(wanted, Channel(channel))

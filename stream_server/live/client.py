@@ -8,13 +8,15 @@ asking which kind each is. Adding a kind is adding a class, not a branch.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import secrets
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from stream_server.attendance.ledger import Presence
-from stream_server.live.membership import Member
+from stream_server.live.membership import Member, SessionFull
 
 if TYPE_CHECKING:
     from stream_server.live.session import LiveSession
@@ -76,6 +78,10 @@ class PeerClient:
 
     Subclasses release their own media in :meth:`_release_media`; closing the peer and
     leaving the session (membership, attendance, telling the others) happen here, once.
+
+    A client is counted when its media connects (:meth:`LiveSession.connected`), not when
+    it asks: once an offer is answered or sent (:meth:`expect_media`), media must flow
+    within ``connect_timeout_seconds``, or the client is closed, never counted.
     """
 
     kind = "peer"
@@ -89,10 +95,62 @@ class PeerClient:
         self.venue_id: int | None = None
         self.presence: Presence | None = None
         self.closed = False
-        self.peer = live.new_peer(self.label, on_ended=self._peer_ended)
+        #: Called once this client leaves its session (the registry's peer budget).
+        self.on_closed: Callable[[], None] | None = None
+        self._connect_timer: asyncio.TimerHandle | None = None
+        self.peer = live.new_peer(
+            self.label, on_ended=self._peer_ended, on_connected=self._peer_connected
+        )
 
     def _peer_ended(self, reason: str) -> None:
         self.live.spawn(self.close(reason))
+
+    def _peer_connected(self) -> None:
+        self._cancel_connect_timer()
+        self.live.spawn(self._count())
+
+    async def _count(self) -> None:
+        try:
+            await self.live.connected(self)
+        except SessionFull as exc:
+            logger.info("%s: connected, but the group filled up first", self.label)
+            await self.refused("session_full", str(exc))
+            await self.close("session-full")
+        except Exception:
+            # The ledger could not write (the database is down): the media still flows.
+            logger.exception("%s: connected, but could not be counted", self.label)
+
+    def expect_media(self) -> None:
+        """An offer was answered or sent: media must flow within ``connect_timeout_seconds``."""
+        if self._connect_timer is not None or self.closed or self.peer.was_connected:
+            return
+        seconds = self.live.settings.connect_timeout_seconds
+        self._connect_timer = asyncio.get_running_loop().call_later(
+            seconds, self._connect_timed_out
+        )
+
+    def _connect_timed_out(self) -> None:
+        self._connect_timer = None
+        if self.closed or self.peer.was_connected:
+            return
+        logger.info(
+            "%s: media did not connect within %g s; closed, not counted",
+            self.label,
+            self.live.settings.connect_timeout_seconds,
+        )
+        self.live.spawn(self._give_up())
+
+    async def _give_up(self) -> None:
+        await self.refused("media_timeout", "the media connection did not start in time")
+        await self.close("connect-timeout")
+
+    def _cancel_connect_timer(self) -> None:
+        if self._connect_timer is not None:
+            self._connect_timer.cancel()
+            self._connect_timer = None
+
+    async def refused(self, code: str, message: str) -> None:
+        """Tell the client why it is being closed (a page hears it; WHEP/WHIP cannot)."""
 
     async def notify(self, message: dict[str, Any]) -> None:
         return None
@@ -119,9 +177,62 @@ class PeerClient:
         if self.closed:
             return
         self.closed = True
+        self._cancel_connect_timer()
         self._release_media()
+        # Its media is released, so its counters are final: metrics count them as retired
+        # from now on (and skip closed clients), without a gap or a double count.
+        self.live.retire(self.peer.counters())
         try:
             await self.peer.close()
         finally:
-            # Attendance is closed even if this task is being cancelled.
+            try:
+                # Attendance is closed even if this task is being cancelled.
+                await self.live.leave(self, reason)
+            finally:
+                if self.on_closed is not None:
+                    on_closed, self.on_closed = self.on_closed, None
+                    on_closed()
+
+
+class ServerSideClient:
+    """What the server's own clients share (the recorder, the test card): no place in the
+    membership, never counted, no page to tell; closing stops their work, then leaves."""
+
+    kind = "server"
+    member: Member | None = None
+    device_id: int | None = None
+    presence: Presence | None = None
+
+    def __init__(self, live: LiveSession, id_prefix: str, label: str) -> None:
+        self.id = id_prefix + secrets.token_urlsafe(8)
+        self.live = live
+        self.label = label
+        self.closed = False
+
+    async def notify(self, message: dict[str, Any]) -> None:
+        return None
+
+    async def media_changed(self, change: MediaChange) -> None:
+        return None  # it follows the program's slots, whoever feeds them
+
+    def roster_entry(self) -> dict[str, Any] | None:
+        return None
+
+    def publishing(self) -> list[str]:
+        return []
+
+    async def moderated(self, action: str) -> None:
+        return None
+
+    async def _stop(self, reason: str) -> None:
+        """Stop this client's own work (finish a file, stop an encoder)."""
+
+    async def close(self, reason: str) -> None:
+        """Idempotent; leaves the session even if stopping fails."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            await self._stop(reason)
+        finally:
             await self.live.leave(self, reason)

@@ -34,6 +34,8 @@ CLOSE_CODES = {
     "device-revoked": (4001, "device revoked"),
     "removed": (4003, "removed by the host"),
     "server-shutdown": (1001, "server shutting down"),
+    "connect-timeout": (4002, "media did not connect"),
+    "session-full": (4004, "group is full"),
     # RFC 6455's "try again later": the page reconnects with its back-off.
     "media-ports-exhausted": (1013, "media ports exhausted"),
 }
@@ -101,6 +103,9 @@ class WsMember(PeerClient):
     # -- Client -------------------------------------------------------------------------------
     async def notify(self, message: dict[str, Any]) -> None:
         await self.send(message)
+
+    async def refused(self, code: str, message: str) -> None:
+        await self.send(ProtocolError(code, message).as_message())
 
     def roster_entry(self) -> dict[str, Any] | None:
         if self.member is None or self.closed:
@@ -201,6 +206,7 @@ class WsMember(PeerClient):
             if self.upstream:
                 self.peer.enlarge_receive_buffers()
             await self.send({"type": "offer", "sdp": sdp, "tracks": self.track_map()})
+            self.expect_media()
 
     async def accept_answer(self, sdp: str) -> None:
         if not self._negotiating:

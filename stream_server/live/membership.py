@@ -23,6 +23,8 @@ class Member:
     channel: Channel
     may_publish: bool
     id: int = dataclasses.field(default_factory=lambda: next(_member_ids))
+    #: Its media connected: only then does it hold one of a group's places.
+    connected: bool = False
 
     @property
     def is_host(self) -> bool:
@@ -34,6 +36,11 @@ class Membership:
 
     ``group``: an interactive group, where every member may publish and participants (not
     hosts) are limited to ``capacity``; otherwise a broadcast, where only hosts publish.
+
+    A place is held only by a member whose media has connected (:meth:`confirm`): offers
+    that never connect (a flood of half-open WHEP offers) cannot fill a group and turn real
+    participants away with ``session_full``. A newcomer is admitted while the connected
+    participants leave room, and confirmed when its media connects if they still do.
     """
 
     def __init__(self, group: bool, capacity: int) -> None:
@@ -45,20 +52,33 @@ class Membership:
         """The one rule: hosts publish; in a group everyone does."""
         return role == Role.HOST or self.group
 
-    def admit(self, role: Role, channel: Channel) -> Member:
-        """A new member, or :class:`SessionFull` when a group has no room for a participant."""
+    def _check_room(self, role: Role) -> None:
         if self.group and role != Role.HOST and self.participant_count >= self.capacity:
             raise SessionFull(f"this group has room for {self.capacity} participants")
+
+    def admit(self, role: Role, channel: Channel) -> Member:
+        """A new member, or :class:`SessionFull` when a group's connected participants
+        already fill it."""
+        self._check_room(role)
         member = Member(role, channel, self.may_publish(role))
         self._members[member.id] = member
         return member
+
+    def confirm(self, member: Member) -> None:
+        """``member``'s media connected: it takes its place, or :class:`SessionFull` when
+        others connected first and filled the group."""
+        if member.connected or member.id not in self._members:
+            return
+        self._check_room(member.role)
+        member.connected = True
 
     def remove(self, member: Member) -> None:
         self._members.pop(member.id, None)
 
     @property
     def participant_count(self) -> int:
-        return sum(1 for m in self._members.values() if m.role != Role.HOST)
+        """Participants (not hosts) holding a place: those whose media connected."""
+        return sum(1 for m in self._members.values() if m.role != Role.HOST and m.connected)
 
     def __iter__(self) -> Iterator[Member]:
         return iter(tuple(self._members.values()))

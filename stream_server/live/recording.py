@@ -10,45 +10,99 @@ told by the session's ``recording`` news.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime as dt
 import logging
-import secrets
+import re
 import time
 from pathlib import Path
 from typing import Any, cast
 
-from stream_server.attendance.ledger import Presence
 from stream_server.errors import Conflict, Forbidden
-from stream_server.live.client import MediaChange
-from stream_server.live.membership import Member
+from stream_server.live.client import ServerSideClient
 from stream_server.live.session import LiveSession
 from stream_server.media.recorder import Recorder
 
 logger = logging.getLogger(__name__)
 
 RECORDING_SUFFIXES = (".mkv", ".mkv.part")
+#: ``<session id>-<UTC time>[-n].mkv`` (media/recorder.py); anything else is not ours.
+RECORDING_NAME = re.compile(r"^(?P<session>[A-Za-z0-9_-]+)-(?P<stamp>\d{8}T\d{6}Z)(?:-\d+)?\.mkv$")
 
 
-class RecorderClient:
+@dataclasses.dataclass(frozen=True)
+class RecordingFile:
+    """One file in ``recordings_dir`` as staff see it."""
+
+    name: str
+    session_id: str
+    started_at: dt.datetime
+    size: int
+    modified_at: dt.datetime
+    #: Still being written (``.part``): not offered for download or deletion.
+    in_progress: bool
+
+
+def list_recordings(directory: Path) -> list[RecordingFile]:
+    """The recordings in ``directory``, newest first (blocking: run it in a thread)."""
+    if not directory.is_dir():
+        return []
+    found = []
+    for path in directory.iterdir():
+        in_progress = path.name.endswith(".part")
+        match = RECORDING_NAME.match(path.name.removesuffix(".part"))
+        if match is None or not path.is_file():
+            continue
+        stat = path.stat()
+        found.append(
+            RecordingFile(
+                name=path.name,
+                session_id=match["session"],
+                started_at=dt.datetime.strptime(match["stamp"], "%Y%m%dT%H%M%SZ").replace(
+                    tzinfo=dt.UTC
+                ),
+                size=stat.st_size,
+                modified_at=dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC),
+                in_progress=in_progress,
+            )
+        )
+    return sorted(found, key=lambda f: (f.started_at, f.name), reverse=True)
+
+
+def finished_recording(directory: Path, name: str) -> Path | None:
+    """The finished recording called ``name``, or None: only our own file names, never a
+    path (``..``, slashes) and never a file still being written."""
+    if RECORDING_NAME.match(name) is None:
+        return None
+    path = directory / name
+    return path if path.is_file() else None
+
+
+def delete_recording(directory: Path, name: str) -> bool:
+    """Delete a finished recording; False if there is no such file (blocking)."""
+    path = finished_recording(directory, name)
+    if path is None:
+        return False
+    path.unlink(missing_ok=True)
+    return True
+
+
+class RecorderClient(ServerSideClient):
     """The session's recorder as a :class:`~stream_server.live.client.Client`."""
 
     kind = "recorder"
-    member: Member | None = None
-    device_id: int | None = None
-    presence: Presence | None = None
 
     def __init__(self, live: LiveSession) -> None:
-        self.id = "rec-" + secrets.token_urlsafe(8)
-        self.live = live
         settings = live.settings
-        self.recorder = Recorder(
+        recorder = Recorder(
             live.id,
             live.router.camera,
             live.router.audio,
             settings.recordings_dir,
             settings.video_codec,
         )
-        self.label = self.recorder.label
-        self.closed = False
+        super().__init__(live, "rec-", recorder.label)
+        self.recorder = recorder
         self.recorder.on_failure = self._failed
 
     def start(self) -> None:
@@ -59,31 +113,10 @@ class RecorderClient:
         if self.live.recorder is self:
             self.live.spawn(self.live.stop_recording("write failed"))
 
-    async def notify(self, message: dict[str, Any]) -> None:
-        return None
-
-    async def media_changed(self, change: MediaChange) -> None:
-        return None  # it follows the program slots, whoever feeds them
-
-    def roster_entry(self) -> dict[str, Any] | None:
-        return None
-
-    def publishing(self) -> list[str]:
-        return []
-
-    async def moderated(self, action: str) -> None:
-        return None
-
-    async def close(self, reason: str) -> None:
-        """Finish the file (renamed, not left as ``.part``); idempotent."""
-        if self.closed:
-            return
-        self.closed = True
+    async def _stop(self, reason: str) -> None:
+        """Finish the file (renamed, not left as ``.part``)."""
         logger.info("%s: stopping (%s)", self.label, reason)
-        try:
-            await self.recorder.stop()
-        finally:
-            await self.live.leave(self, reason)
+        await self.recorder.stop()
 
 
 def check_allowed(enabled: bool, group: bool) -> None:

@@ -11,9 +11,9 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from stream_server import basics
 from stream_server.attendance.ledger import AttendanceLedger
@@ -25,6 +25,7 @@ from stream_server.devices import service as devices
 from stream_server.errors import (
     BadRequest,
     Conflict,
+    Forbidden,
     Gone,
     KohtaamoError,
     NotAcceptable,
@@ -34,13 +35,14 @@ from stream_server.errors import (
 )
 from stream_server.live import access, recording
 from stream_server.live.client import Client, PeerClient
+from stream_server.live.limits import JoinLimits, peers_the_file_limit_holds
 from stream_server.live.member import SignalingChannel, WsMember
 from stream_server.live.membership import SessionFull
 from stream_server.live.news import NewsHub
 from stream_server.live.session import LiveSession
 from stream_server.live.testcard import TestCardClient
 from stream_server.live.whip import WhepViewer, WhipPublisher
-from stream_server.media.peer import MediaPortsExhausted, NegotiationError
+from stream_server.media.peer import ForwardingCounters, MediaPortsExhausted, NegotiationError
 from stream_server.media.peers import raise_open_file_limit
 from stream_server.media.ports import port_range
 from stream_server.media.recorder import Recorder
@@ -50,6 +52,8 @@ from stream_server.turn import ClientIceServers
 from stream_server.vocabulary import Tier
 
 logger = logging.getLogger(__name__)
+
+_C = TypeVar("_C", bound=PeerClient)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,10 +120,37 @@ class LiveRegistry:
         #: Demo broadcasts that show the test card while nobody publishes.
         self._test_card_sessions: set[str] = set()
         self._sessions = SessionCache(database)
+        #: Forwarding counters of the clients that have closed (see forwarding_counters).
+        self._retired = ForwardingCounters()
         self.closed = False
         # Each peer holds ~5 descriptors (ICE, DTLS, the direct path's socket): a soft limit
         # of 1024 would cap a broadcast near 200 viewers.
-        logger.debug("open file limit %d", raise_open_file_limit())
+        open_files = raise_open_file_limit()
+        self.max_peers = self._max_peers(settings.max_peers, open_files)
+        self.limits = JoinLimits(
+            max_peers=self.max_peers,
+            max_peers_per_address=settings.max_peers_per_address,
+            joins_per_minute=settings.joins_per_address_per_minute,
+            code_failures_per_minute=settings.join_code_failures_per_minute,
+        )
+
+    @staticmethod
+    def _max_peers(configured: int, open_files: int) -> int:
+        """``max_peers``, or what the open-file limit holds; never more than it holds."""
+        holds = peers_the_file_limit_holds(open_files)
+        if configured and configured > holds:
+            logger.warning(
+                "max_peers is %d but the open-file limit (%d) holds about %d peers: "
+                "capped at %d; raise 'ulimit -n' for more",
+                configured,
+                open_files,
+                holds,
+                holds,
+            )
+            return holds
+        chosen = configured or holds
+        logger.info("at most %d peer connections (open-file limit %d)", chosen, open_files)
+        return chosen
 
     # -- lookups ------------------------------------------------------------------------------
     def get(self, session_id: str) -> LiveSession | None:
@@ -132,6 +163,16 @@ class LiveRegistry:
     def clients(self) -> list[Client]:
         return [c for live in self._live.values() for c in live.clients.values()]
 
+    def forwarding_counters(self) -> ForwardingCounters:
+        """Everything forwarded since start-up: closed clients' final counters plus the open
+        clients' current ones (monotonic, as Prometheus counters must be)."""
+        total = ForwardingCounters()
+        total.add(self._retired)
+        for client in self.clients():
+            if isinstance(client, PeerClient) and not client.closed:
+                total.add(client.peer.counters())
+        return total
+
     def client(self, client_id: str) -> Client | None:
         for live in self._live.values():
             found = live.clients.get(client_id)
@@ -139,8 +180,16 @@ class LiveRegistry:
                 return found
         return None
 
+    def _check_open(self) -> None:
+        if self.closed:
+            raise Unavailable(
+                "the server is stopping; try again in a moment", code="server_stopping"
+            )
+
     async def load_session(self, session_id: str) -> Session:
-        """A session that is not over (404 ``unknown_session``, 410 ``session_ended``)."""
+        """A session that is not over (404 ``unknown_session``, 410 ``session_ended``); 503
+        ``server_stopping`` once the server is stopping."""
+        self._check_open()
         session = await self._sessions.get(session_id)
         if session is None:
             raise NotFound(f"no session {session_id!r}", code="unknown_session")
@@ -150,6 +199,20 @@ class LiveRegistry:
         if catalog.session_phase(session, basics.utcnow(), doors) == catalog.Phase.ENDED:
             raise Gone("this session has ended", code="session_ended")
         return session
+
+    def require_doors_open(self, session: Session) -> None:
+        """403 ``not_started`` (with the start time) before the session's doors open: the
+        same rule for WHIP, WHEP and the signaling ``join``, hosts included."""
+        doors = self.settings.door_times
+        if catalog.session_phase(session, basics.utcnow(), doors) != catalog.Phase.UPCOMING:
+            return
+        starts = session.starts_at.astimezone(basics.CITY_TZ).isoformat()
+        opens = (session.starts_at - doors.open_before).astimezone(basics.CITY_TZ).isoformat()
+        raise Forbidden(
+            f"this session has not started yet; it starts at {starts}",
+            code="not_started",
+            details={"starts_at": starts, "doors_open_at": opens},
+        )
 
     def open_interval_ids(self) -> list[int]:
         return [c.presence.interval_id for c in self.clients() if c.presence is not None]
@@ -162,6 +225,7 @@ class LiveRegistry:
 
     # -- live sessions ------------------------------------------------------------------------
     def _open(self, session: Session) -> LiveSession:
+        self._check_open()  # nothing new starts while the server stops
         live = self._live.get(session.id)
         if live is None or live.closed:
             live = LiveSession(
@@ -174,6 +238,7 @@ class LiveRegistry:
                 spawn=self.spawn,
                 on_closed=self._closed,
                 ports=self.ports,
+                retired=self._retired,
             )
             self._live[session.id] = live
             if session.id in self._test_card_sessions:
@@ -212,41 +277,78 @@ class LiveRegistry:
         self, live: LiveSession, client: PeerClient, entrance: access.Entrance
     ) -> None:
         try:
-            live.place(client, entrance.role, entrance.channel)
+            live.place(client, entrance.role, entrance.channel, venue_id=entrance.venue_id)
         except SessionFull as exc:
-            await client.peer.close()
+            await self._discard(client)
             raise Conflict(str(exc), code="session_full") from exc
+        except BaseException:
+            await self._discard(client)
+            raise
         client.device_id = entrance.device_id
         client.venue_id = entrance.venue_id
 
+    async def _discard(self, client: PeerClient) -> None:
+        """A client that never got a place: close its peer, give back its budget."""
+        await client.peer.close()
+        if client.on_closed is not None:
+            release, client.on_closed = client.on_closed, None
+            release()
+
+    def _made(self, make: Callable[[], _C], address: str) -> _C:
+        """A new client holding one share of the peer budget until it closes."""
+        release = self.limits.peers.acquire(address)
+        try:
+            client = make()
+        except BaseException:
+            release()
+            raise
+        client.on_closed = release
+        return client
+
+    async def _entrance(
+        self, address: str, check: Coroutine[Any, Any, access.Entrance]
+    ) -> access.Entrance:
+        """An entrance; a wrong join code counts against ``address`` (429 when too many)."""
+        try:
+            return await check
+        except KohtaamoError as exc:
+            if exc.code == "join_code_invalid":
+                self.limits.code_failed(address)
+            raise
+
     async def _answer(self, client: PeerClient, sdp: str) -> Answer:
-        """Answer an offer, then count the client; a refused offer closes the half-made
-        client (it was never counted) and becomes a 400."""
+        """Answer an offer; a refused offer closes the half-made client and becomes a 400.
+
+        Nobody is counted here: the client is counted when its media connects, and closed
+        uncounted if it has not within ``connect_timeout_seconds``.
+        """
         try:
             answer = await client.peer.answer(sdp)
         except MediaPortsExhausted as exc:
             await client.close("media-ports-exhausted")
             raise Unavailable(str(exc), code="media_ports_exhausted") from exc
         except NegotiationError as exc:
-            await client.close("rejected")
+            await asyncio.shield(self.spawn(client.close("rejected")))
             logger.info("%s: offer rejected: %s", client.label, exc)
             raise BadRequest(f"SDP offer rejected: {exc}", code="invalid_sdp") from exc
-        try:
-            await client.live.count(client, venue_id=client.venue_id)
         except BaseException:
-            await asyncio.shield(self.spawn(client.close("not-counted")))
+            await asyncio.shield(self.spawn(client.close("not-answered")))
             raise
+        client.expect_media()
         logger.info("%s: created", client.label)
         return Answer(client.id, answer)
 
     # -- WHIP and WHEP ------------------------------------------------------------------------
-    async def publish(self, session_id: str, bearer: str | None, sdp: str) -> Answer:
+    async def publish(
+        self, session_id: str, bearer: str | None, sdp: str, address: str = "local"
+    ) -> Answer:
         """WHIP ingest: the newest publisher of a session takes over the program."""
         session = await self.load_session(session_id)
+        self.require_doors_open(session)
         entrance = await access.publisher_entrance(self._db, session, bearer)
         summary = self._check_offer(sdp)
         live = self._open(session)
-        publisher = WhipPublisher(live)
+        publisher = self._made(lambda: WhipPublisher(live), address)
         await self._place(live, publisher, entrance)
         publisher.prepare(summary)
         answer = await self._answer(publisher, sdp)
@@ -259,38 +361,57 @@ class LiveRegistry:
         return answer
 
     async def play(
-        self, session_id: str, bearer: str | None, sdp: str, tier: str = Tier.HIGH
+        self,
+        session_id: str,
+        bearer: str | None,
+        sdp: str,
+        tier: str = Tier.HIGH,
+        address: str = "local",
     ) -> Answer:
-        """WHEP playback: the session's program to one more viewer (see :class:`Tier`)."""
+        """WHEP playback: the session's program to one more viewer (see :class:`Tier`).
+
+        ``address`` is the client's (for the per-address caps and throttles, never logged).
+        """
         if tier not in tuple(Tier):
             raise BadRequest(
                 f"unknown tier {tier[:20]!r}; use one of {', '.join(Tier)}", code="invalid_tier"
             )
+        self.limits.join(address)
         session = await self.load_session(session_id)
-        entrance = await access.viewer_entrance(self._db, session, bearer)
+        self.require_doors_open(session)
+        entrance = await self._entrance(address, access.viewer_entrance(self._db, session, bearer))
         summary = self._check_offer(sdp)
         live = self._open(session)
-        viewer = WhepViewer(live)
+        viewer = self._made(lambda: WhepViewer(live), address)
         await self._place(live, viewer, entrance)
         viewer.prepare(summary, Tier(tier))
         return await self._answer(viewer, sdp)
 
-    async def admits(self, kind: str, session_id: str, bearer: str | None) -> bool:
-        """Would a WHIP (``kind`` "whip") or WHEP offer with this bearer be let in now?"""
+    async def admits(
+        self, kind: str, session_id: str, bearer: str | None, address: str = "local"
+    ) -> bool:
+        """Would a WHIP (``kind`` "whip") or WHEP offer with this bearer be let in now?
+
+        A wrong join code here counts against ``address`` like one in an offer (the answer
+        tells a guesser as much as a 403 would)."""
         try:
+            self.limits.check_codes(address)
             session = await self.load_session(session_id)
             if kind == "whip":
                 await access.publisher_entrance(self._db, session, bearer)
             else:
-                await access.viewer_entrance(self._db, session, bearer)
+                await self._entrance(address, access.viewer_entrance(self._db, session, bearer))
         except KohtaamoError:
             return False
         return True
 
-    async def listener_session(self, session_id: str, bearer: str | None) -> Session:
+    async def listener_session(
+        self, session_id: str, bearer: str | None, address: str = "local"
+    ) -> Session:
         """The session whose news an event-stream listener may follow (WHEP's access rule)."""
+        self.limits.check_codes(address)
         session = await self.load_session(session_id)
-        await access.viewer_entrance(self._db, session, bearer)
+        await self._entrance(address, access.viewer_entrance(self._db, session, bearer))
         return session
 
     async def delete(self, kind: str, session_id: str, resource_id: str) -> None:
@@ -309,7 +430,12 @@ class LiveRegistry:
             if join.code and join.session:
                 # A page of one occurrence of a series: the code is the series' code.
                 session = await self._sessions.get(join.session)
-                if session is None or not catalog.may_view(session, join.code):
+                if (
+                    session is None
+                    or not catalog.may_view(session, join.code)
+                    or catalog.session_end(session, doors) + catalog.JOIN_CODE_LIFETIME
+                    < basics.utcnow()
+                ):
                     raise ProtocolError(
                         "join_code_invalid", "no session has this join code", "join"
                     )
@@ -341,28 +467,39 @@ class LiveRegistry:
         phase = catalog.session_phase(session, basics.utcnow(), doors)
         if phase == catalog.Phase.ENDED:
             raise ProtocolError("session_ended", "this session has ended", "join")
-        if phase == catalog.Phase.UPCOMING and join.role != "host":
-            raise ProtocolError(
-                "not_started",
-                "this session has not started yet; it starts at "
-                + session.starts_at.astimezone(basics.CITY_TZ).isoformat(),
-                "join",
-            )
+        try:
+            self.require_doors_open(session)
+        except KohtaamoError as exc:
+            raise ProtocolError(exc.code, exc.message, "join") from None
         return session
 
-    async def join(self, join: Join, channel: SignalingChannel) -> WsMember:
+    async def join(self, join: Join, channel: SignalingChannel, address: str = "local") -> WsMember:
         """Admit a page; raises ProtocolError with the reason when it cannot be.
 
         Credentials are checked before anything else is touched (an invalid device token
         must not disconnect the same attendee key's other connection).
         """
-        session = await self.session_for_join(join)
+        if self.closed:
+            raise ProtocolError("server_stopping", "the server is stopping", "join")
+        try:
+            self.limits.join(address)
+        except KohtaamoError as exc:
+            raise ProtocolError(exc.code, exc.message, "join") from None
+        try:
+            session = await self.session_for_join(join)
+        except ProtocolError as exc:
+            if exc.code == "join_code_invalid":
+                self.limits.code_failed(address)
+            raise
         try:
             entrance = await access.member_entrance(
                 self._db, session, join.role, join.token, join.channel, join.device_token
             )
         except KohtaamoError as exc:
             raise ProtocolError(exc.code, exc.message, "join") from None
+        if self.closed:
+            raise ProtocolError("server_stopping", "the server is stopping", "join")
+        resumed = await self.ledger.known_attendee(session.id, join.attendee_key)
         live = self._open(session)
         if live.key_digest(join.attendee_key) in live.removed:
             raise ProtocolError("removed", "the host removed you from this session", "join")
@@ -375,20 +512,32 @@ class LiveRegistry:
             await other.close("replaced")
         if live.closed:  # the replaced connection was the last one
             live = self._open(session)
-        member = WsMember(live, channel, join.attendee_key, lambda: self.end_session(session.id))
         try:
-            live.place(member, entrance.role, entrance.channel)
+            member = self._made(
+                lambda: WsMember(
+                    live, channel, join.attendee_key, lambda: self.end_session(session.id)
+                ),
+                address,
+            )
+        except KohtaamoError as exc:
+            raise ProtocolError(exc.code, exc.message, "join") from None
+        try:
+            live.place(
+                member,
+                entrance.role,
+                entrance.channel,
+                venue_id=entrance.venue_id,
+                attendee_key=join.attendee_key,
+            )
         except SessionFull as exc:
-            await member.peer.close()
+            await self._discard(member)
             raise ProtocolError("session_full", str(exc), "join") from exc
+        except BaseException:
+            await self._discard(member)
+            raise
         member.device_id = entrance.device_id
         member.admitted()
-        try:
-            await live.count(member, venue_id=entrance.venue_id, attendee_key=join.attendee_key)
-        except BaseException:
-            await asyncio.shield(self.spawn(member.close("not-counted")))
-            raise
-        assert member.member is not None and member.presence is not None
+        assert member.member is not None
         await member.start(
             join.tier,
             {
@@ -399,7 +548,8 @@ class LiveRegistry:
                 "session": catalog.session_to_json(session, doors=self.settings.door_times),
                 "ice_servers": self.client_ice.as_dicts(),
                 "max_participants": live.membership.capacity,
-                "resumed": member.presence.resumed,
+                # This page (its attendee key) was counted in this session before.
+                "resumed": resumed,
                 "recording": live.recording,
             },
         )
@@ -511,7 +661,8 @@ class LiveRegistry:
                 logger.exception("attendance heartbeat failed")
 
     async def close(self) -> None:
-        """Server shutdown: close every connection and record everyone as left."""
+        """Server shutdown: close every connection and record everyone as left. Idempotent
+        (the app calls it on shutdown and again at clean-up)."""
         self.closed = True
         self.news.close()
         await asyncio.gather(

@@ -8,6 +8,7 @@ Clients are treated only through :class:`~stream_server.live.client.Client`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -20,13 +21,21 @@ from stream_server.live.chat import ChatRoom
 from stream_server.live.client import Client, MediaChange
 from stream_server.live.membership import Member, Membership
 from stream_server.live.news import NewsHub
-from stream_server.media.peer import Peer, PortRange
+from stream_server.media.peer import ForwardingCounters, Peer, PortRange
 from stream_server.media.router import SessionRouter
 from stream_server.vocabulary import Channel, Role, Track
 
 logger = logging.getLogger(__name__)
 
 Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Counting:
+    """How a placed client is counted once its media connects."""
+
+    venue_id: int | None
+    attendee_key: str | None
 
 
 class LiveSession:
@@ -44,6 +53,7 @@ class LiveSession:
         spawn: Spawn,
         on_closed: Callable[[LiveSession], Awaitable[None]],
         ports: PortRange | None = None,
+        retired: ForwardingCounters | None = None,
     ) -> None:
         self.id = session_id
         self.group = group
@@ -62,6 +72,7 @@ class LiveSession:
         self.video_codec = settings.video_codec
         self.closed = False
         self._keys: dict[str, Client] = {}
+        self._uncounted: dict[str, _Counting] = {}
         self._program_encoder: Client | None = None
         self._ledger = ledger
         self._news = news
@@ -69,10 +80,21 @@ class LiveSession:
         self._ports = ports
         self._spawn = spawn
         self._on_closed = on_closed
+        #: Where closed clients leave their forwarding counters (the registry's, for metrics).
+        self._retired = retired if retired is not None else ForwardingCounters()
 
     # -- services for clients ---------------------------------------------------------------
-    def new_peer(self, label: str, on_ended: Callable[[str], None]) -> Peer:
-        return Peer(self._ice_servers, self.video_codec, label, on_ended, ports=self._ports)
+    def new_peer(
+        self, label: str, on_ended: Callable[[str], None], on_connected: Callable[[], None]
+    ) -> Peer:
+        return Peer(
+            self._ice_servers,
+            self.video_codec,
+            label,
+            on_ended,
+            on_connected,
+            ports=self._ports,
+        )
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run in a task the registry tracks (and waits for at shutdown)."""
@@ -82,27 +104,62 @@ class LiveSession:
     def ledger(self) -> AttendanceLedger:
         return self._ledger
 
+    def retire(self, counters: ForwardingCounters) -> None:
+        """A closing client's final forwarding counters (so metrics never run backwards)."""
+        self._retired.add(counters)
+
     # -- membership ---------------------------------------------------------------------------
-    def place(self, client: Client, role: Role, channel: Channel) -> Member:
-        """Give ``client`` a place (role, permissions); SessionFull when a group is full."""
+    def place(
+        self,
+        client: Client,
+        role: Role,
+        channel: Channel,
+        *,
+        venue_id: int | None = None,
+        attendee_key: str | None = None,
+    ) -> Member:
+        """Admit ``client`` (role, permissions); SessionFull when a group is full.
+
+        It is neither counted nor holding a group's place yet: both happen in
+        :meth:`connected`, when its media flows. A page's attendee key is known at once, so
+        the same page reconnecting replaces this connection even before its media flows.
+        """
         if self.closed:
             raise RuntimeError(f"session {self.id} is closed")
         member = self.membership.admit(role, channel)
         client.member = member
         self.clients[client.id] = client
-        return member
-
-    async def count(
-        self, client: Client, *, venue_id: int | None = None, attendee_key: str | None = None
-    ) -> None:
-        """Open the placed client's attendance interval (a page's key continues it)."""
-        member = client.member
-        assert member is not None
-        client.presence = await self._ledger.join(
-            self.id, member.channel, role=member.role, attendee_key=attendee_key, venue_id=venue_id
-        )
+        self._uncounted[client.id] = _Counting(venue_id, attendee_key)
         if attendee_key is not None:
             self._keys[attendee_key] = client
+        return member
+
+    async def connected(self, client: Client) -> None:
+        """``client``'s media flows (ICE and DTLS connected): it takes its place and is
+        counted now. Raises SessionFull when others connected first and filled the group.
+
+        Attendance records what happened: an offer that never connects is never counted,
+        neither as a participant nor as a brief visit.
+        """
+        counting = self._uncounted.pop(client.id, None)
+        member = client.member
+        if counting is None or member is None or client.closed or self.closed:
+            return
+        self.membership.confirm(member)
+        presence = await self._ledger.join(
+            self.id,
+            member.channel,
+            role=member.role,
+            attendee_key=counting.attendee_key,
+            venue_id=counting.venue_id,
+        )
+        if client.closed or self.clients.get(client.id) is not client:
+            # It left while the join was being written: close the interval just opened.
+            await self._ledger.leave(presence, "left")
+            return
+        client.presence = presence
+        if client.roster_entry() is not None:
+            await self.broadcast_roster()  # online_now moved
 
     def with_attendee_key(self, attendee_key: str) -> Client | None:
         """The connection a page's attendee key is on now, if any."""
@@ -122,6 +179,7 @@ class LiveSession:
         """A client closed: free its place, close its attendance, tell the others."""
         if self.clients.pop(client.id, None) is None:
             return
+        self._uncounted.pop(client.id, None)
         if client is self.recorder:
             self.recorder = None
         if client is self._program_encoder:

@@ -391,6 +391,12 @@ class ForwardedTrack(MediaStreamTrack):
     def slot(self) -> Slot | None:
         return self._slot
 
+    def sent(self) -> tuple[int, int]:
+        """RTP packets and payload bytes sent to this subscriber so far (the direct path's
+        own counters, which its sender reports need anyway: reading them costs nothing)."""
+        forwarder = self._forwarder
+        return (forwarder.packets, forwarder.octets) if forwarder is not None else (0, 0)
+
     def follow(self, slot: Slot | None) -> None:
         """Forward what ``slot`` carries from now on (``None``: fall silent).
 

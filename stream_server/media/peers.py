@@ -8,6 +8,7 @@ import logging
 import resource
 import socket
 from collections.abc import Sequence
+from typing import Any
 
 from aiortc import (
     RTCBundlePolicy,
@@ -77,12 +78,74 @@ def enlarge_receive_buffers(pc: RTCPeerConnection, size: int = PUBLISHER_RECEIVE
     return count
 
 
+def _belongs_to(task: asyncio.Task[Any], pc: RTCPeerConnection) -> bool:
+    """Whether ``task`` runs a method of ``pc`` (its coroutine's ``self``)."""
+    frame = getattr(task.get_coro(), "cr_frame", None)
+    return frame is not None and frame.f_locals.get("self") is pc
+
+
+async def settle_tasks_of(pc: RTCPeerConnection, started: set[asyncio.Task[Any]]) -> None:
+    """Cancel and collect the tasks ``pc`` started during a failed negotiation.
+
+    aiortc schedules its connect task (``asyncio.ensure_future``, no reference kept) as soon
+    as a description is set; when the rest of the negotiation then fails, that task runs on
+    a half-made connection and fails too, and asyncio logs "Task exception was never
+    retrieved" with a traceback long after the request was answered. Only tasks whose
+    coroutine belongs to ``pc`` are touched (other peers' tasks started meanwhile are not).
+    The connect method is a seam ("peer connect task" in :mod:`stream_server.media.seams`).
+    """
+    mine = [task for task in started if not task.done() and _belongs_to(task, pc)]
+    mine += [task for task in started if task.done() and _belongs_to_done(task)]
+    for task in mine:
+        task.cancel()
+    if mine:
+        await asyncio.wait(mine, timeout=CLOSE_TIMEOUT)
+    for task in mine:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: never logged as unretrieved
+
+
+def _belongs_to_done(task: asyncio.Task[Any]) -> bool:
+    # A finished task has no frame left to ask; a failed one of aiortc's is ours to collect
+    # (only tasks started during this peer's own negotiation are ever passed in).
+    if task.cancelled() or task.exception() is None:
+        return False
+    code = getattr(task.get_coro(), "cr_code", None)
+    return code is not None and "aiortc" in code.co_filename
+
+
 async def close_peer(pc: RTCPeerConnection, label: str = "") -> None:
-    """Close without ever hanging or raising: aiortc's close can do both on broken peers."""
+    """Close without ever hanging or raising: aiortc's close can do both on broken peers.
+
+    When aiortc's own close fails part-way (a half-negotiated connection has transceivers
+    without a transport), every transceiver and transport is stopped one by one, so no
+    socket is left open; one log line says so, without a traceback.
+    """
     try:
         await asyncio.wait_for(pc.close(), CLOSE_TIMEOUT)
-    except Exception:
-        logger.warning("%s: peer connection did not close cleanly", label, exc_info=True)
+        return
+    except Exception as exc:
+        logger.info(
+            "%s: peer connection did not close cleanly (%s); stopping its parts",
+            label,
+            type(exc).__name__,
+        )
+    await _stop_parts(pc)
+
+
+async def _stop_parts(pc: RTCPeerConnection) -> None:
+    """Stop what a failed ``pc.close()`` may have left: senders, receivers, transports."""
+    stops: list[Any] = []
+    for transceiver in pc.getTransceivers():
+        stops += [transceiver.sender.stop, transceiver.receiver.stop]
+        for dtls in {transceiver.sender.transport, transceiver.receiver.transport}:
+            if dtls is not None:
+                stops.append(dtls.stop)
+                if getattr(dtls, "transport", None) is not None:
+                    stops.append(dtls.transport.stop)
+    for stop in stops:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(stop(), CLOSE_TIMEOUT)
 
 
 def raise_open_file_limit() -> int:

@@ -39,7 +39,9 @@ def parse_offer(text: str, max_bytes: int) -> OfferSummary:
     """Validate an SDP offer's shape and summarise its media sections.
 
     Checks: size, ``v=0`` first, at least one audio/video section, ICE credentials and a
-    DTLS fingerprint for every section, and a known direction.
+    DTLS fingerprint for every section, a known direction, a unique ``a=mid`` in every
+    section, and a BUNDLE group that names only those mids (aiortc bundles onto a missing
+    mid's transport, ``None``, and its connect task then fails after the answer).
     """
     if len(text.encode("utf-8")) > max_bytes:
         raise SdpTooLarge(f"SDP is larger than {max_bytes} bytes")
@@ -68,7 +70,7 @@ def parse_offer(text: str, max_bytes: int) -> OfferSummary:
             line.startswith(prefix) for line in session_lines
         )
 
-    sections = []
+    sections: list[MediaSection] = []
     for block in media_blocks:
         fields = block[0][2:].split()
         if len(fields) < 4:
@@ -96,8 +98,26 @@ def parse_offer(text: str, max_bytes: int) -> OfferSummary:
                     raise SdpError(f"malformed rtpmap line: {line[:60]!r}") from None
             elif line.startswith("a=mid:"):
                 mid = line[6:].strip()
+        if not mid:
+            raise SdpError(f"{kind} section has no a=mid")
+        if any(section.mid == mid for section in sections):
+            raise SdpError(f"a=mid:{mid[:20]} is used twice")
         sections.append(MediaSection(kind, direction, tuple(codecs), mid))
+    _check_bundle(session_lines, {s.mid for s in sections})
     return OfferSummary(tuple(sections))
+
+
+def _check_bundle(session_lines: list[str], mids: set[str | None]) -> None:
+    groups = [line for line in session_lines if line.startswith("a=group:")]
+    bundles = [line.split()[1:] for line in groups if line.startswith("a=group:BUNDLE")]
+    if len(bundles) > 1:
+        raise SdpError("SDP has more than one BUNDLE group")
+    for items in bundles:
+        if not items:
+            raise SdpError("the BUNDLE group is empty")
+        unknown = [item for item in items if item not in mids]
+        if unknown:
+            raise SdpError(f"the BUNDLE group names a missing mid {unknown[0][:20]!r}")
 
 
 def require_codecs(summary: OfferSummary, video_codec: str) -> None:

@@ -244,6 +244,15 @@ SEAMS: tuple[Seam, ...] = (
         "server-reflexive candidates are asked for only when a STUN server is configured",
     ),
     Seam(
+        "peer connect task",
+        "aiortc.rtcpeerconnection",
+        "RTCPeerConnection",
+        "_RTCPeerConnection__connect",
+        "attribute",
+        "a refused offer's connect task (a method of the peer) is found and collected "
+        "(media/peers.py settle_tasks_of)",
+    ),
+    Seam(
         "SRTP binding",
         "pylibsrtp._binding",
         "",

@@ -7,12 +7,12 @@ Every inbound message is checked here before anything acts on it; a bad one beco
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import time
 import unicodedata
 from typing import Any
 
+from stream_server import strict_json
 from stream_server.vocabulary import SIGNALING_CHANNELS, Role, Tier, Track
 
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -202,9 +202,9 @@ def parse_message(raw: str | bytes) -> Message:
     if len(raw) > MAX_MESSAGE_BYTES:
         raise ProtocolError("too_large", f"message is larger than {MAX_MESSAGE_BYTES} bytes")
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ProtocolError("invalid_json", "message is not valid JSON") from None
+        data = strict_json.loads(raw)
+    except strict_json.JsonRefused as exc:
+        raise ProtocolError("invalid_json", f"message is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ProtocolError("invalid_message", "message must be a JSON object")
     kind = data.get("type")

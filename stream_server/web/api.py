@@ -10,9 +10,10 @@ from stream_server.catalog import service as catalog
 from stream_server.db.models import SessionStatus
 from stream_server.errors import BadRequest, Conflict, Forbidden, NotFound
 from stream_server.staff import audit, scope
+from stream_server.web.addresses import client_address
 from stream_server.web.auth import bearer_token, device_from_token, is_device_token, require_staff
 from stream_server.web.json_body import read_json_object
-from stream_server.web.keys import DATABASE, LEDGER, SETTINGS
+from stream_server.web.keys import DATABASE, LEDGER, LIVE, SETTINGS
 
 routes = web.RouteTableDef()
 
@@ -31,9 +32,16 @@ async def list_sessions(request: web.Request) -> web.Response:
 @routes.get("/api/sessions/{session_id}")
 async def get_session(request: web.Request) -> web.Response:
     """A private session is described only to whoever gives its join code (``?code=``)."""
+    code = request.query.get("code")
+    limits = request.app[LIVE].limits
+    address = client_address(request)
+    if code is not None:
+        limits.check_codes(address)
     async with request.app[DATABASE].session() as db:
         session = await catalog.get_session(db, request.match_info["session_id"])
-        if session is None or not catalog.may_view(session, request.query.get("code")):
+        if session is None or not catalog.may_view(session, code):
+            if code is not None:
+                limits.code_failed(address)  # a guessed code is a failed code
             raise NotFound("no such session", code="unknown_session")
         return web.json_response(
             catalog.session_to_json(session, doors=request.app[SETTINGS].door_times)
@@ -73,9 +81,18 @@ async def record_headcount(request: web.Request) -> web.Response:
         if recorder.staff_id is not None and place is not None:
             scope.require_count_at(identity, session, place[0].id)
         try:
-            row = await headcounts.record_headcount(db, session, venue, body.get("count"), recorder)
+            row = await headcounts.record_headcount(
+                db,
+                session,
+                venue,
+                body.get("count"),
+                recorder,
+                doors=request.app[SETTINGS].door_times,
+            )
         except headcounts.HeadcountWrongVenue as exc:
             raise Forbidden(str(exc), code="headcount_wrong_venue") from None
+        except headcounts.HeadcountNotLive as exc:
+            raise Conflict(str(exc), code="session_not_live") from None
         except headcounts.HeadcountError as exc:
             raise BadRequest(str(exc), code="headcount_invalid") from None
         latest = await headcounts.latest_headcounts(db, session_id)
@@ -102,8 +119,3 @@ async def record_headcount(request: web.Request) -> web.Response:
         },
         status=201,
     )
-
-
-@routes.get("/healthz")
-async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})

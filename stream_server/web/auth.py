@@ -9,7 +9,6 @@ login's CSRF token (header ``X-CSRF-Token`` or form field ``csrf_token``). Scrip
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 from urllib.parse import urlencode
 
@@ -21,7 +20,7 @@ from stream_server.errors import Forbidden, Unauthorized
 from stream_server.staff import service as staff
 from stream_server.staff.service import StaffIdentity
 from stream_server.web.bodies import read_form
-from stream_server.web.keys import DATABASE
+from stream_server.web.keys import DATABASE, SETTINGS
 
 logger = logging.getLogger(__name__)
 
@@ -41,16 +40,8 @@ def bearer_token(request: web.Request) -> str | None:
 
 
 def cookie_must_be_secure(request: web.Request) -> bool:
-    """Secure cookies everywhere except plain HTTP on loopback (a developer's machine)."""
-    if request.secure:
-        return True
-    host = (request.host or "").rsplit(":", 1)[0].strip("[]")
-    if host == "localhost":
-        return False
-    try:
-        return not ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return True
+    """From the configuration (``public_url``), never from the request's ``Host`` header."""
+    return request.app[SETTINGS].secure_cookies
 
 
 def set_login_cookie(

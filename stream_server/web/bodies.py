@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
 from stream_server.errors import BadRequest, PayloadTooLarge, RequestTimeout
@@ -89,3 +90,21 @@ async def read_form(request: web.Request) -> Form:
             return await request.post()
     except web.HTTPRequestEntityTooLarge:
         raise _too_large("the form", request.client_max_size, "too_large") from None
+    except (
+        ValueError,
+        LookupError,
+        AssertionError,
+        web.HTTPBadRequest,
+        HttpProcessingError,
+    ) as exc:
+        # Not UTF-8 (UnicodeDecodeError is a ValueError), a multipart body without its
+        # boundary, an unknown charset, a part with broken headers: aiohttp raises any of these.
+        refused = BadRequest(f"the form cannot be read: {_reason(exc)}", code="invalid_form")
+        refused.closes_connection = True  # the rest of the body may be unread
+        raise refused from None
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "it is not valid UTF-8"
+    return (str(exc) or type(exc).__name__)[:120]

@@ -1,4 +1,5 @@
-"""Turning service errors into HTTP responses with a readable body."""
+"""Turning service errors into HTTP responses with a readable body, and counting them
+(``kohtaamo_http_errors_total`` by status and code, see :mod:`stream_server.web.metrics`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from stream_server.errors import KohtaamoError, TooManyRequests
+from stream_server.web.keys import METRICS
 
 logger = logging.getLogger(__name__)
 
@@ -18,14 +20,24 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def error_response(
     status: int, code: str, message: str, details: dict[str, Any] | None = None
 ) -> web.Response:
-    body = {**(details or {}), "code": code, "message": message}
-    return web.json_response({"error": body}, status=status)
+    error: dict[str, Any] = {**(details or {}), "code": code, "message": message}
+    return web.json_response({"error": error}, status=status)
 
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response, code = await _handle(request, handler)
+    if response.status >= 400:
+        metrics = request.app.get(METRICS)
+        if metrics is not None:
+            metrics.http_errors.labels(str(response.status), code).inc()
+    return response
+
+
+async def _handle(request: web.Request, handler: Handler) -> tuple[web.StreamResponse, str]:
+    """The response and its error code (``http_error`` when a handler gave no code)."""
     try:
-        return await handler(request)
+        return await handler(request), "http_error"
     except KohtaamoError as exc:
         logger.info("%s %s -> %d %s: %s", request.method, request.path, exc.status, exc.code, exc)
         response = error_response(exc.status, exc.code, exc.message, exc.details)
@@ -33,14 +45,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             response.force_close()
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return response, exc.code
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
+            if exc.status >= 400:
+                metrics = request.app.get(METRICS)
+                if metrics is not None:
+                    metrics.http_errors.labels(str(exc.status), "http_error").inc()
             raise
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
             exc.status, "http_error"
         )
-        return error_response(exc.status, code, exc.reason or "error")
+        return error_response(exc.status, code, exc.reason or "error"), code
     except Exception:
         logger.exception("%s %s failed", request.method, request.path)
-        return error_response(500, "internal_error", "internal server error")
+        return error_response(500, "internal_error", "internal server error"), "internal_error"

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from stream_server.web.addresses import client_address
 from stream_server.web.auth import bearer_token
 from stream_server.web.keys import LIVE
 
@@ -33,7 +34,7 @@ def sse_event(message: dict[str, Any]) -> bytes:
 async def session_events(request: web.Request) -> web.StreamResponse:
     registry = request.app[LIVE]
     session = await registry.listener_session(
-        request.match_info["session_id"], bearer_token(request)
+        request.match_info["session_id"], bearer_token(request), client_address(request)
     )
     response = web.StreamResponse(
         headers={

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
+from stream_server import strict_json
 from stream_server.errors import BadRequest, UnsupportedMediaType
 from stream_server.web.bodies import read_body
 
@@ -23,8 +23,8 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
         )
     body = await read_body(request, MAX_JSON_BYTES, too_large_code="too_large", what="JSON body")
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = strict_json.loads(body)
+    except strict_json.JsonRefused as exc:
         raise BadRequest(f"body is not valid JSON: {exc}", code="invalid_json") from None
     if not isinstance(data, dict):
         raise BadRequest("body must be a JSON object", code="invalid_json")

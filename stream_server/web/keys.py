@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -12,6 +13,10 @@ from stream_server.db.engine import Database
 from stream_server.live.registry import LiveRegistry
 from stream_server.staff.service import PasswordHashing
 from stream_server.staff.throttle import LoginThrottle
+
+if TYPE_CHECKING:
+    from stream_server.web.health import LoopLagMonitor
+    from stream_server.web.metrics import Metrics
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
@@ -24,3 +29,6 @@ LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 TRUSTED_PROXIES: web.AppKey[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]] = web.AppKey(
     "trusted_proxies"
 )
+#: The event loop's lag (web/health.py) and the app's metrics (web/metrics.py).
+LOOP_LAG: web.AppKey[LoopLagMonitor] = web.AppKey("loop_lag")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")

@@ -232,7 +232,7 @@ async def register_device(request: web.Request) -> web.Response:
     return await _devices_page(request, identity, created=created, status=201)
 
 
-@routes.get("/staff/devices/{device_id:\\d+}/revoke")
+@routes.get("/staff/devices/{device_id:[0-9]{1,9}}/revoke")
 async def confirm_revoke(request: web.Request) -> web.Response:
     """Ask first: revoking stops a screen or a client's tablet at once."""
     identity = await require_staff_page(request)
@@ -256,7 +256,7 @@ async def confirm_revoke(request: web.Request) -> web.Response:
     )
 
 
-@routes.post("/staff/devices/{device_id:\\d+}/restore")
+@routes.post("/staff/devices/{device_id:[0-9]{1,9}}/restore")
 async def restore_device(request: web.Request) -> web.StreamResponse:
     """Undo a revocation made by mistake: the same token works again."""
     identity = await require_staff(request)
@@ -273,7 +273,7 @@ async def restore_device(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(link(request, "/staff/devices"))
 
 
-@routes.post("/staff/devices/{device_id:\\d+}/revoke")
+@routes.post("/staff/devices/{device_id:[0-9]{1,9}}/revoke")
 async def revoke_device(request: web.Request) -> web.StreamResponse:
     """Revoke at once: live connections close, and every later request is refused.
 

@@ -21,7 +21,8 @@ from stream_server.basics import DoorTimes
 from stream_server.catalog import service as catalog
 from stream_server.config import PROJECT_ROOT
 from stream_server.db.models import Series, Session, SessionMode, SessionStatus
-from stream_server.web.keys import DATABASE, SETTINGS
+from stream_server.web.addresses import client_address
+from stream_server.web.keys import DATABASE, LIVE, SETTINGS
 from stream_server.web.rendering import language as _language
 from stream_server.web.rendering import link as _link
 from stream_server.web.rendering import render as _render
@@ -245,10 +246,14 @@ async def join_by_code(request: web.Request) -> web.Response:
     """A join code opens any session, private ones included (it is what people are given)."""
     code = catalog.normalise_join_code(request.match_info["code"])
     now = catalog.utcnow()
+    limits = request.app[LIVE].limits
+    address = client_address(request)
+    limits.join(address)  # 429 when this address joins too often or guesses codes
     doors = request.app[SETTINGS].door_times
     async with request.app[DATABASE].session() as db:
         session = await catalog.get_session_by_code(db, code, now, doors) if code else None
         if session is None:
+            limits.code_failed(address)
             return _not_found(request, by_code=True, typed=request.match_info["code"])
         return _join_page(request, session, now, {"code": code})
 
@@ -261,10 +266,14 @@ async def join_code_lookup(request: web.Request) -> web.Response:
     """
     code = catalog.normalise_join_code(request.match_info["code"])
     now = catalog.utcnow()
+    limits = request.app[LIVE].limits
+    address = client_address(request)
+    limits.check_codes(address)
     doors = request.app[SETTINGS].door_times
     async with request.app[DATABASE].session() as db:
         session = await catalog.get_session_by_code(db, code, now, doors) if code else None
         if session is None:
+            limits.code_failed(address)
             return web.json_response(
                 {"error": {"code": "join_code_invalid", "message": "no session has this code"}},
                 status=404,

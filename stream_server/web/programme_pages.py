@@ -42,6 +42,7 @@ from stream_server.db.models import (
 from stream_server.errors import InvalidField, KohtaamoError, OutOfScope, RoomTaken
 from stream_server.staff import audit, scope
 from stream_server.staff.service import StaffIdentity
+from stream_server.web.addresses import client_address
 from stream_server.web.auth import require_staff, require_staff_page
 from stream_server.web.bodies import read_form
 from stream_server.web.keys import DATABASE, LIVE, SETTINGS
@@ -1111,9 +1112,17 @@ async def join_card(request: web.Request) -> web.Response:
     lang = language(request)
     code = catalog.normalise_join_code(request.match_info["code"])
     now = utcnow()
+    limits = request.app[LIVE].limits
+    address = client_address(request)
+    limits.check_codes(address)  # the card is a code look-up too: 429 for a guesser
     async with request.app[DATABASE].session() as db:
-        session = await catalog.get_session_by_code(db, code, now) if code else None
+        session = (
+            await catalog.get_session_by_code(db, code, now, request.app[SETTINGS].door_times)
+            if code
+            else None
+        )
         if session is None:
+            limits.code_failed(address)
             raise web.HTTPNotFound(reason="no such join code")
         series = await db.get(Series, session.series_id) if session.series_id else None
         rule_text = _rule_text(series, lang) if series is not None else None

@@ -137,7 +137,10 @@ async def save_areas(request: web.Request) -> web.StreamResponse:
             cleaned = text.replace(" ", "").replace("\u00a0", "")
             try:
                 await catalog.set_area_population(
-                    db, slug, int(cleaned) if cleaned.isdigit() else text
+                    # ASCII digits only: "²" and "٣" are digits to str.isdigit, not to int().
+                    db,
+                    slug,
+                    int(cleaned) if cleaned.isascii() and cleaned.isdigit() else text,
                 )
             except catalog.CatalogError:
                 errors[slug] = i18n.translate(

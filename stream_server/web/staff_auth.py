@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from aiohttp import web
 
@@ -26,7 +27,7 @@ from stream_server.web.auth import (
     staff_identity,
 )
 from stream_server.web.bodies import read_form
-from stream_server.web.keys import DATABASE, LOGIN_THROTTLE, PASSWORD_HASHING
+from stream_server.web.keys import DATABASE, LOGIN_THROTTLE, PASSWORD_HASHING, SETTINGS
 from stream_server.web.rendering import language, render
 
 logger = logging.getLogger(__name__)
@@ -34,13 +35,30 @@ routes = web.RouteTableDef()
 
 #: Where a login goes when it was not sent from elsewhere.
 DASHBOARD_PATH = "/staff"
+#: Characters a path or query keeps as they are (RFC 3986 unreserved, sub-delims, ``%``).
+_URL_SAFE = "/%:@!$&'()*+,;=-._~"
 
 
 def safe_next(value: str | None) -> str:
-    """Only same-site paths: a login link must not bounce staff to another site."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return DASHBOARD_PATH
+    """Only same-origin paths: a login link must not bounce staff to another site.
+
+    Browsers drop tabs and line breaks from a ``Location`` and read ``\\`` as ``/``, so
+    ``/\t/evil.example`` is ``//evil.example`` to them: anything with a control character,
+    a space or a backslash is refused, and the rest must parse as a bare path (no scheme, no
+    host) that does not start with ``//``.
+    """
+    if not value or len(value) > 2000 or not value.startswith("/"):
+        return DASHBOARD_PATH
+    if any(ord(char) <= 0x20 or 0x7F <= ord(char) <= 0x9F for char in value) or "\\" in value:
+        return DASHBOARD_PATH
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return DASHBOARD_PATH
+    if parts.path.startswith("//"):
+        return DASHBOARD_PATH
+    # Percent-encode what is not ASCII (a header carries ASCII); %-escapes stay as they are.
+    path = quote(parts.path, safe=_URL_SAFE)
+    return urlunsplit(("", "", path, quote(parts.query, safe=_URL_SAFE + "?"), ""))
 
 
 def _login_page(
@@ -99,7 +117,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))[:1024]
     next_path = safe_next(str(form.get("next", "")) or None)
     throttle = request.app[LOGIN_THROTTLE]
-    address = client_address(request)  # for the throttle only: never logged
+    address = client_address(request)  # for the throttle; logged only for an investigation
     retry_after = throttle.begin(name, address)
     if retry_after:
         # The back-off's start is logged (below); each refused attempt only at DEBUG, so that
@@ -118,14 +136,18 @@ async def login(request: web.Request) -> web.StreamResponse:
             backoff = throttle.failed(name, address)
         else:
             throttle.succeeded(name, address)
+    # The address only when log_client_addresses is on (an investigation): README, Privacy.
+    origin = f" from {address}" if request.app[SETTINGS].log_client_addresses else ""
     if new_login is None:
         if backoff:
-            logger.warning("staff login failed for %r; throttled for %.0f s", name, backoff)
+            logger.warning(
+                "staff login failed for %r%s; throttled for %.0f s", name, origin, backoff
+            )
         else:
-            logger.warning("staff login failed for %r", name)
+            logger.warning("staff login failed for %r%s", name, origin)
         message = i18n.translate("staff.login.failed", language(request))
         return _login_page(request, next_path, 401, message, "login_failed")
-    logger.info("staff %r logged in", name)
+    logger.info("staff %r logged in%s", name, origin)
     response = web.HTTPSeeOther(next_path)
     set_login_cookie(request, response, new_login)
     raise response

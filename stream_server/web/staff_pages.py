@@ -62,6 +62,8 @@ def staff_links(
     if identity is None or identity.role != StaffRole.COORDINATOR:
         pages.append(("/staff/devices", "dash.devices_link"))
     pages.append(("/staff/areas", "dash.areas_link"))
+    if scope.everywhere(identity):
+        pages.append(("/staff/recordings", "dash.recordings_link"))
     if scope.is_admin(identity):
         pages.append(("/staff/audit", "dash.audit_link"))
     return [

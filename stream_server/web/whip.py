@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from stream_server.errors import BadRequest, UnsupportedMediaType
+from stream_server.web.addresses import client_address
 from stream_server.web.auth import bearer_token
 from stream_server.web.bodies import read_body
 from stream_server.web.keys import LIVE, SETTINGS
@@ -67,7 +68,9 @@ def created(
 async def whip_publish(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
     sdp = await read_sdp(request)
-    answer = await request.app[LIVE].publish(session_id, bearer_token(request), sdp)
+    answer = await request.app[LIVE].publish(
+        session_id, bearer_token(request), sdp, client_address(request)
+    )
     return created(request, "whip", session_id, answer.resource_id, answer.sdp)
 
 
@@ -76,7 +79,9 @@ async def whep_play(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
     sdp = await read_sdp(request)
     tier = request.query.get("tier", "high")
-    answer = await request.app[LIVE].play(session_id, bearer_token(request), sdp, tier)
+    answer = await request.app[LIVE].play(
+        session_id, bearer_token(request), sdp, tier, client_address(request)
+    )
     return created(request, "whep", session_id, answer.resource_id, answer.sdp)
 
 
@@ -126,7 +131,10 @@ async def preflight(request: web.Request) -> web.Response:
         live.client_ice.has_turn
         and "resource_id" not in request.match_info
         and await live.admits(
-            request.path.split("/")[1], request.match_info["session_id"], bearer_token(request)
+            request.path.split("/")[1],
+            request.match_info["session_id"],
+            bearer_token(request),
+            client_address(request),
         )
     )
     for link in ice_server_links(request, turn=turn):

@@ -31,13 +31,19 @@ from stream_server.signaling.protocol import (
     Unpublish,
     parse_message,
 )
-from stream_server.web.keys import LIVE
+from stream_server.web.addresses import client_address
+from stream_server.web.keys import LIVE, METRICS
+from stream_server.web.security import check_websocket_origin
 
 logger = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 #: After this many rate-limit errors in a row the client is not listening: close.
 MAX_STRIKES = 50
+#: Join refusals that are about load, not about the page: it should come back later.
+RETRY_LATER = frozenset({"rate_limited", "server_busy"})
+#: RFC 6455's "Try Again Later".
+TRY_AGAIN_LATER = 1013
 
 
 class SocketChannel:
@@ -90,10 +96,13 @@ async def dispatch(member: WsMember, message: Any) -> bool:
 
 @routes.get("/ws")
 async def signaling(request: web.Request) -> web.WebSocketResponse:
+    check_websocket_origin(request)
     ws = web.WebSocketResponse(max_msg_size=HARD_FRAME_BYTES, heartbeat=None)
     await ws.prepare(request)
     channel = SocketChannel(ws)
     live = request.app[LIVE]
+    protocol_errors = request.app[METRICS].protocol_errors
+    address = client_address(request)  # for the join limits only: never logged
     limiter = RateLimiter()
     participant: WsMember | None = None
     strikes = 0
@@ -104,6 +113,7 @@ async def signaling(request: web.Request) -> web.WebSocketResponse:
                 msg = await ws.receive(timeout=SILENCE_TIMEOUT)
             except TimeoutError:
                 reason = "silent"
+                protocol_errors.labels("silent").inc()
                 await channel.send(ProtocolError("silent", "no message for 15 s").as_message())
                 break
             if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
@@ -116,6 +126,7 @@ async def signaling(request: web.Request) -> web.WebSocketResponse:
                 continue
             if not limiter.allow():
                 strikes += 1
+                protocol_errors.labels("rate_limited").inc()
                 await channel.send(ProtocolError("rate_limited", "too many messages").as_message())
                 if strikes > MAX_STRIKES:
                     reason = "rate-limited"
@@ -127,7 +138,17 @@ async def signaling(request: web.Request) -> web.WebSocketResponse:
                 if participant is None:
                     if not isinstance(message, Join):
                         raise ProtocolError("not_joined", "send 'join' first", None)
-                    participant = await live.join(message, channel)
+                    try:
+                        participant = await live.join(message, channel, address)
+                    except ProtocolError as exc:
+                        if exc.code in RETRY_LATER:
+                            # Busy, not refused: close so that the page reconnects after
+                            # its back-off instead of waiting on an open socket.
+                            await channel.send(exc.as_message())
+                            reason = exc.code
+                            await channel.close(TRY_AGAIN_LATER, exc.code)
+                            break
+                        raise
                     continue
                 if participant.closed:
                     reason = "replaced"
@@ -138,6 +159,7 @@ async def signaling(request: web.Request) -> web.WebSocketResponse:
                 # By session, never by the client's address (the README promises that).
                 where = participant.live.id if participant is not None else "(not joined)"
                 logger.info("ws %s: %s: %s", where, exc.code, exc.message)
+                protocol_errors.labels(exc.code).inc()
                 await channel.send(exc.as_message())
     except asyncio.CancelledError:
         reason = "server-shutdown"

@@ -1,4 +1,10 @@
-"""Alembic environment: runs migrations on a synchronous connection."""
+"""Alembic environment: runs migrations on the connection ``upgrade_database`` hands over.
+
+:func:`stream_server.db.engine.upgrade_database` opens the server's own async engine
+(aiosqlite or asyncpg) and runs Alembic inside ``run_sync``, so no second, synchronous
+driver is needed. Without a handed-over connection (the ``alembic`` command) a synchronous
+engine is built from ``sqlalchemy.url``.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +29,12 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
+    given = config.attributes.get("connection")
+    if given is not None:
+        context.configure(connection=given, target_metadata=target_metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
     connectable = engine_from_config(
         config.get_section(config.config_ini_section, {}),
         prefix="sqlalchemy.",

@@ -22,6 +22,7 @@ const FATAL_ERRORS = new Set([
   "join_code_required",
   "join_code_invalid",
   "token_invalid",
+  "host_token_required",
   "session_full",
   "session_ended",
   "not_started",
@@ -359,7 +360,12 @@ export class Call extends EventTarget {
     const code = message.code || "generic";
     console.warn("kohtaamo: server error", code, message.message);
     // The server closes the socket next (1013); the back-off brings the page back.
-    if (code === "media_ports_exhausted") this.mediaProblem = `error.${code}`;
+    if (code === "media_ports_exhausted" || code === "server_busy") {
+      this.mediaProblem = `error.${code}`;
+    }
+    // The server gave up on this page's media (it closes the socket next, 4002): the same
+    // as the page's own media timer finding nothing gets through.
+    if (code === "media_timeout") this.mediaProblem = "status.media_blocked";
     if (FATAL_ERRORS.has(code)) {
       if (code === "session_ended") {
         this.finish("ended");
