@@ -194,8 +194,9 @@ def print_demo_links(data: dict[str, Any], base: str) -> None:
     now = catalog.utcnow()
     for row in data.get("sessions", []):
         starts = dt.datetime.fromisoformat(row["starts_at"]).astimezone(dt.UTC)
-        ends = dt.datetime.fromisoformat(row["ends_at"]).astimezone(dt.UTC)
-        if ends < now or starts > now + dt.timedelta(hours=3):
+        # "ended" already counts the overrun grace: a session past its scheduled end but
+        # still open is live, and shown.
+        if row.get("phase") == "ended" or starts > now + dt.timedelta(hours=3):
             continue
         print(
             f"  {row['title']} ({row['mode']}, {row['visibility']}, {row['venue']})\n"
