@@ -27,6 +27,8 @@ from stream_server.web import (
     kiosk_pages,
     metrics,
     pages,
+    programme_api,
+    programme_pages,
     recording_api,
     reports_api,
     staff_areas,
@@ -148,6 +150,7 @@ def create_app(
     metrics.setup(app)  # GET /metrics
     app.add_routes(whip.routes)
     app.add_routes(api.routes)
+    app.add_routes(programme_api.routes)
     app.add_routes(ws.routes)
     app.add_routes(device_api.routes)
     app.add_routes(events_api.routes)
@@ -160,6 +163,7 @@ def create_app(
     survey_api.setup(app)
     recording_api.setup(app)  # recording control and the retention clean-up
     pages.setup(app)
+    programme_pages.setup(app)  # the planning page, organisers, the audit log, join cards
     if (WEB_ROOT / "static").is_dir():
         app.router.add_static("/static/", WEB_ROOT / "static", name="static")
     return app

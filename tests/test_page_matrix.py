@@ -66,7 +66,7 @@ MIN_TARGET = 44
 TIMEOUT_MS = 30_000
 
 
-# -- the server with the demo data ----------------------------------------------------------------
+# -- the server with the demo data ---------------------------------------------------------------
 @dataclasses.dataclass
 class Demo:
     base: str
@@ -174,7 +174,7 @@ def axe_source() -> str:
     return AXE.read_text()
 
 
-# -- measuring ------------------------------------------------------------------------------------
+# -- measuring -----------------------------------------------------------------------------------
 DATA = Path(__file__).resolve().parent / "data"
 
 
@@ -305,7 +305,7 @@ def staff_login(context: BrowserContext, demo: Demo, lang: str) -> None:
     page.close()
 
 
-# -- participant pages ----------------------------------------------------------------------------
+# -- participant pages ---------------------------------------------------------------------------
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_front_page(demo: Demo, context_for: Any, axe_source: str, lang: str) -> None:
     check = Check("front", lang, primary=("#join-code", "#code-submit"))
@@ -422,7 +422,7 @@ def test_group_leader_page_speaks_of_a_group(
     report(check)
 
 
-# -- devices --------------------------------------------------------------------------------------
+# -- devices -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_home_care_tablet_shows_its_group_first(
     demo: Demo, context_for: Any, axe_source: str, lang: str
@@ -480,7 +480,7 @@ def test_kiosk_programme_fits_its_screen(
     report(check)
 
 
-# -- staff ----------------------------------------------------------------------------------------
+# -- staff ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_staff_login_page(demo: Demo, context_for: Any, axe_source: str, lang: str) -> None:
     page = open_ready(
@@ -568,6 +568,46 @@ def test_staff_areas(demo: Demo, context_for: Any, axe_source: str, lang: str) -
     staff_login(context, demo, lang)
     page = open_ready(context, f"{demo.base}{with_lang('/staff/areas', lang)}", "h1")
     check = Check("staff-areas", lang)
+    measure(page, check, axe_source)
+    no_page_errors(page, check)
+    report(check)
+
+
+# -- the programme -------------------------------------------------------------------------------
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_staff_programme_week(demo: Demo, context_for: Any, axe_source: str, lang: str) -> None:
+    context = context_for(lang)
+    staff_login(context, demo, lang)
+    page = open_ready(context, f"{demo.base}{with_lang('/staff/programme', lang)}", ".prog-item")
+    check = Check("staff-programme", lang, primary=("#new-session",))
+    measure(page, check, axe_source)
+    no_page_errors(page, check)
+    report(check)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_staff_programme_forms(demo: Demo, context_for: Any, axe_source: str, lang: str) -> None:
+    """The new-session form with its errors shown, and one session's page."""
+    context = context_for(lang)
+    staff_login(context, demo, lang)
+    page = open_ready(
+        context, f"{demo.base}{with_lang('/staff/programme/new', lang)}", "#field-title"
+    )
+    page.locator("summary", has_text=re.compile("Toistuu|Repeats")).click()
+    page.fill("#field-minutes", "0")
+    page.locator("#save").click()
+    page.wait_for_selector("#error-summary")
+    check = Check("staff-programme-new", lang, primary=("#field-title",))
+    measure(page, check, axe_source)
+    no_page_errors(page, check)
+    report(check)
+    lecture = demo.session(LECTURE)
+    page = open_ready(
+        context,
+        f"{demo.base}{with_lang('/staff/programme/sessions/' + lecture['id'], lang)}",
+        "#session-heading",
+    )
+    check = Check("staff-programme-session", lang, primary=("#session-heading",))
     measure(page, check, axe_source)
     no_page_errors(page, check)
     report(check)

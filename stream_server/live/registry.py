@@ -20,7 +20,7 @@ from stream_server.attendance.ledger import AttendanceLedger
 from stream_server.catalog import service as catalog
 from stream_server.config import Settings
 from stream_server.db.engine import Database
-from stream_server.db.models import Session, SessionMode, Visibility
+from stream_server.db.models import Session, SessionMode, SessionStatus, Visibility
 from stream_server.devices import service as devices
 from stream_server.errors import (
     BadRequest,
@@ -193,6 +193,8 @@ class LiveRegistry:
         session = await self._sessions.get(session_id)
         if session is None:
             raise NotFound(f"no session {session_id!r}", code="unknown_session")
+        if session.status == SessionStatus.CANCELLED:
+            raise Gone("this session was cancelled", code="session_cancelled")
         doors = self.settings.door_times
         if catalog.session_phase(session, basics.utcnow(), doors) == catalog.Phase.ENDED:
             raise Gone("this session has ended", code="session_ended")
@@ -423,10 +425,24 @@ class LiveRegistry:
     # -- the signaling WebSocket ----------------------------------------------------------------
     async def session_for_join(self, join: Join) -> Session:
         """The session a signaling ``join`` names, if this person may enter it now."""
+        doors = self.settings.door_times
         async with self._db.session() as db:
-            if join.code:
-                session = await catalog.get_session_by_code(db, join.code, basics.utcnow())
-                if session is None or (join.session and session.id != join.session):
+            if join.code and join.session:
+                # A page of one occurrence of a series: the code is the series' code.
+                session = await self._sessions.get(join.session)
+                if (
+                    session is None
+                    or not catalog.may_view(session, join.code)
+                    or catalog.session_end(session, doors) + catalog.JOIN_CODE_LIFETIME
+                    < basics.utcnow()
+                ):
+                    raise ProtocolError(
+                        "join_code_invalid", "no session has this join code", "join"
+                    )
+            elif join.code:
+                # A series' code leads to its occurrence that is live or next.
+                session = await catalog.get_session_by_code(db, join.code, basics.utcnow(), doors)
+                if session is None:
                     raise ProtocolError(
                         "join_code_invalid", "no session has this join code", "join"
                     )
@@ -445,7 +461,10 @@ class LiveRegistry:
                         "this session is private: its join code is needed",
                         "join",
                     )
-        phase = catalog.session_phase(session, basics.utcnow(), self.settings.door_times)
+        if session.status == SessionStatus.CANCELLED:
+            reason = f": {session.cancel_reason}" if session.cancel_reason else ""
+            raise ProtocolError("session_cancelled", f"this session was cancelled{reason}", "join")
+        phase = catalog.session_phase(session, basics.utcnow(), doors)
         if phase == catalog.Phase.ENDED:
             raise ProtocolError("session_ended", "this session has ended", "join")
         try:
@@ -575,6 +594,22 @@ class LiveRegistry:
             await live.end()
         else:
             self.news.publish(session_id, {"type": "ended"})
+
+    async def sessions_changed(self, session_ids: list[str]) -> None:
+        """Sessions were edited, cancelled or given new links: joins read them afresh, and
+        the people connected to one that is now cancelled or in person only are told it has
+        ended and disconnected."""
+        for session_id in session_ids:
+            self._sessions.forget(session_id)
+        for session_id in session_ids:
+            live = self._live.get(session_id)
+            if live is None:
+                continue
+            async with self._db.session() as db:
+                session = await catalog.get_session(db, session_id)
+            if session is None or session.status == SessionStatus.CANCELLED or not session.online:
+                logger.info("session %s: cancelled or no longer online; closing", session_id)
+                await live.end()
 
     async def drop_device(self, device_id: int) -> int:
         """A device was revoked: close its live connections now, not at its next request."""
