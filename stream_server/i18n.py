@@ -101,7 +101,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     # -- the join page -----------------------------------------------------------------------
     "join.button": {"fi": "Liity", "en": "Join"},
     "join.hint": {
-        "fi": "Kamera ja mikrofoni pysyvät pois päältä, kunnes itse laitat ne päälle.",
+        "fi": "Kamera ja mikrofoni ovat aluksi pois päältä. Sinä päätät, laitatko ne päälle.",
         "en": "Your camera and microphone stay off until you turn them on yourself.",
     },
     "join.broadcast_hint": {
@@ -109,7 +109,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "You can watch and listen. Nobody can see or hear you.",
     },
     "join.group_hint": {
-        "fi": "Voit halutessasi osallistua kameralla ja mikrofonilla.",
+        "fi": "Voit näyttää kuvasi ja puhua, jos haluat.",
         "en": "If you wish, you can take part with your camera and microphone.",
     },
     "call.stage": {"fi": "Lähetys", "en": "Stream"},
@@ -146,7 +146,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "left.heading": {"fi": "Olet poistunut", "en": "You have left"},
     "left.body": {
-        "fi": "Voit liittyä uudelleen milloin tahansa tapahtuman aikana.",
+        "fi": "Voit liittyä uudelleen. Tapahtuman pitää olla vielä käynnissä.",
         "en": "You can join again at any time during the session.",
     },
     "left.rejoin": {"fi": "Liity uudelleen", "en": "Join again"},
@@ -319,10 +319,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "kiosk.placement.venue": {"fi": "Tässä kirjastossa", "en": "At this library"},
     "kiosk.placement.invited": {"fi": "Kutsuttu ryhmä", "en": "Invited group"},
     "kiosk.placement.public": {"fi": "Avoin kaikille", "en": "Open to all"},
-    "kiosk.headcount": {"fi": "Paikalla tilassa", "en": "People in the room"},
+    "kiosk.headcount": {"fi": "Montako ihmistä on paikalla?", "en": "People in the room"},
     "kiosk.headcount_minus": {"fi": "Yksi vähemmän", "en": "One fewer"},
     "kiosk.headcount_plus": {"fi": "Yksi lisää", "en": "One more"},
-    "kiosk.headcount_field": {"fi": "Henkilömäärä", "en": "Number of people"},
+    "kiosk.headcount_field": {"fi": "Ihmisten määrä", "en": "Number of people"},
     "kiosk.headcount_save": {"fi": "Tallenna", "en": "Save"},
     "kiosk.headcount_saving": {"fi": "Tallennetaan…", "en": "Saving…"},
     "kiosk.headcount_saved": {
@@ -353,14 +353,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fi": "Voit liittyä puoli tuntia ennen alkua.",
         "en": "You can join half an hour before the start.",
     },
-    "tablet.settings": {"fi": "Liittymisen asetukset", "en": "Joining settings"},
-    "tablet.camera": {"fi": "Näytä oma kuvani (kamera)", "en": "Show my picture (camera)"},
+    "tablet.settings": {"fi": "Kuva ja ääni", "en": "Joining settings"},
+    "tablet.camera": {"fi": "Näytä oma kuvani", "en": "Show my picture (camera)"},
     "tablet.audio_only": {
-        "fi": "Vain ääni (heikko yhteys)",
+        "fi": "Vain ääni. Valitse, jos kuva pätkii.",
         "en": "Sound only (weak connection)",
     },
     "tablet.audio_only_active": {
-        "fi": "Vain ääni: kuvaa ei näytetä.",
+        "fi": "Kuulet vain äänen. Kuvaa ei näytetä.",
         "en": "Sound only: no picture is shown.",
     },
     "tablet.switch_on": {"fi": "päällä", "en": "on"},
@@ -1279,7 +1279,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fi": "{title}: {when}. Voit liittyä puoli tuntia ennen alkua.",
         "en": "{title}: {when}. You can join half an hour before the start.",
     },
-    "tablet.more": {"fi": "Kirjaston muu ohjelma", "en": "Other library sessions"},
+    "tablet.more": {"fi": "Muut kirjaston tapahtumat", "en": "Other library sessions"},
     "tablet.more_count": {
         "fi": "Kirjaston muu ohjelma ({n})",
         "en": "Other library sessions ({n})",
