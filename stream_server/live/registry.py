@@ -601,7 +601,7 @@ class LiveRegistry:
             await catalog.end_session(db, session_id)
             row = await db.get(Session, session_id)  # end_session read it: no query
             public = row is not None and row.visibility == Visibility.PUBLIC
-        if public:  # private groups stay out of the public stream, their timing too
+        if public:  # a private group going live or ending is not announced
             self.programme_news.changed()
         self._sessions.forget(session_id)
         live = self._live.get(session_id)
