@@ -29,6 +29,7 @@ from stream_server.web import (
     pages,
     programme_api,
     programme_pages,
+    public_pages,
     recording_api,
     reports_api,
     staff_areas,
@@ -163,6 +164,7 @@ def create_app(
     survey_api.setup(app)
     recording_api.setup(app)  # recording control and the retention clean-up
     pages.setup(app)
+    app.add_routes(public_pages.routes)  # the programme, its board and events, statements
     programme_pages.setup(app)  # the planning page, organisers, the audit log, join cards
     if (WEB_ROOT / "static").is_dir():
         app.router.add_static("/static/", WEB_ROOT / "static", name="static")

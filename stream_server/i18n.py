@@ -101,7 +101,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     # -- the join page -----------------------------------------------------------------------
     "join.button": {"fi": "Liity", "en": "Join"},
     "join.hint": {
-        "fi": "Kamera ja mikrofoni pysyvät pois päältä, kunnes itse laitat ne päälle.",
+        "fi": "Kamera ja mikrofoni ovat aluksi pois päältä. Sinä päätät, laitatko ne päälle.",
         "en": "Your camera and microphone stay off until you turn them on yourself.",
     },
     "join.broadcast_hint": {
@@ -109,7 +109,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "You can watch and listen. Nobody can see or hear you.",
     },
     "join.group_hint": {
-        "fi": "Voit halutessasi osallistua kameralla ja mikrofonilla.",
+        "fi": "Voit näyttää kuvasi ja puhua, jos haluat.",
         "en": "If you wish, you can take part with your camera and microphone.",
     },
     "call.stage": {"fi": "Lähetys", "en": "Stream"},
@@ -146,7 +146,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "left.heading": {"fi": "Olet poistunut", "en": "You have left"},
     "left.body": {
-        "fi": "Voit liittyä uudelleen milloin tahansa tapahtuman aikana.",
+        "fi": "Voit liittyä uudelleen. Tapahtuman pitää olla vielä käynnissä.",
         "en": "You can join again at any time during the session.",
     },
     "left.rejoin": {"fi": "Liity uudelleen", "en": "Join again"},
@@ -319,10 +319,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "kiosk.placement.venue": {"fi": "Tässä kirjastossa", "en": "At this library"},
     "kiosk.placement.invited": {"fi": "Kutsuttu ryhmä", "en": "Invited group"},
     "kiosk.placement.public": {"fi": "Avoin kaikille", "en": "Open to all"},
-    "kiosk.headcount": {"fi": "Paikalla tilassa", "en": "People in the room"},
+    "kiosk.headcount": {"fi": "Montako ihmistä on paikalla?", "en": "People in the room"},
     "kiosk.headcount_minus": {"fi": "Yksi vähemmän", "en": "One fewer"},
     "kiosk.headcount_plus": {"fi": "Yksi lisää", "en": "One more"},
-    "kiosk.headcount_field": {"fi": "Henkilömäärä", "en": "Number of people"},
+    "kiosk.headcount_field": {"fi": "Ihmisten määrä", "en": "Number of people"},
     "kiosk.headcount_save": {"fi": "Tallenna", "en": "Save"},
     "kiosk.headcount_saving": {"fi": "Tallennetaan…", "en": "Saving…"},
     "kiosk.headcount_saved": {
@@ -353,14 +353,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fi": "Voit liittyä puoli tuntia ennen alkua.",
         "en": "You can join half an hour before the start.",
     },
-    "tablet.settings": {"fi": "Liittymisen asetukset", "en": "Joining settings"},
-    "tablet.camera": {"fi": "Näytä oma kuvani (kamera)", "en": "Show my picture (camera)"},
+    "tablet.settings": {"fi": "Kuva ja ääni", "en": "Joining settings"},
+    "tablet.camera": {"fi": "Näytä oma kuvani", "en": "Show my picture (camera)"},
     "tablet.audio_only": {
-        "fi": "Vain ääni (heikko yhteys)",
+        "fi": "Vain ääni. Valitse, jos kuva pätkii.",
         "en": "Sound only (weak connection)",
     },
     "tablet.audio_only_active": {
-        "fi": "Vain ääni: kuvaa ei näytetä.",
+        "fi": "Kuulet vain äänen. Kuvaa ei näytetä.",
         "en": "Sound only: no picture is shown.",
     },
     "tablet.switch_on": {"fi": "päällä", "en": "on"},
@@ -1279,7 +1279,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fi": "{title}: {when}. Voit liittyä puoli tuntia ennen alkua.",
         "en": "{title}: {when}. You can join half an hour before the start.",
     },
-    "tablet.more": {"fi": "Kirjaston muu ohjelma", "en": "Other library sessions"},
+    "tablet.more": {"fi": "Muut kirjaston tapahtumat", "en": "Other library sessions"},
     "tablet.more_count": {
         "fi": "Kirjaston muu ohjelma ({n})",
         "en": "Other library sessions ({n})",
@@ -1370,6 +1370,192 @@ MESSAGES: dict[str, dict[str, str]] = {
     "index.day_count": {"fi": "{n} tapahtumaa", "en": "{n} sessions"},
     "index.day_count_one": {"fi": "1 tapahtuma", "en": "1 session"},
     "notfound.try_again": {"fi": "Kokeile koodia uudelleen", "en": "Try the code again"},
+    # -- public programme page (issue 17) ---------------------------------------------------
+    "programme.title": {"fi": "Ohjelma", "en": "Programme"},
+    "programme.heading": {
+        "fi": "Tapahtumat kirjastoissa ja etänä",
+        "en": "Activities in libraries and online",
+    },
+    "programme.lead": {
+        "fi": "Kaikki tapahtumat ovat maksuttomia. Sinun ei tarvitse ilmoittautua.",
+        "en": "Every activity is free. You do not need to register.",
+    },
+    "programme.filters": {"fi": "Rajaa tapahtumia", "en": "Narrow down"},
+    "programme.filter_area": {"fi": "Alue", "en": "Area"},
+    "programme.filter_venue": {"fi": "Kirjasto", "en": "Library"},
+    "programme.filter_category": {"fi": "Aihe", "en": "Kind of activity"},
+    "programme.filter_all": {"fi": "Kaikki", "en": "All"},
+    "programme.filter_online": {
+        "fi": "Vain tapahtumat, joihin voi osallistua etänä",
+        "en": "Only activities you can join online",
+    },
+    "programme.filter_submit": {"fi": "Näytä", "en": "Show"},
+    "programme.filter_clear": {"fi": "Näytä kaikki tapahtumat", "en": "Show all activities"},
+    "programme.today": {"fi": "Tänään, {day}", "en": "Today, {day}"},
+    "programme.tomorrow": {"fi": "Huomenna, {day}", "en": "Tomorrow, {day}"},
+    "programme.empty": {
+        "fi": "Näillä valinnoilla ei löytynyt tapahtumia.",
+        "en": "No activities match these choices.",
+    },
+    "programme.shown_until": {"fi": "Tapahtumat {day} asti.", "en": "Activities until {day}."},
+    "programme.more": {"fi": "Näytä myöhemmät tapahtumat", "en": "Show later activities"},
+    "programme.where": {"fi": "Paikka", "en": "Where"},
+    "programme.also_at": {"fi": "Näytetään myös", "en": "Also shown at"},
+    "programme.organiser": {"fi": "Järjestäjä", "en": "Organised by"},
+    "programme.free": {
+        "fi": "Maksuton, ei ilmoittautumista",
+        "en": "Free, no registration",
+    },
+    "programme.online": {"fi": "Voit osallistua myös etänä", "en": "You can also join online"},
+    "programme.in_person": {"fi": "Vain paikan päällä", "en": "In person only"},
+    "programme.live": {"fi": "Käynnissä nyt", "en": "On now"},
+    "programme.join": {"fi": "Liity", "en": "Join"},
+    "programme.join_label": {"fi": "Liity: {title}", "en": "Join: {title}"},
+    "programme.cancelled": {"fi": "Peruttu", "en": "Cancelled"},
+    "programme.cancel_reason": {"fi": "Syy: {reason}", "en": "Reason: {reason}"},
+    "programme.board_heading_at": {"fi": "Ohjelma: {place}", "en": "Programme: {place}"},
+    "programme.board_empty": {
+        "fi": "Lähipäivinä ei ole tapahtumia.",
+        "en": "No activities in the next few days.",
+    },
+    "site.accessibility": {"fi": "Saavutettavuusseloste", "en": "Accessibility statement"},
+    "site.privacy": {"fi": "Tietosuoja", "en": "Privacy"},
+    "site.footer_nav": {"fi": "Tietoa palvelusta", "en": "About the service"},
+    "a11y.title": {"fi": "Saavutettavuusseloste", "en": "Accessibility statement"},
+    "a11y.intro": {
+        "fi": "Tämä seloste koskee Kohtaamo-palvelua: ohjelmasivua, tapahtumien liittymissivuja, "
+        "kotitabletin sivua ja kirjastojen näyttöjä. Digitaalisten palvelujen tarjoamisesta "
+        "annettu "
+        "laki (306/2019) edellyttää, että julkiset verkkopalvelut ovat saavutettavia.",
+        "en": "This statement covers the Kohtaamo service: the programme page, the sessions' join "
+        "pages, the home tablet page and the libraries' screens. The Act on the Provision of "
+        "Digital Services (306/2019) requires public online services to be accessible.",
+    },
+    "a11y.status_heading": {"fi": "Saavutettavuuden tila", "en": "Compliance status"},
+    "a11y.status": {
+        "fi": "Palvelu täyttää WCAG 2.1 -ohjeiden AA-tason vaatimukset osittain.",
+        "en": "The service partially conforms to WCAG 2.1 level AA.",
+    },
+    "a11y.checked": {
+        "fi": "Sivut on tarkistettu automaattisesti axe-core-työkalulla puhelimen, tabletin ja "
+        "suuren näytön kokoisina sekä suomeksi että englanniksi. Sivuja käytetään myös "
+        "pelkällä näppäimistöllä.",
+        "en": "The pages are checked automatically with the axe-core tool at phone, tablet and "
+        "large-screen sizes, in Finnish and in English. They can be used with a keyboard alone.",
+    },
+    "a11y.shortcomings_heading": {"fi": "Tunnetut puutteet", "en": "Known shortcomings"},
+    "a11y.gap_captions": {
+        "fi": "Videolähetyksissä ei vielä ole tekstitystä (WCAG 1.2.4). Tekstitys on tulossa.",
+        "en": "Video streams have no captions yet (WCAG 1.2.4). Captions are being developed.",
+    },
+    "a11y.gap_recordings": {
+        "fi": "Tallenteissa ei ole tekstitystä eikä kuvailutulkkausta (WCAG 1.2.2, 1.2.5).",
+        "en": "Recordings have no captions or audio description (WCAG 1.2.2, 1.2.5).",
+    },
+    "a11y.gap_kiosk": {
+        "fi": "Kirjaston näyttö liittyy tapahtumaan ja poistuu siitä itsestään ohjelman mukaan. "
+        "Siirtymää ei voi keskeyttää näytöltä (WCAG 2.2.2).",
+        "en": "A library's screen joins and leaves sessions by itself, as the programme says. "
+        "This cannot be paused from the screen (WCAG 2.2.2).",
+    },
+    "a11y.gap_chat": {
+        "fi": "Ryhmätapahtumissa muiden osallistujien video ja ääni tulevat heidän laitteistaan. "
+        "Emme voi taata niiden laatua.",
+        "en": "In group sessions, other participants' video and sound come from their own "
+        "devices. We cannot guarantee their quality.",
+    },
+    "a11y.feedback_heading": {"fi": "Anna palautetta", "en": "Feedback"},
+    "a11y.feedback": {
+        "fi": "Huomasitko puutteen? Kerro siitä meille. Vastaamme 14 päivän kuluessa.",
+        "en": "Did you notice a problem? Tell us. We reply within 14 days.",
+    },
+    "a11y.feedback_email": {"fi": "Sähköposti:", "en": "E-mail:"},
+    "a11y.feedback_staff": {
+        "fi": "Voit myös kertoa palautteesi kirjaston henkilökunnalle.",
+        "en": "You can also give your feedback to the library staff.",
+    },
+    "a11y.enforcement_heading": {"fi": "Valvontaviranomainen", "en": "Enforcement"},
+    "a11y.enforcement": {
+        "fi": "Jos et ole tyytyväinen vastaukseen tai et saa vastausta 14 päivässä, voit tehdä "
+        "ilmoituksen valvontaviranomaiselle. Sivulla saavutettavuusvaatimukset.fi kerrotaan, "
+        "miten ilmoitus tehdään.",
+        "en": "If you are not satisfied with our reply, or you get no reply within 14 days, you "
+        "can notify the enforcement authority. The site saavutettavuusvaatimukset.fi tells how.",
+    },
+    "a11y.authority": {
+        "fi": "Liikenne- ja viestintävirasto Traficom, saavutettavuuden valvonta",
+        "en": "Finnish Transport and Communications Agency Traficom, accessibility supervision",
+    },
+    "a11y.authority_phone": {
+        "fi": "Puhelin (vaihde): 029 534 5000",
+        "en": "Telephone (switchboard): +358 29 534 5000",
+    },
+    "a11y.prepared": {
+        "fi": "Seloste on laadittu {date}.",
+        "en": "This statement was prepared on {date}.",
+    },
+    "privacy.title": {"fi": "Tietosuoja", "en": "Privacy"},
+    "privacy.intro": {
+        "fi": "Voit osallistua ilman tunnusta ja ilman nimeä. Tällä sivulla kerrotaan, mitä "
+        "tietoja palvelu tallentaa, miksi ja kuinka kauan.",
+        "en": "You can take part without an account and without a name. This page tells what "
+        "the service stores, why, and for how long.",
+    },
+    "privacy.stored_heading": {"fi": "Mitä tallennetaan", "en": "What is stored"},
+    "privacy.attendance": {
+        "fi": "Osallistuminen: mihin tapahtumaan liityit, millä tavalla (esimerkiksi tabletilla) "
+        "ja kuinka kauan olit mukana. Emme tallenna nimeä, IP-osoitetta emmekä laitteen "
+        "tunnistetta.",
+        "en": "Taking part: which session you joined, how (for example on a tablet) and for how "
+        "long. We store no name, no IP address and no device identifier.",
+    },
+    "privacy.attendance_why": {
+        "fi": "Miksi: kaupunki raportoi, kuinka moni osallistuu ja millä alueilla.",
+        "en": "Why: the city reports how many people take part, and in which areas.",
+    },
+    "privacy.survey": {
+        "fi": "Palaute: tapahtuma ja antamasi arvio (1–5). Ei muuta.",
+        "en": "Feedback: the session and the score you gave (1–5). Nothing else.",
+    },
+    "privacy.chat": {
+        "fi": "Chat-viestejä ei tallenneta. Ne ovat muistissa vain tapahtuman ajan.",
+        "en": "Chat messages are never stored. They are kept in memory only during the session.",
+    },
+    "privacy.recordings": {
+        "fi": "Tallenteet: vain esiintyjän lähetys voidaan tallentaa. Ryhmätapahtumia ei "
+        "tallenneta. Näet sivulla merkin, kun tallennus on päällä.",
+        "en": "Recordings: only the presenter's broadcast can be recorded. Group sessions are "
+        "never recorded. Your page shows a sign while recording is on.",
+    },
+    "privacy.logs": {
+        "fi": "Palvelimen lokeihin ei kirjoiteta osoitteita eikä tunnuksia.",
+        "en": "The server's logs hold no addresses and no tokens.",
+    },
+    "privacy.how_long_heading": {"fi": "Kuinka kauan", "en": "For how long"},
+    "privacy.recordings_days": {
+        "fi": "Tallenteet poistetaan {days} päivän kuluttua.",
+        "en": "Recordings are deleted after {days} days.",
+    },
+    "privacy.recordings_kept": {
+        "fi": "Tallenteita ei poisteta automaattisesti. Kirjasto poistaa ne käsin.",
+        "en": "Recordings are not deleted automatically. The library deletes them by hand.",
+    },
+    "privacy.attendance_days": {
+        "fi": "Osallistumistiedot poistetaan {days} päivän kuluttua. "
+        "Raportteihin jäävät vain määrät.",
+        "en": "Attendance details are deleted after {days} days. Reports keep only the counts.",
+    },
+    "privacy.attendance_kept": {
+        "fi": "Osallistumistiedot säilytetään, kunnes kirjasto poistaa ne. "
+        "Raportteihin jäävät vain määrät.",
+        "en": "Attendance details are kept until the library deletes them. "
+        "Reports keep only the counts.",
+    },
+    "privacy.contact_heading": {"fi": "Kysyttävää?", "en": "Questions?"},
+    "privacy.contact": {
+        "fi": "Kysy kirjaston henkilökunnalta tai kirjoita meille.",
+        "en": "Ask the library staff, or write to us.",
+    },
 }
 
 _WEEKDAYS = {
@@ -1461,6 +1647,13 @@ def format_day(day: dt.date, lang: str) -> str:
     if lang == "en":
         return f"{_WEEKDAY_NAMES['en'][day.weekday()]} {day.day} {_MONTHS_EN[day.month - 1]}"
     return f"{_WEEKDAY_NAMES['fi'][day.weekday()]} {day.day}.{day.month}."
+
+
+def format_date(day: dt.date, lang: str) -> str:
+    """A full date: ``3.12.2026`` / ``3 Dec 2026``."""
+    if lang == "en":
+        return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
+    return f"{day.day}.{day.month}.{day.year}"
 
 
 def format_time(moment: dt.datetime, lang: str) -> str:

@@ -312,9 +312,58 @@ def test_front_page(demo: Demo, context_for: Any, axe_source: str, lang: str) ->
     page = open_ready(context_for(lang), f"{demo.base}{with_lang('/', lang)}", "#join-code")
     measure(page, check, axe_source)
     # Sessions are grouped by day and badged by category, not by mode.
-    assert page.locator(".day-group h3").count() >= 2, "the list is not grouped by day"
-    badges = page.locator(".session-item .badge-category").all_inner_texts()
+    assert page.locator(".programme-day h2").count() >= 2, "the list is not grouped by day"
+    badges = page.locator(".programme-entry .badge-category").all_inner_texts()
     assert badges and ("Luento" in badges or "Lecture" in badges), badges
+    no_page_errors(page, check)
+    report(check)
+
+
+#: The programme and the statements are read on phones over mobile data: HTML under this.
+PUBLIC_PAGE_BUDGET = 120_000
+
+
+def within_budget(context: BrowserContext, url: str, check: Check) -> None:
+    size = len(context.request.get(url).body())
+    if size > PUBLIC_PAGE_BUDGET:
+        check.failures.append(f"{check.name} [{check.lang}]: {size} bytes of HTML")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_filtered_programme(demo: Demo, context_for: Any, axe_source: str, lang: str) -> None:
+    context = context_for(lang)
+    url = f"{demo.base}{with_lang('/?area=urban&online=1', lang)}"
+    check = Check("programme-filtered", lang, primary=("#filter-area",))
+    page = open_ready(context, url, "#filter-area")
+    measure(page, check, axe_source)
+    within_budget(context, url, check)
+    no_page_errors(page, check)
+    report(check)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_programme_board(demo: Demo, context_for: Any, axe_source: str, lang: str) -> None:
+    """A library's notice-board screen: large type, kept current by pushed events."""
+    context = context_for(lang)
+    url = f"{demo.base}{with_lang('/?venue=kantti&view=board', lang)}"
+    check = Check("programme-board", lang)
+    page = open_ready(context, url, "#board-entries")
+    page.wait_for_function("() => window.kohtaamoBoard?.swaps >= 1")  # its script ran
+    measure(page, check, axe_source)
+    within_budget(context, url, check)
+    no_page_errors(page, check)
+    report(check)
+
+
+@pytest.mark.parametrize("path", ["/saavutettavuus", "/tietosuoja"])
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_statements(demo: Demo, context_for: Any, axe_source: str, lang: str, path: str) -> None:
+    context = context_for(lang)
+    url = f"{demo.base}{with_lang(path, lang)}"
+    check = Check(path.strip("/"), lang)
+    page = open_ready(context, url, "main h1")
+    measure(page, check, axe_source)
+    within_budget(context, url, check)
     no_page_errors(page, check)
     report(check)
 

@@ -175,7 +175,17 @@ BAD_SDP = "v=0\r\n"
 
 #: The access rule of every route (HEAD follows GET). Paths name the fixtures' objects.
 TABLE: dict[str, list[Row]] = {
-    "GET /": [Row("/", everyone(200))],
+    "GET /": [
+        Row("/", everyone(200)),
+        Row("/?venue=nilsia&view=board", everyone(200)),
+        Row("/?venue=nilsia&view=board&fragment=1", everyone(200)),
+    ],
+    # Public and non-identifying: a change counter for notice boards.
+    "GET /api/programme/events": [Row("/api/programme/events", everyone(200))],
+    "GET /saavutettavuus": [Row("/saavutettavuus", everyone(200))],
+    "GET /accessibility": [Row("/accessibility", everyone(302))],
+    "GET /tietosuoja": [Row("/tietosuoja", everyone(200))],
+    "GET /privacy": [Row("/privacy", everyone(302))],
     "GET /healthz": [Row("/healthz", everyone(200))],
     # Direct loopback (the test client) needs no token; elsewhere, metrics_token (test_monitoring).
     "GET /metrics": [Row("/metrics", everyone(200))],

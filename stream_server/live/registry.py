@@ -38,7 +38,7 @@ from stream_server.live.client import Client, PeerClient
 from stream_server.live.limits import JoinLimits, peers_the_file_limit_holds
 from stream_server.live.member import SignalingChannel, WsMember
 from stream_server.live.membership import SessionFull
-from stream_server.live.news import NewsHub
+from stream_server.live.news import NewsHub, ProgrammeNews
 from stream_server.live.session import LiveSession
 from stream_server.live.testcard import TestCardClient
 from stream_server.live.whip import WhepViewer, WhipPublisher
@@ -48,6 +48,7 @@ from stream_server.media.ports import port_range
 from stream_server.media.recorder import Recorder
 from stream_server.media.sdp import OfferSummary, SdpError, SdpTooLarge, parse_offer, require_codecs
 from stream_server.signaling.protocol import Join, ProtocolError
+from stream_server.staff import audit
 from stream_server.turn import ClientIceServers
 from stream_server.vocabulary import Tier
 
@@ -109,6 +110,10 @@ class LiveRegistry:
         self.settings = settings
         self.ledger = ledger
         self.news = NewsHub()
+        #: "The public programme changed", for notice boards: programme writes (on commit)
+        #: and public sessions going live or ending.
+        self.programme_news = ProgrammeNews()
+        database.after_commit.append(self._after_commit)
         #: STUN/TURN servers for clients, with TURN credentials minted per client.
         self.client_ice = ClientIceServers.from_settings(settings)
         #: The UDP ports media may use (``udp_ports``), or None for any.
@@ -133,6 +138,10 @@ class LiveRegistry:
             joins_per_minute=settings.joins_per_address_per_minute,
             code_failures_per_minute=settings.join_code_failures_per_minute,
         )
+
+    def _after_commit(self, info: dict[Any, Any]) -> None:
+        if info.pop(audit.PROGRAMME_CHANGED, False):
+            self.programme_news.changed()
 
     @staticmethod
     def _max_peers(configured: int, open_files: int) -> int:
@@ -241,6 +250,8 @@ class LiveRegistry:
                 retired=self._retired,
             )
             self._live[session.id] = live
+            if session.visibility == Visibility.PUBLIC:
+                self.programme_news.changed()
             if session.id in self._test_card_sessions:
                 live.attach(TestCardClient(live))
         return live
@@ -588,6 +599,10 @@ class LiveRegistry:
         """The host or staff ended the session: it is marked ended, everyone disconnected."""
         async with self._db.session() as db:
             await catalog.end_session(db, session_id)
+            row = await db.get(Session, session_id)  # end_session read it: no query
+            public = row is not None and row.visibility == Visibility.PUBLIC
+        if public:  # a private group going live or ending is not announced
+            self.programme_news.changed()
         self._sessions.forget(session_id)
         live = self._live.get(session_id)
         if live is not None:
@@ -665,6 +680,7 @@ class LiveRegistry:
         (the app calls it on shutdown and again at clean-up)."""
         self.closed = True
         self.news.close()
+        self.programme_news.close()
         await asyncio.gather(
             *(live.close("server-shutdown") for live in list(self._live.values())),
             return_exceptions=True,

@@ -23,6 +23,11 @@ from stream_server.staff.service import StaffIdentity
 #: Who the command line is in the log (it has no staff account).
 COMMAND_LINE = "kohtaamo (command line)"
 MAX_PAGE = 200
+#: Set in a unit of work's ``info`` when it changed what the public programme shows; the
+#: database's after-commit hook passes it on (see :class:`stream_server.db.engine.Database`).
+PROGRAMME_CHANGED = "programme_changed"
+#: Audit targets that the public programme shows.
+PROGRAMME_TARGETS = frozenset({"session", "series", "organiser"})
 
 
 async def record(
@@ -48,6 +53,8 @@ async def record(
     )
     db.add(entry)
     await db.flush()
+    if target_kind in PROGRAMME_TARGETS:
+        db.info[PROGRAMME_CHANGED] = True
     return entry
 
 

@@ -1,4 +1,4 @@
-"""HTML pages: the session list, the join page and the presenter page.
+"""HTML pages: the join page and the presenter page (the programme is in public_pages).
 
 The pages are thin: they decide which view a person should see (join UI, "not started
 yet", "ended", not found, no access) and hand the session to the page scripts in
@@ -68,34 +68,6 @@ def _session_view(
         end=i18n.format_time(session.ends_at, lang),
     )
     return data
-
-
-def _day_groups(views: list[dict[str, Any]], lang: str, now: dt.datetime) -> list[dict[str, Any]]:
-    """The front page's list in days: what is on now, later today, tomorrow, then each day.
-
-    Today's groups are open; later days are folded (a heading with a count), so a phone shows
-    a page and not a flat list of the week.
-    """
-    today = now.astimezone(catalog.CITY_TZ).date()
-    groups: list[dict[str, Any]] = []
-
-    def group_for(key: str, label: str, is_open: bool) -> dict[str, Any]:
-        if not groups or groups[-1]["key"] != key:
-            groups.append({"key": key, "label": label, "open": is_open, "sessions": []})
-        return groups[-1]
-
-    for view in sorted(views, key=lambda v: (not v["live"], v["starts_at"])):
-        day = view["day"]
-        if view["live"]:
-            group = group_for("live", i18n.translate("index.live_now", lang), True)
-        elif day == today:
-            group = group_for("today", i18n.translate("index.later_today", lang), True)
-        elif day == today + dt.timedelta(days=1):
-            group = group_for("tomorrow", i18n.translate("index.tomorrow", lang), False)
-        else:
-            group = group_for(day.isoformat(), i18n.format_day(day, lang), False)
-        group["sessions"].append(view)
-    return groups
 
 
 def _notice(
@@ -210,28 +182,6 @@ def _join_page(
 
 
 # -- routes -----------------------------------------------------------------------------------
-@routes.get("/", name="index")
-async def index(request: web.Request) -> web.Response:
-    """Public sessions that are live or upcoming; private ones are never listed."""
-    lang = _language(request)
-    now = catalog.utcnow()
-    async with request.app[DATABASE].session() as db:
-        doors = request.app[SETTINGS].door_times
-        listed = await catalog.list_listed_sessions(db, now, doors)
-        views = [_session_view(s, lang, now, doors) for s in listed]
-    for view in views:
-        view["url"] = _link(request, f"/sessions/{view['id']}")
-    return _render(
-        request,
-        "index.html",
-        {
-            "title": i18n.translate("index.title", lang),
-            "sessions": views,
-            "days": _day_groups(views, lang, now),
-        },
-    )
-
-
 @routes.get("/j", name="join_code_form")
 async def join_code_form(request: web.Request) -> web.Response:
     """The code form on the front page submits here; redirect to the code's page."""
