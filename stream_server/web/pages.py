@@ -23,6 +23,7 @@ from stream_server.config import PROJECT_ROOT
 from stream_server.db.models import Series, Session, SessionMode, SessionStatus
 from stream_server.web.addresses import client_address
 from stream_server.web.keys import DATABASE, LIVE, SETTINGS
+from stream_server.web.rendering import absolute_url as _absolute_url
 from stream_server.web.rendering import language as _language
 from stream_server.web.rendering import link as _link
 from stream_server.web.rendering import render as _render
@@ -326,7 +327,7 @@ async def host_page(request: web.Request) -> web.Response:
             "config": config,
             # For the presenter to read out or paste into an invitation.
             "join_code_shown": f"{code[:4]} {code[4:]}",
-            "join_url": f"{request.scheme}://{request.host}/j/{code}",
+            "join_url": _absolute_url(request, f"/j/{code}"),
             "page_scripts": ["js/host.js"],
             "extra_styles": ["moderation.css"] if session.mode == SessionMode.GROUP else [],
         },

@@ -46,7 +46,7 @@ from stream_server.web.addresses import client_address
 from stream_server.web.auth import require_staff, require_staff_page
 from stream_server.web.bodies import read_form
 from stream_server.web.keys import DATABASE, LIVE, SETTINGS
-from stream_server.web.rendering import language, link, out_of_scope_page, render
+from stream_server.web.rendering import base_url, language, link, out_of_scope_page, render
 from stream_server.web.staff_pages import format_date, staff_page_context
 
 logger = logging.getLogger(__name__)
@@ -563,7 +563,7 @@ async def create_from_form(request: web.Request) -> web.Response:
     logger.info(
         "staff %s created %s from the planning page", identity.name, data["series_id"] or data["id"]
     )
-    base = f"{request.scheme}://{request.host}"
+    base = base_url(request)
     return render(
         request,
         "staff_programme_created.html",
@@ -720,7 +720,7 @@ async def _session_page(
             "tablets": tablets,
             "links": links,
             "host_path": host_path,
-            "base": f"{request.scheme}://{request.host}",
+            "base": base_url(request),
             "week_url": f"{PAGE}"
             + _query(
                 week=_local(session.starts_at).date().isoformat(), lang=request.query.get("lang")
@@ -863,7 +863,7 @@ async def links_from_form(request: web.Request) -> web.Response:
             tokens, ids = await programme.new_links(db, identity, session_id=session.id)
             host_path = f"/host/{session.id}"
     await request.app[LIVE].sessions_changed(ids)
-    base = f"{request.scheme}://{request.host}"
+    base = base_url(request)
     links = {
         "host_url": f"{base}{host_path}?token={tokens.host}",
         "publish_token": tokens.publish,
