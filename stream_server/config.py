@@ -241,7 +241,8 @@ SETTINGS: tuple[Setting, ...] = (
         "public_url",
         "",
         _parse_public_url,
-        "The address people open (e.g. https://kohtaamo.example.fi): staff cookies are Secure "
+        "The address people open (e.g. https://kohtaamo.example.fi): links that leave the "
+        "server (feeds, cards, QR codes, command-line output) use it; staff cookies are Secure "
         "unless it is http://; WebSockets from pages of other origins are refused.",
     ),
     Setting(
