@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import io
 import re
+from pathlib import Path
 
 import pytest
 import zxingcpp
@@ -151,7 +152,7 @@ PAPER = {"card": (297.6, 419.5), "poster": (595.3, 841.9)}
 
 @pytest.mark.browser
 async def test_the_qr_code_read_from_the_printed_card_is_the_absolute_join_link(
-    client: TestClient, api: Api, chromium: Browser
+    client: TestClient, api: Api, chromium: Browser, tmp_path: Path
 ) -> None:
     created = await api.create(
         title="Tuolijumppa",
@@ -174,5 +175,8 @@ async def test_the_qr_code_read_from_the_printed_card_is_the_absolute_join_link(
             assert box is not None
             width, height = (float(v) for v in box.groups())
             assert (round(width, 1), round(height, 1)) == pytest.approx(PAPER[kind], abs=1), kind
+            # ...on one sheet.
+            assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 1, kind
+            (tmp_path / f"{kind}.pdf").write_bytes(pdf)
     finally:
         await context.close()
