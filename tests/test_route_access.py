@@ -157,8 +157,9 @@ def host_page() -> dict[str, int]:
 
 def private_card() -> dict[str, int]:
     """A private group's card or poster: its host token in ``?token=`` (tested in
-    tests/test_join_cards.py: no credential here is that group's) or staff who reach it."""
-    return {**everyone(403), **dict.fromkeys(STAFF, 200)}
+    tests/test_join_cards.py: no credential here is that group's) or staff who reach it
+    (a librarian of another venue or a coordinator of another organiser does not)."""
+    return {**everyone(403), **dict.fromkeys(STAFF, 200), **dict.fromkeys(OUT_OF_SCOPE, 403)}
 
 
 @dataclasses.dataclass(frozen=True)
