@@ -2,9 +2,11 @@
 
 The programme page, its notice-board view and the calendar and JSON feeds all narrow the
 programme the same way (``?venue=``, ``?category=``, ``?organiser=``, ``?area=``,
-``?online=1``), so the filter is parsed and applied here, once. A filtered view is a URL a
-person bookmarks or a library puts on a screen: a wrong value is refused (``400
-invalid_field`` naming the field) rather than silently showing everything.
+``?online=1``), so the filter is parsed and applied here, once. A feed is read by programs:
+a wrong value is refused (``400 invalid_field`` naming the field) rather than silently
+giving everything (:meth:`ProgrammeFilter.from_query`). The page is read by people: an old
+bookmark naming a library that is gone still opens, showing more
+(:meth:`ProgrammeFilter.forgiving`).
 
 Private groups are never listed; cancelled occurrences are (shown as cancelled).
 """
@@ -18,6 +20,7 @@ from collections.abc import Mapping
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from stream_server.basics import CITY_TZ, utcnow
 from stream_server.catalog.programme import CATEGORIES
@@ -33,12 +36,32 @@ from stream_server.db.models import (
 )
 from stream_server.errors import InvalidField
 
-#: The query parameters a filter reads; others (``lang``, ``view``…) belong to the page.
-FILTER_FIELDS = ("venue", "category", "organiser", "area", "online")
+#: The query parameters a filter reads, in the order its URLs use them; others (``lang``,
+#: ``view``…) belong to the page.
+FILTER_FIELDS = ("area", "venue", "category", "organiser", "online")
 #: How far ahead the feeds reach: the coming twelve months.
 HORIZON = dt.timedelta(days=365)
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
 _ONLINE = {"1": True, "true": True, "0": False, "false": False, "": False}
+
+
+@dataclasses.dataclass(frozen=True)
+class Choices:
+    """What exists to filter by: the areas, libraries and organisers, and the categories."""
+
+    areas: list[Area]
+    venues: list[Venue]
+    organisers: list[Organiser]
+    categories: tuple[str, ...] = CATEGORIES
+
+
+async def filter_choices(db: AsyncSession) -> Choices:
+    areas = (await db.scalars(select(Area).order_by(Area.id))).all()
+    venues = (
+        await db.scalars(select(Venue).options(selectinload(Venue.area)).order_by(Venue.name))
+    ).all()
+    organisers = (await db.scalars(select(Organiser).order_by(Organiser.name))).all()
+    return Choices(list(areas), list(venues), list(organisers))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,20 +101,33 @@ class ProgrammeFilter:
             online_only=_ONLINE[online],
         )
 
-    def as_query(self) -> dict[str, str]:
-        """The filter as query parameters again (for links that keep it)."""
-        query = {
-            name: value
-            for name, value in (
-                ("venue", self.venue),
-                ("category", self.category),
-                ("organiser", self.organiser),
-                ("area", self.area),
-            )
-            if value
-        }
+    @classmethod
+    def forgiving(cls, query: Mapping[str, str], choices: Choices) -> ProgrammeFilter:
+        """Read the same parameters for a page: a value that names nothing is ignored."""
+
+        def known(name: str, allowed: list[str] | tuple[str, ...]) -> str | None:
+            value = query.get(name, "").strip().lower()
+            return value if value in allowed else None
+
+        return cls(
+            area=known("area", [a.slug for a in choices.areas]),
+            venue=known("venue", [v.slug for v in choices.venues]),
+            category=known("category", choices.categories),
+            organiser=known("organiser", [o.slug for o in choices.organisers]),
+            online_only=query.get("online", "").strip().lower() in ("1", "true", "on"),
+        )
+
+    def as_query(self) -> list[tuple[str, str]]:
+        """The filter as query pairs again, only what is set (for links that keep it)."""
+        pairs = [
+            ("area", self.area),
+            ("venue", self.venue),
+            ("category", self.category),
+            ("organiser", self.organiser),
+        ]
+        query = [(name, value) for name, value in pairs if value]
         if self.online_only:
-            query["online"] = "1"
+            query.append(("online", "1"))
         return query
 
 
@@ -126,6 +162,12 @@ async def public_occurrences(
     finds sessions shown in a receiving room there. Call :func:`check_filter` first."""
     query = (
         session_query()
+        .options(  # where else it is shown, with the areas a filter reads
+            selectinload(Session.receivers)
+            .selectinload(SessionReceiver.room)
+            .selectinload(Room.venue)
+            .selectinload(Venue.area)
+        )
         .where(
             Session.visibility == Visibility.PUBLIC,
             Session.ends_at > start,

@@ -1,100 +1,21 @@
 """What the public programme page lists: public sessions of a stretch of days, filtered.
 
-The page's filters (area, library, category, "can be joined online") arrive as URL query
-values; :class:`PageFilter` reads them, dropping values that name nothing (an old bookmark
-keeps working, it just shows more). A library filter matches the sessions held there *and*
-the broadcasts received there: the same content in town and countryside. Private sessions
-are never listed; cancelled ones are, so that nobody comes in vain.
-
-The calendar and JSON feeds have their own filter parser; the two are meant to merge.
+The page filters as the feeds do (:mod:`stream_server.catalog.listing`, read forgivingly:
+an old bookmark keeps working, it just shows more). A library filter matches the sessions
+held there *and* the broadcasts received there: the same content in town and countryside.
+Private sessions are never listed; cancelled ones are, so that nobody comes in vain.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from stream_server.basics import CITY_TZ, DOORS, DoorTimes
-from stream_server.catalog.programme import CATEGORIES
-from stream_server.catalog.service import Phase, session_phase, session_query
-from stream_server.db.models import (
-    Area,
-    Room,
-    Session,
-    SessionReceiver,
-    SessionStatus,
-    Venue,
-    Visibility,
-)
-
-#: The filter fields, in the order the form and its URLs use them.
-FILTER_FIELDS = ("area", "venue", "category", "online")
-
-
-@dataclasses.dataclass(frozen=True)
-class Choices:
-    """What the filter form offers: the areas and libraries that exist, and the categories."""
-
-    areas: list[Area]
-    venues: list[Venue]
-    categories: tuple[str, ...] = CATEGORIES
-
-
-@dataclasses.dataclass(frozen=True)
-class PageFilter:
-    """One filtered view of the programme; the empty filter shows everything public."""
-
-    area: str | None = None
-    venue: str | None = None
-    category: str | None = None
-    online: bool = False
-
-    @classmethod
-    def from_query(cls, query: Mapping[str, str], choices: Choices) -> PageFilter:
-        """Read ``?area=&venue=&category=&online=1``; a value that names nothing is ignored."""
-
-        def known(name: str, allowed: Iterable[str]) -> str | None:
-            value = query.get(name, "").strip()
-            return value if value in set(allowed) else None
-
-        return cls(
-            area=known("area", (a.slug for a in choices.areas)),
-            venue=known("venue", (v.slug for v in choices.venues)),
-            category=known("category", choices.categories),
-            online=query.get("online", "") in ("1", "true", "on"),
-        )
-
-    def as_query(self) -> list[tuple[str, str]]:
-        """The filter as URL query pairs (only what is set), for links that keep it."""
-        pairs = [("area", self.area), ("venue", self.venue), ("category", self.category)]
-        query = [(name, value) for name, value in pairs if value]
-        if self.online:
-            query.append(("online", "1"))
-        return query
-
-    def matches(self, session: Session) -> bool:
-        """Whether a loaded session belongs to this view (host venue or a receiving one)."""
-        if self.category and session.category != self.category:
-            return False
-        if self.online and (not session.online or session.status == SessionStatus.CANCELLED):
-            return False
-        venues = [session.room.venue, *(r.room.venue for r in session.receivers)]
-        if self.venue and all(v.slug != self.venue for v in venues):
-            return False
-        return not (self.area and all(v.area.slug != self.area for v in venues))
-
-
-async def filter_choices(db: AsyncSession) -> Choices:
-    areas = (await db.scalars(select(Area).order_by(Area.id))).all()
-    venues = (
-        await db.scalars(select(Venue).options(selectinload(Venue.area)).order_by(Venue.name))
-    ).all()
-    return Choices(list(areas), list(venues))
+from stream_server.catalog.listing import ProgrammeFilter, public_occurrences
+from stream_server.catalog.service import Phase, session_phase
+from stream_server.db.models import Session, SessionStatus
 
 
 def day_start(day: dt.date) -> dt.datetime:
@@ -104,7 +25,7 @@ def day_start(day: dt.date) -> dt.datetime:
 
 async def list_programme(
     db: AsyncSession,
-    page_filter: PageFilter,
+    wanted: ProgrammeFilter,
     first_day: dt.date,
     days: int,
     now: dt.datetime,
@@ -117,28 +38,15 @@ async def list_programme(
     """
     start = day_start(first_day)
     end = day_start(first_day + dt.timedelta(days=days))
-    rows = await db.scalars(
-        session_query()
-        .options(
-            selectinload(Session.receivers)
-            .selectinload(SessionReceiver.room)
-            .selectinload(Room.venue)
-            .selectinload(Venue.area)
-        )
-        .where(Session.visibility == Visibility.PUBLIC)
-        .where(Session.starts_at < end.astimezone(dt.UTC))
-        .where(Session.ends_at > max(start, now - doors.grace).astimezone(dt.UTC))
-        .order_by(Session.starts_at, Session.id)
-    )
+    since = max(start, now - doors.grace).astimezone(dt.UTC)
     listed = []
-    for session in rows.all():
+    for session in await public_occurrences(db, wanted, since, end.astimezone(dt.UTC)):
         if session.status == SessionStatus.CANCELLED:
             if session.ends_at <= now:
                 continue
         elif session_phase(session, now, doors) == Phase.ENDED:
             continue
-        if page_filter.matches(session):
-            listed.append(session)
+        listed.append(session)
     return listed
 
 

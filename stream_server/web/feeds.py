@@ -67,7 +67,7 @@ async def programme_ics(request: web.Request) -> web.Response:
     name = i18n.translate("feed.calendar_name", lang)
     narrowed = wanted.as_query()
     if narrowed:
-        name += " (" + ", ".join(narrowed.values()) + ")"
+        name += " (" + ", ".join(value for _, value in narrowed) + ")"
     start, end = listing.window(utcnow())
     body = await _off_loop(
         lambda: feeds.calendar_ics(

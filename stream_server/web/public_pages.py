@@ -24,7 +24,7 @@ from stream_server import i18n
 from stream_server.basics import CITY_TZ, DoorTimes, utcnow
 from stream_server.catalog import public_listing
 from stream_server.catalog import service as catalog
-from stream_server.catalog.public_listing import Choices, PageFilter
+from stream_server.catalog.listing import Choices, ProgrammeFilter, filter_choices
 from stream_server.config import Settings
 from stream_server.db.models import Session, SessionStatus
 from stream_server.web.keys import DATABASE, LIVE, SETTINGS
@@ -105,13 +105,13 @@ def _days(
 
 async def _listing(
     request: web.Request, days: int
-) -> tuple[PageFilter, Choices, list[Session], dt.date, dt.datetime]:
+) -> tuple[ProgrammeFilter, Choices, list[Session], dt.date, dt.datetime]:
     now = utcnow()
     today = now.astimezone(CITY_TZ).date()
     doors = request.app[SETTINGS].door_times
     async with request.app[DATABASE].session() as db:
-        choices = await public_listing.filter_choices(db)
-        page_filter = PageFilter.from_query(request.query, choices)
+        choices = await filter_choices(db)
+        page_filter = ProgrammeFilter.forgiving(request.query, choices)
         sessions = await public_listing.list_programme(db, page_filter, today, days, now, doors)
     return page_filter, choices, sessions, today, now
 
@@ -124,7 +124,7 @@ def _weeks(request: web.Request) -> int:
     return max(1, min(weeks, MAX_WEEKS))
 
 
-def _query(page_filter: PageFilter, lang: str | None, **extra: str) -> str:
+def _query(page_filter: ProgrammeFilter, lang: str | None, **extra: str) -> str:
     pairs = page_filter.as_query() + list(extra.items())
     if lang:
         pairs.append(("lang", lang))
