@@ -1,4 +1,5 @@
-"""The ``kohtaamo`` command line: serve, db upgrade, demo, sessions, areas, staff, devices."""
+"""The ``kohtaamo`` command line: serve, db, demo, sessions, areas, attendance, docs, staff,
+devices."""
 
 from __future__ import annotations
 
@@ -313,6 +314,26 @@ def cmd_attendance_purge(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_docs(settings: Settings, args: argparse.Namespace) -> int:
+    """Regenerate (``--write``) or check the tables in docs/ that the code declares."""
+    from stream_server import docs
+
+    if args.write:
+        try:
+            for path in docs.write_tables():
+                print(f"wrote {path}")
+        except docs.DocsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    stale = docs.stale_tables()
+    for line in stale:
+        print(f"out of date: {line}", file=sys.stderr)
+    if stale:
+        print("run `kohtaamo docs --write` and commit the result", file=sys.stderr)
+    return 1 if stale else 0
+
+
 # -- parser -------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kohtaamo", description=__doc__)
@@ -377,6 +398,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purge.add_argument("--dry-run", action="store_true", help="count only, delete nothing")
     purge.set_defaults(func=cmd_attendance_purge)
+
+    docs = sub.add_parser(
+        "docs",
+        help="check the tables in docs/ that are generated from the code (settings, "
+        "error and close codes); --write regenerates them",
+    )
+    docs.add_argument("--write", action="store_true", help="rewrite the tables in place")
+    docs.set_defaults(func=cmd_docs)
 
     admin_cli.add_commands(sub)
     return parser
