@@ -476,29 +476,29 @@ def broken_links(path: Path, text: str, root: Path) -> list[str]:
 
 
 # -- writing ------------------------------------------------------------------------------------
-def generated_tables(root: Path = PROJECT_ROOT) -> list[Table]:
-    """Every generated table, as the code declares it now."""
-    api_text = (root / API).read_text(encoding="utf-8")
+def generated_tables(docs_root: Path = PROJECT_ROOT, source: Path = PROJECT_ROOT) -> list[Table]:
+    """Every generated table, as the code declares it now (meanings of error codes are kept
+    from ``docs_root``'s api.md; codes are read from ``source``)."""
+    api_text = (docs_root / API).read_text(encoding="utf-8")
     placeholder = Table("http-error-codes", API, (), ())
     try:
-        meanings = {
-            k: row[2] for k, row in documented_table(api_text, placeholder).by_key().items()
-        }
+        documented = documented_table(api_text, placeholder).by_key()
     except DocsError:
-        meanings = {}
+        documented = {}
+    meanings = {key: row[2] for key, row in documented.items() if len(row) > 2}
     return [
         settings_table(),
         kiosk_settings_table(),
         close_codes_table(),
-        http_errors_table(http_error_codes(root), meanings),
+        http_errors_table(http_error_codes(source), meanings),
     ]
 
 
-def write_tables(root: Path = PROJECT_ROOT) -> list[Path]:
+def write_tables(docs_root: Path = PROJECT_ROOT, source: Path = PROJECT_ROOT) -> list[Path]:
     """Rewrite every generated table in place; the files that changed."""
     changed = []
-    for table in generated_tables(root):
-        path = root / table.path
+    for table in generated_tables(docs_root, source):
+        path = docs_root / table.path
         text = path.read_text(encoding="utf-8")
         new = replace_block(text, table.name, table.render())
         if new != text:
@@ -507,11 +507,11 @@ def write_tables(root: Path = PROJECT_ROOT) -> list[Path]:
     return changed
 
 
-def stale_tables(root: Path = PROJECT_ROOT) -> list[str]:
+def stale_tables(docs_root: Path = PROJECT_ROOT, source: Path = PROJECT_ROOT) -> list[str]:
     """Generated tables whose text differs from what ``--write`` would make."""
     stale = []
-    for table in generated_tables(root):
-        text = (root / table.path).read_text(encoding="utf-8")
+    for table in generated_tables(docs_root, source):
+        text = (docs_root / table.path).read_text(encoding="utf-8")
         try:
             if read_block(text, table.name) != table.render():
                 stale.append(f"{table.path}: {table.name}")
