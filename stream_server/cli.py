@@ -318,15 +318,19 @@ def cmd_docs(settings: Settings, args: argparse.Namespace) -> int:
     """Regenerate (``--write``) or check the tables in docs/ that the code declares."""
     from stream_server import docs
 
-    if args.write:
-        try:
+    try:
+        if args.write:
             for path in docs.write_tables():
                 print(f"wrote {path}")
-        except docs.DocsError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        return 0
-    stale = docs.stale_tables()
+            return 0
+        stale = docs.stale_tables()
+    except docs.DocsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        # An installed copy has no docs/: this command is for a source checkout.
+        print(f"error: {exc.filename} not found (run it in a source checkout)", file=sys.stderr)
+        return 2
     for line in stale:
         print(f"out of date: {line}", file=sys.stderr)
     if stale:

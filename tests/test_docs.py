@@ -18,7 +18,7 @@ import pytest
 
 from kiosk_client.cli import build_parser as kiosk_parser
 from stream_server import docs
-from stream_server.cli import build_parser
+from stream_server.cli import build_parser, main
 from stream_server.config import PROJECT_ROOT
 
 SETTINGS = docs.settings_table()
@@ -69,6 +69,7 @@ def test_no_documented_row_is_missing_from_the_code(table: docs.Table) -> None:
 def test_the_generated_tables_are_what_kohtaamo_docs_writes() -> None:
     """Formatting included: the committed files are exactly what ``--write`` produces."""
     assert docs.stale_tables() == []
+    assert main(["docs"]) == 0
 
 
 # -- error codes, both ways -----------------------------------------------------------------------
