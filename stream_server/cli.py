@@ -382,8 +382,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     areas = sub.add_parser("areas", help="areas and their resident populations")
     a_sub = areas.add_subparsers(dest="areas_command", required=True)
-    a_sub.add_parser("list").set_defaults(func=cmd_areas)
-    setpop = a_sub.add_parser("set-population")
+    a_sub.add_parser("list", help="areas with their resident populations").set_defaults(
+        func=cmd_areas
+    )
+    setpop = a_sub.add_parser(
+        "set-population", help="the resident population an area's figures are related to"
+    )
     setpop.add_argument("slug")
     setpop.add_argument("population", type=int)
     setpop.set_defaults(func=cmd_areas)
@@ -405,8 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     docs = sub.add_parser(
         "docs",
-        help="check the tables in docs/ that are generated from the code (settings, "
-        "error and close codes); --write regenerates them",
+        help="check the tables in docs/ generated from the code (settings, commands, error "
+        "and close codes); --write regenerates them",
     )
     docs.add_argument("--write", action="store_true", help="rewrite the tables in place")
     docs.set_defaults(func=cmd_docs)

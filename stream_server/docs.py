@@ -422,6 +422,43 @@ def command_paths(parser: argparse.ArgumentParser) -> list[tuple[str, ...]]:
     return paths
 
 
+def command_rows(parser: argparse.ArgumentParser, prefix: str) -> list[tuple[str, str]]:
+    """``(usage, help)`` of every leaf subcommand, e.g. ``("kohtaamo db backup FILE", …)``."""
+    rows: list[tuple[str, str]] = []
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        helps = {choice.dest: choice.help or "" for choice in action._choices_actions}
+        for name, sub in action.choices.items():
+            below = command_rows(sub, f"{prefix} {name}")
+            if below:
+                rows += below
+                continue
+            positionals = [
+                (a.metavar or a.dest).upper()
+                for a in sub._actions
+                if not a.option_strings and not isinstance(a, argparse._SubParsersAction)
+            ]
+            usage = " ".join([prefix, name, *positionals])
+            rows.append((usage, helps.get(name, "")))
+    return rows
+
+
+def commands_table() -> Table:
+    """``docs/operations.md``'s list of commands, from the two programs' parsers (their
+    ``help=`` texts: a command without one fails the docs test)."""
+    from kiosk_client.cli import build_parser as kiosk_parser
+    from stream_server.cli import build_parser
+
+    rows = command_rows(build_parser(), "kohtaamo") + command_rows(kiosk_parser(), "kohtaamo-kiosk")
+    return Table(
+        "commands",
+        OPERATIONS,
+        ("command", "what it does"),
+        tuple((f"`{usage}`", help_text) for usage, help_text in rows),
+    )
+
+
 def documented_command(text: str, program: str, path: Sequence[str]) -> bool:
     """Whether ``program path…`` appears in ``text`` (as ``kohtaamo db backup FILE``)."""
     words = r"\s+".join(re.escape(w) for w in (program, *path))
@@ -489,6 +526,7 @@ def generated_tables(docs_root: Path = PROJECT_ROOT, source: Path = PROJECT_ROOT
     return [
         settings_table(),
         kiosk_settings_table(),
+        commands_table(),
         close_codes_table(),
         http_errors_table(http_error_codes(source), meanings),
     ]

@@ -10,6 +10,7 @@ a person would need.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import shutil
 from pathlib import Path
@@ -23,8 +24,9 @@ from stream_server.config import PROJECT_ROOT
 
 SETTINGS = docs.settings_table()
 KIOSK = docs.kiosk_settings_table()
+CLI = docs.commands_table()
 CLOSE_CODES = docs.close_codes_table()
-GENERATED = (SETTINGS, KIOSK, CLOSE_CODES)
+GENERATED = (SETTINGS, KIOSK, CLI, CLOSE_CODES)
 HTTP_CODES = docs.http_error_codes()
 SIGNALING_CODES = docs.signaling_error_codes()
 ROUTES = docs.app_routes()
@@ -113,6 +115,11 @@ def test_every_route_in_the_api_reference_exists() -> None:
 )
 def test_each_command_is_documented(program: str, path: tuple[str, ...]) -> None:
     assert docs.documented_command(every_page(), program, path)
+
+
+@pytest.mark.parametrize("row", CLI.rows, ids=[row[0].strip("`") for row in CLI.rows])
+def test_each_command_says_what_it_does(row: tuple[str, str]) -> None:
+    assert row[1], f"{row[0]} has no help= text"
 
 
 @pytest.mark.parametrize("page", docs.PAGES, ids=[str(p) for p in docs.PAGES])
@@ -246,6 +253,17 @@ def test_a_command_left_out_of_the_docs_is_missed() -> None:
     assert docs.documented_command("run `kohtaamo db backup FILE`", "kohtaamo", ("db", "backup"))
     assert not docs.documented_command("`kohtaamo db upgrade`", "kohtaamo", ("db", "backup"))
     assert not docs.documented_command("`kohtaamo dbx backup`", "kohtaamo", ("db", "backup"))
+
+
+def test_a_command_without_help_is_a_row_without_a_description() -> None:
+    parser = argparse.ArgumentParser(prog="kohtaamo")
+    sub = parser.add_subparsers()
+    sub.add_parser("tidy")
+    sub.add_parser("purge", help="delete old rows").add_argument("day")
+    assert docs.command_rows(parser, "kohtaamo") == [
+        ("kohtaamo tidy", ""),
+        ("kohtaamo purge DAY", "delete old rows"),
+    ]
 
 
 def test_a_broken_link_and_a_missing_anchor_are_reported(tmp_path: Path) -> None:
