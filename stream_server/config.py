@@ -431,6 +431,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Bearer token for GET /metrics from other machines (loopback needs none); unset: "
         "loopback only.",
     ),
+    Setting(
+        "accessibility_contact",
+        "",
+        str,
+        "E-mail address for accessibility and privacy feedback, shown on the accessibility "
+        "statement and the privacy notice (the Act on Digital Services 306/2019 requires one).",
+    ),
     Setting("log_level", "INFO", _parse_log_level, "Python logging level."),
     Setting(
         "log_client_addresses",
@@ -490,6 +497,7 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     password_hash_workers: int = 1
     metrics_token: str | None = None
+    accessibility_contact: str = ""
     log_level: str = "INFO"
     log_client_addresses: bool = False
     demo_feed: bool = False

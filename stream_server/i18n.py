@@ -32,6 +32,8 @@ PROTOCOL_ERROR_CODES = (
     "token_invalid",
     "session_full",
     "session_ended",
+    "session_cancelled",
+    "not_online",
     "not_started",
     "not_allowed",
     "invalid_sdp",
@@ -99,7 +101,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     # -- the join page -----------------------------------------------------------------------
     "join.button": {"fi": "Liity", "en": "Join"},
     "join.hint": {
-        "fi": "Kamera ja mikrofoni pysyvät pois päältä, kunnes itse laitat ne päälle.",
+        "fi": "Kamera ja mikrofoni ovat aluksi pois päältä. Sinä päätät, laitatko ne päälle.",
         "en": "Your camera and microphone stay off until you turn them on yourself.",
     },
     "join.broadcast_hint": {
@@ -107,7 +109,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "You can watch and listen. Nobody can see or hear you.",
     },
     "join.group_hint": {
-        "fi": "Voit halutessasi osallistua kameralla ja mikrofonilla.",
+        "fi": "Voit näyttää kuvasi ja puhua, jos haluat.",
         "en": "If you wish, you can take part with your camera and microphone.",
     },
     "call.stage": {"fi": "Lähetys", "en": "Stream"},
@@ -144,7 +146,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "left.heading": {"fi": "Olet poistunut", "en": "You have left"},
     "left.body": {
-        "fi": "Voit liittyä uudelleen milloin tahansa tapahtuman aikana.",
+        "fi": "Voit liittyä uudelleen. Tapahtuman pitää olla vielä käynnissä.",
         "en": "You can join again at any time during the session.",
     },
     "left.rejoin": {"fi": "Liity uudelleen", "en": "Join again"},
@@ -185,6 +187,20 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "ended.heading": {"fi": "Tapahtuma on päättynyt", "en": "This session has ended"},
     "ended.body": {"fi": "Kiitos osallistumisesta!", "en": "Thank you for taking part!"},
+    "cancelled.heading": {"fi": "Tapahtuma on peruttu", "en": "This session is cancelled"},
+    "cancelled.body": {"fi": "Syy: {reason}", "en": "Reason: {reason}"},
+    "cancelled.next": {
+        "fi": "Seuraava kerta: {when}. Tällä samalla koodilla pääset silloin mukaan.",
+        "en": "Next time: {when}. This same code will let you in then.",
+    },
+    "in_person.heading": {
+        "fi": "Tapahtumaan osallistutaan paikan päällä",
+        "en": "This activity is in person only",
+    },
+    "in_person.body": {
+        "fi": "Tervetuloa paikan päälle: {place}, {when}. Tapahtumaa ei lähetetä verkossa.",
+        "en": "You are welcome to come: {place}, {when}. It is not streamed online.",
+    },
     "notfound.title": {"fi": "Tapahtumaa ei löytynyt", "en": "Session not found"},
     "notfound.code_body": {
         "fi": "Tällä liittymiskoodilla ei löytynyt tapahtumaa. Tarkista koodi: "
@@ -303,10 +319,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "kiosk.placement.venue": {"fi": "Tässä kirjastossa", "en": "At this library"},
     "kiosk.placement.invited": {"fi": "Kutsuttu ryhmä", "en": "Invited group"},
     "kiosk.placement.public": {"fi": "Avoin kaikille", "en": "Open to all"},
-    "kiosk.headcount": {"fi": "Paikalla tilassa", "en": "People in the room"},
+    "kiosk.headcount": {"fi": "Montako ihmistä on paikalla?", "en": "People in the room"},
     "kiosk.headcount_minus": {"fi": "Yksi vähemmän", "en": "One fewer"},
     "kiosk.headcount_plus": {"fi": "Yksi lisää", "en": "One more"},
-    "kiosk.headcount_field": {"fi": "Henkilömäärä", "en": "Number of people"},
+    "kiosk.headcount_field": {"fi": "Ihmisten määrä", "en": "Number of people"},
     "kiosk.headcount_save": {"fi": "Tallenna", "en": "Save"},
     "kiosk.headcount_saving": {"fi": "Tallennetaan…", "en": "Saving…"},
     "kiosk.headcount_saved": {
@@ -337,14 +353,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fi": "Voit liittyä puoli tuntia ennen alkua.",
         "en": "You can join half an hour before the start.",
     },
-    "tablet.settings": {"fi": "Liittymisen asetukset", "en": "Joining settings"},
-    "tablet.camera": {"fi": "Näytä oma kuvani (kamera)", "en": "Show my picture (camera)"},
+    "tablet.settings": {"fi": "Kuva ja ääni", "en": "Joining settings"},
+    "tablet.camera": {"fi": "Näytä oma kuvani", "en": "Show my picture (camera)"},
     "tablet.audio_only": {
-        "fi": "Vain ääni (heikko yhteys)",
+        "fi": "Vain ääni. Valitse, jos kuva pätkii.",
         "en": "Sound only (weak connection)",
     },
     "tablet.audio_only_active": {
-        "fi": "Vain ääni: kuvaa ei näytetä.",
+        "fi": "Kuulet vain äänen. Kuvaa ei näytetä.",
         "en": "Sound only: no picture is shown.",
     },
     "tablet.switch_on": {"fi": "päällä", "en": "on"},
@@ -501,6 +517,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fi": "Tapahtuma on päättynyt.",
         "en": "This session has ended.",
     },
+    "error.session_cancelled": {
+        "fi": "Tapahtuma on peruttu.",
+        "en": "This session has been cancelled.",
+    },
+    "error.not_online": {
+        "fi": "Tähän tapahtumaan osallistutaan vain paikan päällä; sitä ei lähetetä verkossa.",
+        "en": "This activity is in person only; it is not streamed.",
+    },
     "error.server_stopping": {
         "fi": "Palvelin käynnistyy uudelleen. Yhdistetään hetken kuluttua…",
         "en": "The server is restarting. Reconnecting in a moment…",
@@ -537,6 +561,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "dash.reports_link": {"fi": "Raportit", "en": "Reports"},
     "dash.devices_link": {"fi": "Laitteet", "en": "Devices"},
     "dash.areas_link": {"fi": "Alueiden asukasluvut", "en": "Area populations"},
+    "dash.programme_link": {"fi": "Ohjelma", "en": "Programme"},
+    "dash.organisers_link": {"fi": "Järjestäjät", "en": "Organisers"},
+    "dash.audit_link": {"fi": "Muutosloki", "en": "Audit log"},
+    "scope.heading": {"fi": "Ei käyttöoikeutta", "en": "Outside your role"},
+    "scope.body": {
+        "fi": "Tämä sivu ei kuulu käyttäjätunnuksesi rooliin. Kysy ylläpitäjältä.",
+        "en": "This page is outside your account's role. Ask an administrator.",
+    },
+    "areas.read_only": {
+        "fi": "Vain koko kaupungin henkilökunta voi muuttaa asukaslukuja.",
+        "en": "Only city-wide staff can change the populations.",
+    },
     "dash.recordings_link": {"fi": "Tallenteet", "en": "Recordings"},
     # -- recordings (staff) ----------------------------------------------------------------------
     "recordings.title": {"fi": "Tallenteet", "en": "Recordings"},
@@ -906,6 +942,308 @@ MESSAGES: dict[str, dict[str, str]] = {
     "reports.category.crafts": {"fi": "Käsityöt", "en": "Crafts"},
     "reports.category.culture": {"fi": "Kulttuuri", "en": "Culture"},
     "reports.category.other": {"fi": "Muu", "en": "Other"},
+    # -- the planning page, organisers, the audit log, join cards --------------------------------
+    "prog.title": {"fi": "Ohjelma", "en": "Programme"},
+    "prog.week": {
+        "fi": "Viikko {number}: {first}–{last}",
+        "en": "Week {number}: {first} – {last}",
+    },
+    "prog.weeks_nav": {"fi": "Viikot", "en": "Weeks"},
+    "prog.previous": {"fi": "← Edellinen viikko", "en": "← Previous week"},
+    "prog.next": {"fi": "Seuraava viikko →", "en": "Next week →"},
+    "prog.this_week": {"fi": "Tämä viikko", "en": "This week"},
+    "prog.filters": {"fi": "Rajaa ohjelmaa", "en": "Filter the programme"},
+    "prog.filter": {"fi": "Näytä", "en": "Show"},
+    "prog.all": {"fi": "Kaikki", "en": "All"},
+    "prog.new": {"fi": "Uusi tapahtuma", "en": "New session"},
+    "prog.create": {"fi": "Luo tapahtuma", "en": "Create session"},
+    "prog.created": {"fi": "Tapahtuma luotu", "en": "Session created"},
+    "prog.session": {"fi": "Tapahtuma", "en": "Session"},
+    "prog.copy_week": {
+        "fi": "Kopioi tämän viikon kertatapahtumat seuraavalle viikolle",
+        "en": "Copy this week's one-off sessions to next week",
+    },
+    "prog.empty": {
+        "fi": "Tällä viikolla ei ole tapahtumia näillä rajauksilla.",
+        "en": "No sessions this week with these filters.",
+    },
+    "prog.table_caption": {"fi": "{venue}, {week}", "en": "{venue}, {week}"},
+    "prog.badge.cancelled": {"fi": "Peruttu", "en": "Cancelled"},
+    "prog.badge.ended": {"fi": "Päättynyt", "en": "Ended"},
+    "prog.badge.series": {"fi": "Viikoittain", "en": "Weekly"},
+    "prog.badge.in_person": {"fi": "Vain paikan päällä", "en": "In person only"},
+    "prog.badge.private": {"fi": "Yksityinen", "en": "Private"},
+    "prog.badge.group": {"fi": "Ryhmä", "en": "Group"},
+    "prog.badge.shown_at": {"fi": "Näytetään: {venues}", "en": "Shown at: {venues}"},
+    "prog.join_code": {"fi": "Liittymiskoodi", "en": "Join code"},
+    "prog.join_link": {"fi": "Liittymislinkki", "en": "Join link"},
+    "prog.card": {"fi": "Kortti", "en": "Card"},
+    "prog.card_open": {"fi": "Avaa tulostettava kortti", "en": "Open the printable card"},
+    "prog.host_link": {"fi": "Esiintyjän linkki", "en": "Host link"},
+    "prog.publish_token": {"fi": "Lähetysavain (OBS)", "en": "Publish token (OBS)"},
+    "prog.whip_url": {"fi": "WHIP-osoite", "en": "WHIP URL"},
+    "prog.links_once": {
+        "fi": "Esiintyjän linkki ja lähetysavain näytetään vain nyt: kopioi ne talteen.",
+        "en": "The host link and the publish token are shown only now: copy them.",
+    },
+    "prog.links_hint": {
+        "fi": "Linkkiä ei tallenneta. Uusi linkki korvaa vanhan heti.",
+        "en": "The link is not stored. A new one replaces the old one at once.",
+    },
+    "prog.new_links": {"fi": "Tee uusi esiintyjän linkki", "en": "Make a new host link"},
+    "prog.new_links_series": {
+        "fi": "Tee uusi esiintyjän linkki koko sarjalle",
+        "en": "Make a new host link for the whole series",
+    },
+    "prog.new_links_made": {"fi": "Uudet linkit", "en": "New links"},
+    "prog.occurrences": {"fi": "Kerrat ({count})", "en": "Occurrences ({count})"},
+    "prog.to_week": {"fi": "Viikkonäkymään", "en": "To the week view"},
+    "prog.open_session": {"fi": "Avaa tapahtuma", "en": "Open the session"},
+    "prog.back": {"fi": "← Takaisin ohjelmaan", "en": "← Back to the programme"},
+    "prog.errors": {"fi": "Tarkista nämä kohdat", "en": "Please check these"},
+    "prog.conflict_link": {"fi": "Näytä varaus", "en": "Show the booking"},
+    "prog.no_organiser": {"fi": "(ei järjestäjää)", "en": "(no organiser)"},
+    "prog.repeat": {"fi": "Toistuu viikoittain", "en": "Repeats weekly"},
+    "prog.public": {"fi": "Julkinen (näkyy listalla)", "en": "Public (listed)"},
+    "prog.private": {
+        "fi": "Yksityinen (vain koodilla, esim. kotihoidon ryhmä)",
+        "en": "Private (by code only, e.g. a home-care group)",
+    },
+    "prog.field.title": {"fi": "Otsikko", "en": "Title"},
+    "prog.field.description": {"fi": "Kuvaus", "en": "Description"},
+    "prog.field.category": {"fi": "Luokka", "en": "Category"},
+    "prog.field.organiser": {"fi": "Järjestäjä", "en": "Organiser"},
+    "prog.field.venue": {"fi": "Kirjasto", "en": "Library"},
+    "prog.field.room": {"fi": "Tila", "en": "Room"},
+    "prog.field.date": {"fi": "Päivä", "en": "Date"},
+    "prog.field.time": {"fi": "Alkaa klo", "en": "Starts at"},
+    "prog.field.minutes": {"fi": "Kesto (min)", "en": "Length (min)"},
+    "prog.field.weekdays": {"fi": "Viikonpäivät", "en": "Weekdays"},
+    "prog.field.ends": {"fi": "Päättyy", "en": "Ends"},
+    "prog.field.until": {"fi": "Päivään", "en": "On date"},
+    "prog.field.until_date": {"fi": "Viimeinen päivä", "en": "Last date"},
+    "prog.field.count": {"fi": "Kertoja", "en": "After times"},
+    "prog.field.count_number": {"fi": "Kertojen määrä", "en": "Number of times"},
+    "prog.field.except": {"fi": "Paitsi päivinä", "en": "Except on"},
+    "prog.field.how": {"fi": "Miten osallistutaan", "en": "How people take part"},
+    "prog.field.online": {"fi": "Lähetetään verkossa", "en": "Streamed online"},
+    "prog.field.receivers": {
+        "fi": "Näytetään myös näissä kirjastoissa",
+        "en": "Also shown in these libraries",
+    },
+    "prog.field.reason": {"fi": "Syy", "en": "Reason"},
+    "prog.field.device": {"fi": "Tabletti", "en": "Tablet"},
+    "prog.hint.time": {"fi": "Suomen aikaa", "en": "Finnish time"},
+    "prog.hint.except": {
+        "fi": "Päivämäärät pilkulla erotettuina, esim. 2026-12-24, 2026-12-31",
+        "en": "Dates separated by commas, e.g. 2026-12-24, 2026-12-31",
+    },
+    "prog.hint.online": {
+        "fi": "Ilman rastia tapahtuma on vain paikan päällä: se on ohjelmassa, kävijät lasketaan.",
+        "en": "Unticked, the session is in person only: it is in the programme and counted.",
+    },
+    "prog.hint.reason": {
+        "fi": "Syy näytetään osallistujille ja tableteilla.",
+        "en": "The reason is shown to participants and on tablets.",
+    },
+    "prog.edit": {"fi": "Muuta", "en": "Edit"},
+    "prog.save": {"fi": "Tallenna", "en": "Save"},
+    "prog.scope": {"fi": "Mitä muutetaan?", "en": "What changes?"},
+    "prog.scope_cancel": {"fi": "Mitä perutaan?", "en": "What is cancelled?"},
+    "prog.scope.one": {"fi": "Vain tämä kerta", "en": "Only this one"},
+    "prog.scope.following": {"fi": "Tämä ja seuraavat", "en": "This and following"},
+    "prog.cancel": {"fi": "Peru", "en": "Cancel"},
+    "prog.cancel_button": {"fi": "Peru tapahtuma", "en": "Cancel the session"},
+    "prog.end": {"fi": "Lopeta nyt", "en": "End now"},
+    "prog.end_hint": {
+        "fi": "Kirjasto voi lopettaa tapahtuman: kaikkien yhteys katkaistaan.",
+        "en": "The library may stop an event: everyone is disconnected.",
+    },
+    "prog.end_button": {"fi": "Lopeta tapahtuma", "en": "End the session"},
+    "prog.invite": {"fi": "Kutsu tabletti", "en": "Invite a tablet"},
+    "prog.invite_button": {"fi": "Kutsu", "en": "Invite"},
+    "prog.invite_button_series": {
+        "fi": "Kutsu koko sarjaan",
+        "en": "Invite to the whole series",
+    },
+    "prog.series": {"fi": "Sarja", "en": "Series"},
+    "prog.status": {"fi": "Tilanne", "en": "Status"},
+    "prog.status.scheduled": {"fi": "Tulossa", "en": "Scheduled"},
+    "prog.status.cancelled": {"fi": "Peruttu", "en": "Cancelled"},
+    "prog.status.ended": {"fi": "Päättynyt", "en": "Ended"},
+    "prog.rule": {
+        "fi": "Viikoittain: {days} klo {time}, {end}",
+        "en": "Weekly: {days} at {time}, {end}",
+    },
+    "prog.rule.until": {"fi": "{date} asti", "en": "until {date}"},
+    "prog.rule.count": {"fi": "{count} kertaa", "en": "{count} times"},
+    "prog.weekday.mo": {"fi": "ma", "en": "Mon"},
+    "prog.weekday.tu": {"fi": "ti", "en": "Tue"},
+    "prog.weekday.we": {"fi": "ke", "en": "Wed"},
+    "prog.weekday.th": {"fi": "to", "en": "Thu"},
+    "prog.weekday.fr": {"fi": "pe", "en": "Fri"},
+    "prog.weekday.sa": {"fi": "la", "en": "Sat"},
+    "prog.weekday.su": {"fi": "su", "en": "Sun"},
+    "prog.notice.saved": {"fi": "Muutos tallennettu.", "en": "Change saved."},
+    "prog.notice.cancelled": {"fi": "Tapahtuma peruttu.", "en": "Session cancelled."},
+    "prog.notice.ended": {"fi": "Tapahtuma lopetettu.", "en": "Session ended."},
+    "prog.notice.undone": {"fi": "Viimeisin muutos kumottu.", "en": "Last change undone."},
+    "prog.notice.nothing": {"fi": "Ei kumottavaa.", "en": "Nothing to undo."},
+    "prog.notice.undo_failed": {
+        "fi": "Kumoaminen ei onnistunut: joku on muuttanut tapahtumaa sen jälkeen.",
+        "en": "Could not undo: someone has changed the session since.",
+    },
+    "prog.notice.invited": {"fi": "Tabletti kutsuttu.", "en": "Tablet invited."},
+    "prog.notice.copied": {
+        "fi": "Kopioitu {copied} tapahtumaa tälle viikolle; {skipped} jäi pois: tila varattu.",
+        "en": "Copied {copied} sessions to this week; {skipped} left out as the room was taken.",
+    },
+    "prog.undo.create": {"fi": "Kumoa: luonti ({what})", "en": "Undo: creating {what}"},
+    "prog.undo.edit": {"fi": "Kumoa: muutos ({what})", "en": "Undo: editing {what}"},
+    "prog.undo.edit_following": {
+        "fi": "Kumoa: sarjan muutos ({what})",
+        "en": "Undo: editing the series {what}",
+    },
+    "prog.undo.cancel": {"fi": "Kumoa: peruutus ({what})", "en": "Undo: cancelling {what}"},
+    "prog.undo.cancel_following": {
+        "fi": "Kumoa: sarjan peruutus ({what})",
+        "en": "Undo: cancelling the series {what}",
+    },
+    "prog.undo.copy_week": {"fi": "Kumoa: viikon kopiointi", "en": "Undo: copying the week"},
+    "prog.error.title": {
+        "fi": "Anna otsikko (enintään 200 merkkiä).",
+        "en": "Give a title (at most 200 characters).",
+    },
+    "prog.error.description": {
+        "fi": "Kuvaus on liian pitkä (enintään 4000 merkkiä).",
+        "en": "The description is too long (at most 4,000 characters).",
+    },
+    "prog.error.category": {"fi": "Valitse luokka listalta.", "en": "Pick a category."},
+    "prog.error.room": {"fi": "Valitse tila listalta.", "en": "Pick a room."},
+    "prog.error.organiser": {"fi": "Valitse järjestäjä listalta.", "en": "Pick an organiser."},
+    "prog.error.date": {
+        "fi": "Anna päivä muodossa vvvv-kk-pp.",
+        "en": "Give the date as yyyy-mm-dd.",
+    },
+    "prog.error.time": {"fi": "Anna alkamisaika, esim. 18:00.", "en": "Give the time, e.g. 18:00."},
+    "prog.error.minutes": {
+        "fi": "Anna kesto minuutteina (1–1440).",
+        "en": "Give the length in minutes (1–1440).",
+    },
+    "prog.error.mode": {"fi": "Valitse lähetys tai ryhmä.", "en": "Pick broadcast or group."},
+    "prog.error.visibility": {
+        "fi": "Valitse julkinen tai yksityinen.",
+        "en": "Pick public or private.",
+    },
+    "prog.error.online": {
+        "fi": "Vain paikan päällä olevaa tapahtumaa ei voi näyttää muissa kirjastoissa.",
+        "en": "An in-person-only session cannot be shown in other libraries.",
+    },
+    "prog.error.receivers": {
+        "fi": "Tapahtumaa ei voi näyttää sen omassa kirjastossa; valitse muita kirjastoja.",
+        "en": "A session cannot be shown in its own library; pick other libraries.",
+    },
+    "prog.error.weekdays": {
+        "fi": "Valitse viikonpäivät ja kerro, milloin sarja päättyy.",
+        "en": "Pick the weekdays and say when the series ends.",
+    },
+    "prog.error.until": {
+        "fi": "Anna viimeinen päivä: aikaisintaan ensimmäisenä päivänä, enintään vuoden päähän.",
+        "en": "Give the last date: not before the first, at most a year ahead.",
+    },
+    "prog.error.count": {
+        "fi": "Anna kertojen määrä (1–366, enintään vuoden ajalle).",
+        "en": "Give the number of times (1–366, within a year).",
+    },
+    "prog.error.except": {
+        "fi": "Poikkeuspäivien pitää olla sarjan päiviä muodossa vvvv-kk-pp.",
+        "en": "Exceptions must be dates of the series, as yyyy-mm-dd.",
+    },
+    "prog.error.reason": {
+        "fi": "Kerro peruutuksen syy (näytetään osallistujille).",
+        "en": "Give the reason for cancelling (participants are shown it).",
+    },
+    "prog.error.device": {"fi": "Valitse tabletti listalta.", "en": "Pick a tablet."},
+    "prog.error.room_taken": {
+        "fi": "Tila on jo varattu tähän aikaan.",
+        "en": "The room is already booked at this time.",
+    },
+    "org.title": {"fi": "Järjestäjät", "en": "Organisers"},
+    "org.intro": {
+        "fi": "Toiminnan tuottajat: kaupungin palvelut, yhdistykset, kumppanit ja asukkaat. "
+        "Raporttien järjestäjämäärä laskee nämä.",
+        "en": "Who produces the activities: city services, associations, partners and "
+        "residents. The reports' organisers figure counts these.",
+    },
+    "org.saved": {"fi": "Tallennettu.", "en": "Saved."},
+    "org.edit": {"fi": "Muuta järjestäjää", "en": "Edit organiser"},
+    "org.edit_hint": {
+        "fi": "Valitse nimi muuttaaksesi sen tietoja.",
+        "en": "Click a name to edit it.",
+    },
+    "org.back": {"fi": "← Järjestäjät", "en": "← Organisers"},
+    "org.col.name": {"fi": "Nimi", "en": "Name"},
+    "org.col.kind": {"fi": "Tyyppi", "en": "Kind"},
+    "org.col.contact": {"fi": "Kirjaston yhteyshenkilö", "en": "Library contact"},
+    "org.col.email": {"fi": "Sähköposti", "en": "E-mail"},
+    "org.col.slug": {"fi": "Tunnus", "en": "Slug"},
+    "org.add": {"fi": "Lisää järjestäjä", "en": "Add an organiser"},
+    "org.submit": {"fi": "Lisää", "en": "Add"},
+    "org.field.name": {"fi": "Nimi", "en": "Name"},
+    "org.field.kind": {"fi": "Tyyppi", "en": "Kind"},
+    "org.field.contact_person": {"fi": "Kirjaston yhteyshenkilö", "en": "Library contact person"},
+    "org.field.contact_email": {"fi": "Yhteyssähköposti", "en": "Contact e-mail"},
+    "org.kind.city": {"fi": "Kaupunki", "en": "City"},
+    "org.kind.association": {"fi": "Yhdistys", "en": "Association"},
+    "org.kind.partner": {"fi": "Kumppani", "en": "Partner"},
+    "org.kind.resident": {"fi": "Asukkaat", "en": "Residents"},
+    "org.error.name": {"fi": "Anna nimi (1–160 merkkiä).", "en": "Give a name (1–160 characters)."},
+    "org.error.slug": {
+        "fi": "Samanniminen järjestäjä on jo olemassa.",
+        "en": "An organiser with this name already exists.",
+    },
+    "org.error.contact_email": {
+        "fi": "Sähköpostiosoite ei kelpaa.",
+        "en": "The e-mail address is not valid.",
+    },
+    "audit.title": {"fi": "Muutosloki", "en": "Audit log"},
+    "audit.intro": {
+        "fi": "Jokainen henkilökunnan tekemä muutos: kuka, mitä, milloin, ennen ja jälkeen.",
+        "en": "Every change staff made: who, what, when, before and after.",
+    },
+    "audit.col.when": {"fi": "Milloin", "en": "When"},
+    "audit.col.who": {"fi": "Kuka", "en": "Who"},
+    "audit.col.action": {"fi": "Mitä", "en": "What"},
+    "audit.col.target": {"fi": "Kohde", "en": "Target"},
+    "audit.col.change": {"fi": "Muutos", "en": "Change"},
+    "audit.show": {"fi": "Näytä", "en": "Show"},
+    "audit.before": {"fi": "Ennen", "en": "Before"},
+    "audit.after": {"fi": "Jälkeen", "en": "After"},
+    "audit.undone": {"fi": "kumottu", "en": "undone"},
+    "audit.older": {"fi": "Vanhemmat →", "en": "Older →"},
+    "audit.empty": {"fi": "Ei vielä muutoksia.", "en": "No changes yet."},
+    "card.how": {
+        "fi": "Osallistu tabletilla tai tietokoneella: avaa osoite ja anna koodi.",
+        "en": "Take part on a tablet or a computer: open the address and give the code.",
+    },
+    "card.code": {"fi": "Liittymiskoodi", "en": "Join code"},
+    "card.qr_alt": {
+        "fi": "QR-koodi, joka avaa tapahtuman",
+        "en": "QR code that opens the session",
+    },
+    "card.note": {
+        "fi": "Sama koodi toimii joka kerta. Kameraa ei tarvitse laittaa päälle.",
+        "en": "The same code works every time. You need not turn your camera on.",
+    },
+    "tablet.cancelled": {"fi": "Peruttu: {reason}", "en": "Cancelled: {reason}"},
+    "tablet.code_in_person": {
+        "fi": "{title} on vain paikan päällä; sitä ei lähetetä verkossa.",
+        "en": "{title} is in person only; it is not streamed.",
+    },
+    "card.in_person": {
+        "fi": "Tervetuloa paikan päälle! Tapahtumaa ei lähetetä verkossa.",
+        "en": "Welcome in person! The session is not streamed online.",
+    },
     # -- the pages as their users meet them (tablet home, presenter, staff) ---
     "tablet.own_heading": {"fi": "Omat ryhmäsi tänään", "en": "Your groups today"},
     "tablet.no_own_today": {
@@ -941,7 +1279,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fi": "{title}: {when}. Voit liittyä puoli tuntia ennen alkua.",
         "en": "{title}: {when}. You can join half an hour before the start.",
     },
-    "tablet.more": {"fi": "Kirjaston muu ohjelma", "en": "Other library sessions"},
+    "tablet.more": {"fi": "Muut kirjaston tapahtumat", "en": "Other library sessions"},
     "tablet.more_count": {
         "fi": "Kirjaston muu ohjelma ({n})",
         "en": "Other library sessions ({n})",
@@ -1032,6 +1370,192 @@ MESSAGES: dict[str, dict[str, str]] = {
     "index.day_count": {"fi": "{n} tapahtumaa", "en": "{n} sessions"},
     "index.day_count_one": {"fi": "1 tapahtuma", "en": "1 session"},
     "notfound.try_again": {"fi": "Kokeile koodia uudelleen", "en": "Try the code again"},
+    # -- public programme page (issue 17) ---------------------------------------------------
+    "programme.title": {"fi": "Ohjelma", "en": "Programme"},
+    "programme.heading": {
+        "fi": "Tapahtumat kirjastoissa ja etänä",
+        "en": "Activities in libraries and online",
+    },
+    "programme.lead": {
+        "fi": "Kaikki tapahtumat ovat maksuttomia. Sinun ei tarvitse ilmoittautua.",
+        "en": "Every activity is free. You do not need to register.",
+    },
+    "programme.filters": {"fi": "Rajaa tapahtumia", "en": "Narrow down"},
+    "programme.filter_area": {"fi": "Alue", "en": "Area"},
+    "programme.filter_venue": {"fi": "Kirjasto", "en": "Library"},
+    "programme.filter_category": {"fi": "Aihe", "en": "Kind of activity"},
+    "programme.filter_all": {"fi": "Kaikki", "en": "All"},
+    "programme.filter_online": {
+        "fi": "Vain tapahtumat, joihin voi osallistua etänä",
+        "en": "Only activities you can join online",
+    },
+    "programme.filter_submit": {"fi": "Näytä", "en": "Show"},
+    "programme.filter_clear": {"fi": "Näytä kaikki tapahtumat", "en": "Show all activities"},
+    "programme.today": {"fi": "Tänään, {day}", "en": "Today, {day}"},
+    "programme.tomorrow": {"fi": "Huomenna, {day}", "en": "Tomorrow, {day}"},
+    "programme.empty": {
+        "fi": "Näillä valinnoilla ei löytynyt tapahtumia.",
+        "en": "No activities match these choices.",
+    },
+    "programme.shown_until": {"fi": "Tapahtumat {day} asti.", "en": "Activities until {day}."},
+    "programme.more": {"fi": "Näytä myöhemmät tapahtumat", "en": "Show later activities"},
+    "programme.where": {"fi": "Paikka", "en": "Where"},
+    "programme.also_at": {"fi": "Näytetään myös", "en": "Also shown at"},
+    "programme.organiser": {"fi": "Järjestäjä", "en": "Organised by"},
+    "programme.free": {
+        "fi": "Maksuton, ei ilmoittautumista",
+        "en": "Free, no registration",
+    },
+    "programme.online": {"fi": "Voit osallistua myös etänä", "en": "You can also join online"},
+    "programme.in_person": {"fi": "Vain paikan päällä", "en": "In person only"},
+    "programme.live": {"fi": "Käynnissä nyt", "en": "On now"},
+    "programme.join": {"fi": "Liity", "en": "Join"},
+    "programme.join_label": {"fi": "Liity: {title}", "en": "Join: {title}"},
+    "programme.cancelled": {"fi": "Peruttu", "en": "Cancelled"},
+    "programme.cancel_reason": {"fi": "Syy: {reason}", "en": "Reason: {reason}"},
+    "programme.board_heading_at": {"fi": "Ohjelma: {place}", "en": "Programme: {place}"},
+    "programme.board_empty": {
+        "fi": "Lähipäivinä ei ole tapahtumia.",
+        "en": "No activities in the next few days.",
+    },
+    "site.accessibility": {"fi": "Saavutettavuusseloste", "en": "Accessibility statement"},
+    "site.privacy": {"fi": "Tietosuoja", "en": "Privacy"},
+    "site.footer_nav": {"fi": "Tietoa palvelusta", "en": "About the service"},
+    "a11y.title": {"fi": "Saavutettavuusseloste", "en": "Accessibility statement"},
+    "a11y.intro": {
+        "fi": "Tämä seloste koskee Kohtaamo-palvelua: ohjelmasivua, tapahtumien liittymissivuja, "
+        "kotitabletin sivua ja kirjastojen näyttöjä. Digitaalisten palvelujen tarjoamisesta "
+        "annettu "
+        "laki (306/2019) edellyttää, että julkiset verkkopalvelut ovat saavutettavia.",
+        "en": "This statement covers the Kohtaamo service: the programme page, the sessions' join "
+        "pages, the home tablet page and the libraries' screens. The Act on the Provision of "
+        "Digital Services (306/2019) requires public online services to be accessible.",
+    },
+    "a11y.status_heading": {"fi": "Saavutettavuuden tila", "en": "Compliance status"},
+    "a11y.status": {
+        "fi": "Palvelu täyttää WCAG 2.1 -ohjeiden AA-tason vaatimukset osittain.",
+        "en": "The service partially conforms to WCAG 2.1 level AA.",
+    },
+    "a11y.checked": {
+        "fi": "Sivut on tarkistettu automaattisesti axe-core-työkalulla puhelimen, tabletin ja "
+        "suuren näytön kokoisina sekä suomeksi että englanniksi. Sivuja käytetään myös "
+        "pelkällä näppäimistöllä.",
+        "en": "The pages are checked automatically with the axe-core tool at phone, tablet and "
+        "large-screen sizes, in Finnish and in English. They can be used with a keyboard alone.",
+    },
+    "a11y.shortcomings_heading": {"fi": "Tunnetut puutteet", "en": "Known shortcomings"},
+    "a11y.gap_captions": {
+        "fi": "Videolähetyksissä ei vielä ole tekstitystä (WCAG 1.2.4). Tekstitys on tulossa.",
+        "en": "Video streams have no captions yet (WCAG 1.2.4). Captions are being developed.",
+    },
+    "a11y.gap_recordings": {
+        "fi": "Tallenteissa ei ole tekstitystä eikä kuvailutulkkausta (WCAG 1.2.2, 1.2.5).",
+        "en": "Recordings have no captions or audio description (WCAG 1.2.2, 1.2.5).",
+    },
+    "a11y.gap_kiosk": {
+        "fi": "Kirjaston näyttö liittyy tapahtumaan ja poistuu siitä itsestään ohjelman mukaan. "
+        "Siirtymää ei voi keskeyttää näytöltä (WCAG 2.2.2).",
+        "en": "A library's screen joins and leaves sessions by itself, as the programme says. "
+        "This cannot be paused from the screen (WCAG 2.2.2).",
+    },
+    "a11y.gap_chat": {
+        "fi": "Ryhmätapahtumissa muiden osallistujien video ja ääni tulevat heidän laitteistaan. "
+        "Emme voi taata niiden laatua.",
+        "en": "In group sessions, other participants' video and sound come from their own "
+        "devices. We cannot guarantee their quality.",
+    },
+    "a11y.feedback_heading": {"fi": "Anna palautetta", "en": "Feedback"},
+    "a11y.feedback": {
+        "fi": "Huomasitko puutteen? Kerro siitä meille. Vastaamme 14 päivän kuluessa.",
+        "en": "Did you notice a problem? Tell us. We reply within 14 days.",
+    },
+    "a11y.feedback_email": {"fi": "Sähköposti:", "en": "E-mail:"},
+    "a11y.feedback_staff": {
+        "fi": "Voit myös kertoa palautteesi kirjaston henkilökunnalle.",
+        "en": "You can also give your feedback to the library staff.",
+    },
+    "a11y.enforcement_heading": {"fi": "Valvontaviranomainen", "en": "Enforcement"},
+    "a11y.enforcement": {
+        "fi": "Jos et ole tyytyväinen vastaukseen tai et saa vastausta 14 päivässä, voit tehdä "
+        "ilmoituksen valvontaviranomaiselle. Sivulla saavutettavuusvaatimukset.fi kerrotaan, "
+        "miten ilmoitus tehdään.",
+        "en": "If you are not satisfied with our reply, or you get no reply within 14 days, you "
+        "can notify the enforcement authority. The site saavutettavuusvaatimukset.fi tells how.",
+    },
+    "a11y.authority": {
+        "fi": "Liikenne- ja viestintävirasto Traficom, saavutettavuuden valvonta",
+        "en": "Finnish Transport and Communications Agency Traficom, accessibility supervision",
+    },
+    "a11y.authority_phone": {
+        "fi": "Puhelin (vaihde): 029 534 5000",
+        "en": "Telephone (switchboard): +358 29 534 5000",
+    },
+    "a11y.prepared": {
+        "fi": "Seloste on laadittu {date}.",
+        "en": "This statement was prepared on {date}.",
+    },
+    "privacy.title": {"fi": "Tietosuoja", "en": "Privacy"},
+    "privacy.intro": {
+        "fi": "Voit osallistua ilman tunnusta ja ilman nimeä. Tällä sivulla kerrotaan, mitä "
+        "tietoja palvelu tallentaa, miksi ja kuinka kauan.",
+        "en": "You can take part without an account and without a name. This page tells what "
+        "the service stores, why, and for how long.",
+    },
+    "privacy.stored_heading": {"fi": "Mitä tallennetaan", "en": "What is stored"},
+    "privacy.attendance": {
+        "fi": "Osallistuminen: mihin tapahtumaan liityit, millä tavalla (esimerkiksi tabletilla) "
+        "ja kuinka kauan olit mukana. Emme tallenna nimeä, IP-osoitetta emmekä laitteen "
+        "tunnistetta.",
+        "en": "Taking part: which session you joined, how (for example on a tablet) and for how "
+        "long. We store no name, no IP address and no device identifier.",
+    },
+    "privacy.attendance_why": {
+        "fi": "Miksi: kaupunki raportoi, kuinka moni osallistuu ja millä alueilla.",
+        "en": "Why: the city reports how many people take part, and in which areas.",
+    },
+    "privacy.survey": {
+        "fi": "Palaute: tapahtuma ja antamasi arvio (1–5). Ei muuta.",
+        "en": "Feedback: the session and the score you gave (1–5). Nothing else.",
+    },
+    "privacy.chat": {
+        "fi": "Chat-viestejä ei tallenneta. Ne ovat muistissa vain tapahtuman ajan.",
+        "en": "Chat messages are never stored. They are kept in memory only during the session.",
+    },
+    "privacy.recordings": {
+        "fi": "Tallenteet: vain esiintyjän lähetys voidaan tallentaa. Ryhmätapahtumia ei "
+        "tallenneta. Näet sivulla merkin, kun tallennus on päällä.",
+        "en": "Recordings: only the presenter's broadcast can be recorded. Group sessions are "
+        "never recorded. Your page shows a sign while recording is on.",
+    },
+    "privacy.logs": {
+        "fi": "Palvelimen lokeihin ei kirjoiteta osoitteita eikä tunnuksia.",
+        "en": "The server's logs hold no addresses and no tokens.",
+    },
+    "privacy.how_long_heading": {"fi": "Kuinka kauan", "en": "For how long"},
+    "privacy.recordings_days": {
+        "fi": "Tallenteet poistetaan {days} päivän kuluttua.",
+        "en": "Recordings are deleted after {days} days.",
+    },
+    "privacy.recordings_kept": {
+        "fi": "Tallenteita ei poisteta automaattisesti. Kirjasto poistaa ne käsin.",
+        "en": "Recordings are not deleted automatically. The library deletes them by hand.",
+    },
+    "privacy.attendance_days": {
+        "fi": "Osallistumistiedot poistetaan {days} päivän kuluttua. "
+        "Raportteihin jäävät vain määrät.",
+        "en": "Attendance details are deleted after {days} days. Reports keep only the counts.",
+    },
+    "privacy.attendance_kept": {
+        "fi": "Osallistumistiedot säilytetään, kunnes kirjasto poistaa ne. "
+        "Raportteihin jäävät vain määrät.",
+        "en": "Attendance details are kept until the library deletes them. "
+        "Reports keep only the counts.",
+    },
+    "privacy.contact_heading": {"fi": "Kysyttävää?", "en": "Questions?"},
+    "privacy.contact": {
+        "fi": "Kysy kirjaston henkilökunnalta tai kirjoita meille.",
+        "en": "Ask the library staff, or write to us.",
+    },
 }
 
 _WEEKDAYS = {
@@ -1123,6 +1647,13 @@ def format_day(day: dt.date, lang: str) -> str:
     if lang == "en":
         return f"{_WEEKDAY_NAMES['en'][day.weekday()]} {day.day} {_MONTHS_EN[day.month - 1]}"
     return f"{_WEEKDAY_NAMES['fi'][day.weekday()]} {day.day}.{day.month}."
+
+
+def format_date(day: dt.date, lang: str) -> str:
+    """A full date: ``3.12.2026`` / ``3 Dec 2026``."""
+    if lang == "en":
+        return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
+    return f"{day.day}.{day.month}.{day.year}"
 
 
 def format_time(moment: dt.datetime, lang: str) -> str:

@@ -199,11 +199,12 @@ def test_an_undocumented_http_error_code_is_found_in_the_source(tmp_path: Path) 
 
 
 def test_a_documented_http_error_code_with_another_status_fails() -> None:
-    text = read(docs.API).replace("| `session_ended` | 410 |", "| `session_ended` | 404 |")
+    text = read(docs.API).replace("| `survey_too_fast` | 429 |", "| `survey_too_fast` | 400 |")
     expected = docs.http_errors_table(HTTP_CODES, {})
     have = docs.documented_table(text, expected)
-    assert docs.http_error_problems(expected, have, "`session_ended`") == [
-        "`session_ended`: HTTP status is '410' in the code, '404' in docs/api.md (http-error-codes)"
+    assert docs.http_error_problems(expected, have, "`survey_too_fast`") == [
+        "`survey_too_fast`: HTTP status is '429' in the code, '400' in docs/api.md "
+        "(http-error-codes)"
     ]
 
 

@@ -512,7 +512,7 @@ async def test_tablet_lists_its_sessions_and_one_tap_joins_as_a_tablet(
 
         # Sound only: the join asks for the audio tier and the page draws no video.
         await page.get_by_role("button", name="Takaisin tapahtumiin").click()
-        await page.get_by_role("switch", name="Vain ääni (heikko yhteys)").click()
+        await page.get_by_role("switch", name="Vain ääni. Valitse, jos kuva pätkii.").click()
         sent: list[str] = []
         page.on("websocket", lambda ws: ws.on("framesent", lambda p: sent.append(str(p))))
         await page.get_by_role("button", name="Liity: Satutunti").click()

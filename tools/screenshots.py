@@ -155,6 +155,7 @@ def take_all(base: str, data: dict[str, Any], context: BrowserContext) -> list[P
     visit("/staff", ".dash-session", "staff-dashboard")
     visit("/staff/reports", "#report-form", "staff-reports", report_done)
     visit("/staff/devices", "h1", "staff-devices")
+    visit("/staff/programme", "h1", "staff-programme")
     return taken
 
 

@@ -269,22 +269,30 @@ async def attendance_report(
     brief_visit_seconds: float,
     *,
     freshen: bool = True,
+    venue_id: int | None = None,
+    organiser_id: int | None = None,
 ) -> dict[str, Any]:
     """The report as JSON-ready data: ``rows`` (one per group) and ``totals``.
 
     ``freshen=False`` when the caller has just brought the rollups up to date itself.
+    ``venue_id`` or ``organiser_id`` narrow it to one venue's rows (a librarian's) or one
+    organiser's sessions (a coordinator's).
     """
     lo, hi = period_bounds(query)
     if freshen:
         await rollups.freshen(db, lo, hi, now, brief_visit_seconds)
     lang = query.lang
     group_by = query.group_by
-    in_period = (
+    in_period: tuple[Any, ...] = (
         VenueRollup.starts_at >= lo,
         VenueRollup.starts_at < hi,
         VenueRollup.starts_at <= now,
         VenueRollup.held.is_(True),
     )
+    if venue_id is not None:
+        in_period += (VenueRollup.venue_id == venue_id,)
+    if organiser_id is not None:
+        in_period += (VenueRollup.organiser_id == organiser_id,)
     # Grouped by venue a broadcast counts at its host and at each receiving venue; otherwise
     # once, at the host (so the areas' sessions and hours add up to the city's).
     counted = (

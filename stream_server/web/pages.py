@@ -1,4 +1,4 @@
-"""HTML pages: the session list, the join page and the presenter page.
+"""HTML pages: the join page and the presenter page (the programme is in public_pages).
 
 The pages are thin: they decide which view a person should see (join UI, "not started
 yet", "ended", not found, no access) and hand the session to the page scripts in
@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
 import jinja2
@@ -19,7 +20,7 @@ from stream_server import i18n
 from stream_server.basics import DoorTimes
 from stream_server.catalog import service as catalog
 from stream_server.config import PROJECT_ROOT
-from stream_server.db.models import Session, SessionMode
+from stream_server.db.models import Series, Session, SessionMode, SessionStatus
 from stream_server.web.addresses import client_address
 from stream_server.web.keys import DATABASE, LIVE, SETTINGS
 from stream_server.web.rendering import language as _language
@@ -69,34 +70,6 @@ def _session_view(
     return data
 
 
-def _day_groups(views: list[dict[str, Any]], lang: str, now: dt.datetime) -> list[dict[str, Any]]:
-    """The front page's list in days: what is on now, later today, tomorrow, then each day.
-
-    Today's groups are open; later days are folded (a heading with a count), so a phone shows
-    a page and not a flat list of the week.
-    """
-    today = now.astimezone(catalog.CITY_TZ).date()
-    groups: list[dict[str, Any]] = []
-
-    def group_for(key: str, label: str, is_open: bool) -> dict[str, Any]:
-        if not groups or groups[-1]["key"] != key:
-            groups.append({"key": key, "label": label, "open": is_open, "sessions": []})
-        return groups[-1]
-
-    for view in sorted(views, key=lambda v: (not v["live"], v["starts_at"])):
-        day = view["day"]
-        if view["live"]:
-            group = group_for("live", i18n.translate("index.live_now", lang), True)
-        elif day == today:
-            group = group_for("today", i18n.translate("index.later_today", lang), True)
-        elif day == today + dt.timedelta(days=1):
-            group = group_for("tomorrow", i18n.translate("index.tomorrow", lang), False)
-        else:
-            group = group_for(day.isoformat(), i18n.format_day(day, lang), False)
-        group["sessions"].append(view)
-    return groups
-
-
 def _notice(
     request: web.Request, heading: str, body: str, status: int, **extra: Any
 ) -> web.Response:
@@ -116,11 +89,35 @@ def _not_found(request: web.Request, by_code: bool, typed: str = "") -> web.Resp
 
 
 def _phase_page(request: web.Request, session: Session, now: dt.datetime) -> web.Response | None:
-    """The "not started yet" or "ended" page, or None when doors are open."""
+    """The "not started yet", "ended", "cancelled" or "in person only" page, or None when
+    doors are open."""
     lang = _language(request)
     doors = request.app[SETTINGS].door_times
     phase = catalog.session_phase(session, now, doors)
     view = _session_view(session, lang, now, doors)
+    if session.status == SessionStatus.CANCELLED:
+        return _notice(
+            request,
+            "cancelled.heading",
+            "cancelled.body",
+            status=200,
+            kind="cancelled",
+            session=view,
+            body_params={"reason": session.cancel_reason or "–"},
+        )
+    if not session.online and phase != catalog.Phase.ENDED:
+        return _notice(
+            request,
+            "in_person.heading",
+            "in_person.body",
+            status=200,
+            kind="in-person",
+            session=view,
+            body_params={
+                "place": f"{view['venue_name']}, {view['room_name']}",
+                "when": view["starts_local"],
+            },
+        )
     if phase == catalog.Phase.UPCOMING:
         opens_in = (session.starts_at - doors.open_before - now).total_seconds()
         return _notice(
@@ -185,28 +182,6 @@ def _join_page(
 
 
 # -- routes -----------------------------------------------------------------------------------
-@routes.get("/", name="index")
-async def index(request: web.Request) -> web.Response:
-    """Public sessions that are live or upcoming; private ones are never listed."""
-    lang = _language(request)
-    now = catalog.utcnow()
-    async with request.app[DATABASE].session() as db:
-        doors = request.app[SETTINGS].door_times
-        listed = await catalog.list_listed_sessions(db, now, doors)
-        views = [_session_view(s, lang, now, doors) for s in listed]
-    for view in views:
-        view["url"] = _link(request, f"/sessions/{view['id']}")
-    return _render(
-        request,
-        "index.html",
-        {
-            "title": i18n.translate("index.title", lang),
-            "sessions": views,
-            "days": _day_groups(views, lang, now),
-        },
-    )
-
-
 @routes.get("/j", name="join_code_form")
 async def join_code_form(request: web.Request) -> web.Response:
     """The code form on the front page submits here; redirect to the code's page."""
@@ -224,8 +199,9 @@ async def join_by_code(request: web.Request) -> web.Response:
     limits = request.app[LIVE].limits
     address = client_address(request)
     limits.join(address)  # 429 when this address joins too often or guesses codes
+    doors = request.app[SETTINGS].door_times
     async with request.app[DATABASE].session() as db:
-        session = await catalog.get_session_by_code(db, code, now) if code else None
+        session = await catalog.get_session_by_code(db, code, now, doors) if code else None
         if session is None:
             limits.code_failed(address)
             return _not_found(request, by_code=True, typed=request.match_info["code"])
@@ -243,8 +219,9 @@ async def join_code_lookup(request: web.Request) -> web.Response:
     limits = request.app[LIVE].limits
     address = client_address(request)
     limits.check_codes(address)
+    doors = request.app[SETTINGS].door_times
     async with request.app[DATABASE].session() as db:
-        session = await catalog.get_session_by_code(db, code, now) if code else None
+        session = await catalog.get_session_by_code(db, code, now, doors) if code else None
         if session is None:
             limits.code_failed(address)
             return web.json_response(
@@ -304,3 +281,27 @@ async def host_page(request: web.Request) -> web.Response:
             "extra_styles": ["moderation.css"] if session.mode == SessionMode.GROUP else [],
         },
     )
+
+
+@routes.get("/series/{series_id}/host", name="series_host")
+async def series_host(request: web.Request) -> web.StreamResponse:
+    """A series' one host link: to the presenter page of its occurrence that is live or next."""
+    token = request.query.get("token", "")
+    now = catalog.utcnow()
+    async with request.app[DATABASE].session() as db:
+        series = await db.get(Series, request.match_info["series_id"])
+        if series is None:
+            return _not_found(request, by_code=False)
+        if not catalog.secret_matches(token, series.host_token_hash):
+            return _notice(
+                request, "forbidden.title", "forbidden.host_body", status=403, kind="forbidden"
+            )
+        doors = request.app[SETTINGS].door_times
+        session = await catalog.get_session_by_code(db, series.join_code, now, doors)
+    if session is None:
+        return _not_found(request, by_code=False)
+    params = {"token": token}
+    if request.query.get("lang") in i18n.LANGUAGES:
+        params["lang"] = request.query["lang"]
+    query = urlencode(params)
+    raise web.HTTPSeeOther(f"/host/{session.id}?{query}")

@@ -65,3 +65,19 @@ def render(
     response.headers["Vary"] = "Accept-Language"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def out_of_scope_page(request: web.Request) -> web.Response:
+    """A staff page beyond the person's role (the HTML twin of ``403 out_of_scope``)."""
+    lang = language(request)
+    return render(
+        request,
+        "notice.html",
+        {
+            "title": i18n.translate("scope.heading", lang),
+            "heading": "scope.heading",
+            "body": "scope.body",
+            "kind": "out-of-scope",
+        },
+        status=403,
+    )
