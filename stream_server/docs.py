@@ -73,7 +73,7 @@ def _row(cells: Sequence[str]) -> str:
 
 
 def begin_marker(name: str) -> str:
-    return f"<!-- generated: {name} (edit the code, then run `kohtaamo docs --write`) -->"
+    return f"<!-- generated: {name} (written by `kohtaamo docs --write`; do not edit by hand) -->"
 
 
 def end_marker(name: str) -> str:
@@ -469,9 +469,10 @@ def documented_command(text: str, program: str, path: Sequence[str]) -> bool:
 _LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 
 
-def heading_anchors(text: str) -> set[str]:
-    """The anchors GitHub makes of a Markdown file's headings (code blocks skipped)."""
-    anchors: set[str] = set()
+def headings(text: str) -> list[tuple[int, str, str]]:
+    """``(level, title, anchor)`` of a Markdown file's headings, with the anchors GitHub
+    makes of them (code blocks skipped)."""
+    found: list[tuple[int, str, str]] = []
     seen: dict[str, int] = {}
     fenced = False
     for line in text.splitlines():
@@ -483,8 +484,20 @@ def heading_anchors(text: str) -> set[str]:
         slug = re.sub(r"[^\w\- ]", "", title.lower().replace("`", "")).replace(" ", "-")
         count = seen.get(slug, 0)
         seen[slug] = count + 1
-        anchors.add(slug if count == 0 else f"{slug}-{count}")
-    return anchors
+        level = len(line) - len(line.lstrip("#"))
+        found.append((level, title, slug if count == 0 else f"{slug}-{count}"))
+    return found
+
+
+def heading_anchors(text: str) -> set[str]:
+    return {anchor for _, _, anchor in headings(text)}
+
+
+def contents(text: str) -> str:
+    """A page's table of contents: a link to each of its ``##`` sections."""
+    return "\n".join(
+        f"- [{title}](#{anchor})" for level, title, anchor in headings(text) if level == 2
+    )
 
 
 def broken_links(path: Path, text: str, root: Path) -> list[str]:
@@ -533,7 +546,8 @@ def generated_tables(docs_root: Path = PROJECT_ROOT, source: Path = PROJECT_ROOT
 
 
 def write_tables(docs_root: Path = PROJECT_ROOT, source: Path = PROJECT_ROOT) -> list[Path]:
-    """Rewrite every generated table in place; the files that changed."""
+    """Rewrite every generated table, and every page's contents, in place; the files that
+    changed."""
     changed = []
     for table in generated_tables(docs_root, source):
         path = docs_root / table.path
@@ -542,6 +556,14 @@ def write_tables(docs_root: Path = PROJECT_ROOT, source: Path = PROJECT_ROOT) ->
         if new != text:
             path.write_text(new, encoding="utf-8")
             changed.append(table.path)
+    for page in PAGES:
+        path = docs_root / page
+        text = path.read_text(encoding="utf-8")
+        if begin_marker("contents") in text:
+            new = replace_block(text, "contents", contents(text))
+            if new != text:
+                path.write_text(new, encoding="utf-8")
+                changed.append(page)
     return changed
 
 
@@ -555,4 +577,8 @@ def stale_tables(docs_root: Path = PROJECT_ROOT, source: Path = PROJECT_ROOT) ->
                 stale.append(f"{table.path}: {table.name}")
         except DocsError as exc:
             stale.append(f"{table.path}: {exc}")
+    for page in PAGES:
+        text = (docs_root / page).read_text(encoding="utf-8")
+        if begin_marker("contents") in text and read_block(text, "contents") != contents(text):
+            stale.append(f"{page}: contents")
     return stale

@@ -285,6 +285,7 @@ def test_a_broken_link_and_a_missing_anchor_are_reported(tmp_path: Path) -> None
 def test_a_stale_table_is_found_and_rewritten(tmp_path: Path) -> None:
     """``kohtaamo docs`` reports a table edited by hand; ``--write`` puts it right."""
     shutil.copytree(PROJECT_ROOT / "docs", tmp_path / "docs")
+    shutil.copy(PROJECT_ROOT / "README.md", tmp_path / "README.md")
     page = tmp_path / docs.OPERATIONS
     page.write_text(
         page.read_text(encoding="utf-8").replace("| `8080` |", "| `80` |"), encoding="utf-8"
@@ -293,3 +294,13 @@ def test_a_stale_table_is_found_and_rewritten(tmp_path: Path) -> None:
     assert docs.write_tables(tmp_path) == [docs.OPERATIONS]
     assert docs.stale_tables(tmp_path) == []
     assert page.read_text(encoding="utf-8") == read(docs.OPERATIONS)
+
+
+def test_a_new_section_missing_from_the_contents_is_found(tmp_path: Path) -> None:
+    shutil.copytree(PROJECT_ROOT / "docs", tmp_path / "docs")
+    shutil.copy(PROJECT_ROOT / "README.md", tmp_path / "README.md")
+    page = tmp_path / "docs" / "librarian.md"
+    page.write_text(page.read_text(encoding="utf-8") + "\n## Loans\n", encoding="utf-8")
+    assert docs.stale_tables(tmp_path) == ["docs/librarian.md: contents"]
+    docs.write_tables(tmp_path)
+    assert "- [Loans](#loans)" in docs.read_block(page.read_text(encoding="utf-8"), "contents")
