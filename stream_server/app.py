@@ -21,8 +21,10 @@ from stream_server.staff.service import PasswordHashing, hashing_pool
 from stream_server.staff.throttle import LoginThrottle
 from stream_server.web import (
     api,
+    cards,
     device_api,
     events_api,
+    feeds,
     health,
     kiosk_pages,
     metrics,
@@ -165,7 +167,9 @@ def create_app(
     recording_api.setup(app)  # recording control and the retention clean-up
     pages.setup(app)
     app.add_routes(public_pages.routes)  # the programme, its board and events, statements
-    programme_pages.setup(app)  # the planning page, organisers, the audit log, join cards
+    programme_pages.setup(app)  # the planning page, organisers, the audit log
+    app.add_routes(cards.routes)  # join cards and posters
+    app.add_routes(feeds.routes)  # /programme.ics and /programme.json
     if (WEB_ROOT / "static").is_dir():
         app.router.add_static("/static/", WEB_ROOT / "static", name="static")
     return app

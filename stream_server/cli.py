@@ -19,6 +19,7 @@ from sqlalchemy import make_url, select
 from sqlalchemy.exc import DBAPIError
 
 from stream_server import admin_cli
+from stream_server.basics import absolute_url
 from stream_server.catalog import organisers
 from stream_server.catalog import service as catalog
 from stream_server.config import ConfigError, Settings, load_settings
@@ -44,16 +45,26 @@ async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[Any]
         await database.close()
 
 
-def created_session_json(created: catalog.CreatedSession, base_url: str = "") -> dict[str, Any]:
-    data = catalog.session_to_json(created.session)
+def created_session_json(created: catalog.CreatedSession, base_url: str) -> dict[str, Any]:
+    """A new session with its tokens, every link absolute on ``base_url`` (OBS and
+    e-mails cannot use a path)."""
+    session = created.session
+    data = catalog.session_to_json(session)
+
+    def url(path: str) -> str:
+        return absolute_url(base_url, path)
+
     data.update(
-        join_code=created.session.join_code,
+        join_code=session.join_code,
         host_token=created.host_token,
         publish_token=created.publish_token,
-        whip_url=f"{base_url}/whip/{created.session.id}",
-        whep_url=f"{base_url}/whep/{created.session.id}",
-        join_url=f"{base_url}/j/{created.session.join_code}",
-        host_url=f"{base_url}/host/{created.session.id}?token={created.host_token}",
+        session_url=url(f"/sessions/{session.id}"),
+        whip_url=url(f"/whip/{session.id}"),
+        whep_url=url(f"/whep/{session.id}"),
+        join_url=url(f"/j/{session.join_code}"),
+        host_url=url(f"/host/{session.id}?token={created.host_token}"),
+        card_url=url(f"/j/{session.join_code}/card"),
+        poster_url=url(f"/sessions/{session.id}/poster?token={created.host_token}"),
     )
     return data
 
@@ -150,8 +161,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     created, new_devices, past, name, password = _run(_with_db(settings, work))
     # The configured address (KOHTAAMO_HOST/KOHTAAMO_PORT or the config file); `kohtaamo serve`
     # prints the links again with the address it really serves on.
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-    base = f"http://{host}:{settings.port}"
+    base = settings.cli_base_url
     sessions = [created_session_json(c, base) for c in created] or [
         {k: rebase_url(v, base) if k.endswith("_url") else v for k, v in row.items()}
         for row in known["sessions"]
@@ -239,7 +249,7 @@ def cmd_sessions_create(settings: Settings, args: argparse.Namespace) -> int:
     except catalog.CatalogError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    data = created_session_json(created)
+    data = created_session_json(created, settings.cli_base_url)
     if args.json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:

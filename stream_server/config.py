@@ -242,7 +242,8 @@ SETTINGS: tuple[Setting, ...] = (
         "public_url",
         "",
         _parse_public_url,
-        "The address people open (e.g. https://kohtaamo.example.fi): staff cookies are Secure "
+        "The address people open (e.g. https://kohtaamo.example.fi): links that leave the "
+        "server (feeds, cards, QR codes, command-line output) use it; staff cookies are Secure "
         "unless it is http://; WebSockets from pages of other origins are refused.",
     ),
     Setting(
@@ -517,6 +518,18 @@ class Settings:
             return None
         parts = urlsplit(self.public_url)
         return f"{parts.scheme}://{parts.netloc}".lower()
+
+    @property
+    def cli_base_url(self) -> str:
+        """Where links printed by the command line point: :attr:`public_url`, or else
+        ``http://HOST:PORT`` of the settings (a wildcard host as 127.0.0.1). The server
+        itself uses the request's own origin instead (``web.rendering.base_url``)."""
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     @property
     def secure_cookies(self) -> bool:

@@ -1556,6 +1556,55 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fi": "Kysy kirjaston henkilökunnalta tai kirjoita meille.",
         "en": "Ask the library staff, or write to us.",
     },
+    # -- public programme feeds and cards (issue 17) --------------------------------------------
+    "feed.calendar_name": {
+        "fi": "Kohtaamo: kirjastojen ohjelma",
+        "en": "Kohtaamo: library programme",
+    },
+    "feed.cancelled": {"fi": "PERUTTU: {reason}", "en": "CANCELLED: {reason}"},
+    "feed.cancelled_summary": {"fi": "Peruttu: {title}", "en": "Cancelled: {title}"},
+    "feed.organiser": {"fi": "Järjestäjä: {organiser}", "en": "Organiser: {organiser}"},
+    "feed.free": {"fi": "Maksuton, ei ilmoittautumista.", "en": "Free, no registration."},
+    "feed.online": {
+        "fi": "Tule paikan päälle tai osallistu verkossa: {url}",
+        "en": "Come in person or join online: {url}",
+    },
+    "feed.in_person": {
+        "fi": "Vain paikan päällä, ei verkossa. {url}",
+        "en": "In person only, not online. {url}",
+    },
+    "cards.rule": {
+        "fi": "joka {days} klo {start}–{end} {until}",
+        "en": "every {days} {start}–{end} {until}",
+    },
+    "cards.rule.until": {"fi": "{date} asti", "en": "until {date}"},
+    "cards.rule.count": {"fi": "({count} kertaa)", "en": "({count} times)"},
+    "cards.and": {"fi": "ja", "en": "and"},
+    "cards.weekday.mo": {"fi": "maanantai", "en": "Monday"},
+    "cards.weekday.tu": {"fi": "tiistai", "en": "Tuesday"},
+    "cards.weekday.we": {"fi": "keskiviikko", "en": "Wednesday"},
+    "cards.weekday.th": {"fi": "torstai", "en": "Thursday"},
+    "cards.weekday.fr": {"fi": "perjantai", "en": "Friday"},
+    "cards.weekday.sa": {"fi": "lauantai", "en": "Saturday"},
+    "cards.weekday.su": {"fi": "sunnuntai", "en": "Sunday"},
+    "cards.once": {"fi": "{when}–{end}", "en": "{when}–{end}"},
+    "cards.organiser": {"fi": "Järjestäjä: {organiser}", "en": "Organiser: {organiser}"},
+    "cards.free": {"fi": "Maksuton. Ei ilmoittautumista.", "en": "Free. No registration."},
+    "cards.how": {
+        "fi": "Tule paikalle tai osallistu tabletilla, puhelimella tai tietokoneella: "
+        "lue QR-koodi tai avaa osoite ja anna koodi.",
+        "en": "Come in person or take part on a tablet, phone or computer: "
+        "scan the QR code, or open the address and give the code.",
+    },
+    "cards.cancelled": {"fi": "Peruttu: {reason}", "en": "Cancelled: {reason}"},
+    "cards.card_link": {"fi": "Kortti (A6)", "en": "Card (A6)"},
+    "cards.poster_link": {"fi": "Juliste (A4)", "en": "Poster (A4)"},
+    "cards.print": {"fi": "Tulosta", "en": "Print"},
+    "cards.forbidden_body": {
+        "fi": "Yksityisen ryhmän kortin avaa ryhmän vetäjän linkki "
+        "tai henkilökunnan kirjautuminen.",
+        "en": "A private group's card opens with the group leader's link or a staff login.",
+    },
 }
 
 _WEEKDAYS = {

@@ -660,3 +660,19 @@ def test_staff_programme_forms(demo: Demo, context_for: Any, axe_source: str, la
     measure(page, check, axe_source)
     no_page_errors(page, check)
     report(check)
+
+
+# -- printed cards and posters (issue 17) ---------------------------------------------------------
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_join_card_and_poster(demo: Demo, context_for: Any, axe_source: str, lang: str) -> None:
+    """The A6 card and the A4 poster as their screen preview: the code and the QR code on the
+    first screen, readable at every size."""
+    lecture_id = demo.session(LECTURE)["id"]
+    context = context_for(lang)
+    for kind in ("card", "poster"):
+        url = f"{demo.base}{with_lang(f'/sessions/{lecture_id}/{kind}', lang)}"
+        page = open_ready(context, url, "#card-qr")
+        check = Check(f"join-{kind}", lang, primary=("#card-heading",))
+        measure(page, check, axe_source)
+        no_page_errors(page, check)
+        report(check)

@@ -348,7 +348,8 @@ async def test_titles_are_escaped(client: TestClient, sessions: Sessions) -> Non
     doc = parse(raw)
     assert heading(doc) == title  # shown as text...
     scripts = doc.find_all("script")
-    assert all(s.attrs.get("src") or s.attrs.get("type") == "application/json" for s in scripts)
+    data_blocks = ("application/json", "application/ld+json")  # never run by the browser
+    assert all(s.attrs.get("src") or s.attrs.get("type") in data_blocks for s in scripts)
     assert not doc.find_all("img")  # ...never as markup
     assert "<script>alert" not in raw and "&lt;script&gt;" in raw
     # The config JSON is in a <script> element: '<' must not appear raw inside it.

@@ -155,6 +155,13 @@ def host_page() -> dict[str, int]:
     return {**everyone(403), "host": 200}
 
 
+def private_card() -> dict[str, int]:
+    """A private group's card or poster: its host token in ``?token=`` (tested in
+    tests/test_join_cards.py: no credential here is that group's) or staff who reach it
+    (a librarian of another venue or a coordinator of another organiser does not)."""
+    return {**everyone(403), **dict.fromkeys(STAFF, 200), **dict.fromkeys(OUT_OF_SCOPE, 403)}
+
+
 @dataclasses.dataclass(frozen=True)
 class Row:
     """How to call a route and what each credential gets."""
@@ -428,6 +435,25 @@ TABLE: dict[str, list[Row]] = {
     "GET /j/{code}/card": [
         Row("/j/{P_CODE}/card", everyone(200)),
         Row("/j/ZZZZ2222/card", everyone(404)),
+    ],
+    # -- the public programme's feeds, cards and posters (issue 17): public ones are open; a
+    # private group's card needs its host token or staff (tests/test_join_cards.py).
+    "GET /programme.ics": [
+        Row("/programme.ics", everyone(200)),
+        Row("/programme.ics?venue=nowhere", everyone(400)),
+    ],
+    "GET /programme.json": [
+        Row("/programme.json", everyone(200)),
+        Row("/programme.json?online=maybe", everyone(400)),
+    ],
+    "GET /sessions/{session_id}/card": [
+        Row(f"/sessions/{S}/card", everyone(200)),
+        Row(f"/sessions/{P}/card", private_card()),
+        Row("/sessions/nosuchsess/card", everyone(404)),
+    ],
+    "GET /sessions/{session_id}/poster": [
+        Row(f"/sessions/{S}/poster", everyone(200)),
+        Row(f"/sessions/{P}/poster", private_card()),
     ],
     # (no credential of the table is the series' own host token: tests/test_programme_api.py)
     "GET /series/{series_id}/host": [

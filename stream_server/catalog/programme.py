@@ -443,7 +443,8 @@ def staff_session_json(
         minutes=round((session.ends_at - session.starts_at).total_seconds() / 60),
         receivers=[f"{r.room.venue.slug}/{r.room.slug}" for r in session.receivers],
         join_url=f"/j/{session.join_code}",
-        card_url=f"/j/{session.join_code}/card",
+        card_url=f"/sessions/{session.id}/card",
+        poster_url=f"/sessions/{session.id}/poster",
     )
     return data
 
@@ -505,7 +506,8 @@ class Created:
             "publish_token": self.tokens.publish,
             "caption_token": self.tokens.caption,
             "join_url": f"/j/{first.join_code}",
-            "card_url": f"/j/{first.join_code}/card",
+            "card_url": f"/sessions/{first.id}/card",
+            "poster_url": f"/sessions/{first.id}/poster",
             "host_url": f"{host_path}?token={self.tokens.host}",
             "whip_url": f"/whip/{first.id}",
             "occurrences": [

@@ -28,7 +28,7 @@ from stream_server.staff.service import StaffIdentity
 from stream_server.web.auth import require_staff, require_staff_page
 from stream_server.web.bodies import read_form
 from stream_server.web.keys import DATABASE, LIVE, SETTINGS
-from stream_server.web.rendering import language, link, out_of_scope_page, render
+from stream_server.web.rendering import absolute_url, language, link, out_of_scope_page, render
 from stream_server.web.staff_pages import staff_page_context
 
 logger = logging.getLogger(__name__)
@@ -226,7 +226,7 @@ async def register_device(request: web.Request) -> web.Response:
             status=400,
         )
     path = devices.enrol_path(new.device.kind, new.token)
-    url = f"{request.scheme}://{request.host}{path}"
+    url = absolute_url(request, path)
     logger.info("staff %s registered device %d (%s)", identity.name, device["id"], device["kind"])
     created = {"device": device, "token": new.token, "url": url, "qr": qr_data_uri(url)}
     return await _devices_page(request, identity, created=created, status=201)

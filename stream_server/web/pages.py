@@ -8,6 +8,7 @@ yet", "ended", not found, no access) and hand the session to the page scripts in
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from typing import Any
 from urllib.parse import urlencode
@@ -15,14 +16,18 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from markupsafe import Markup
 
 from stream_server import i18n
 from stream_server.basics import DoorTimes
+from stream_server.catalog import feeds
 from stream_server.catalog import service as catalog
 from stream_server.config import PROJECT_ROOT
 from stream_server.db.models import Series, Session, SessionMode, SessionStatus
 from stream_server.web.addresses import client_address
 from stream_server.web.keys import DATABASE, LIVE, SETTINGS
+from stream_server.web.rendering import absolute_url as _absolute_url
+from stream_server.web.rendering import base_url as _base_url
 from stream_server.web.rendering import language as _language
 from stream_server.web.rendering import link as _link
 from stream_server.web.rendering import render as _render
@@ -88,9 +93,12 @@ def _not_found(request: web.Request, by_code: bool, typed: str = "") -> web.Resp
     return _notice(request, "notfound.title", body, status=404, kind="not-found", **extra)
 
 
-def _phase_page(request: web.Request, session: Session, now: dt.datetime) -> web.Response | None:
+def _phase_page(
+    request: web.Request, session: Session, now: dt.datetime, extra: dict[str, Any] | None = None
+) -> web.Response | None:
     """The "not started yet", "ended", "cancelled" or "in person only" page, or None when
-    doors are open."""
+    doors are open. ``extra`` goes into the page's context (a public page's JSON-LD)."""
+    extra = extra or {}
     lang = _language(request)
     doors = request.app[SETTINGS].door_times
     phase = catalog.session_phase(session, now, doors)
@@ -103,6 +111,7 @@ def _phase_page(request: web.Request, session: Session, now: dt.datetime) -> web
             status=200,
             kind="cancelled",
             session=view,
+            **extra,
             body_params={"reason": session.cancel_reason or "–"},
         )
     if not session.online and phase != catalog.Phase.ENDED:
@@ -113,6 +122,7 @@ def _phase_page(request: web.Request, session: Session, now: dt.datetime) -> web
             status=200,
             kind="in-person",
             session=view,
+            **extra,
             body_params={
                 "place": f"{view['venue_name']}, {view['room_name']}",
                 "when": view["starts_local"],
@@ -127,13 +137,14 @@ def _phase_page(request: web.Request, session: Session, now: dt.datetime) -> web
             status=200,
             kind="upcoming",
             session=view,
+            **extra,
             body_params={"when": view["starts_local"]},
             # The page reloads itself when doors open (a script timer; no meta refresh).
             reload_in=max(1, math.ceil(opens_in) + 1),
         )
     if phase == catalog.Phase.ENDED:
         return _notice(
-            request, "ended.heading", "ended.body", status=200, kind="ended", session=view
+            request, "ended.heading", "ended.body", status=200, kind="ended", session=view, **extra
         )
     return None
 
@@ -160,10 +171,14 @@ def _client_config(
 
 
 def _join_page(
-    request: web.Request, session: Session, now: dt.datetime, join: dict[str, str]
+    request: web.Request,
+    session: Session,
+    now: dt.datetime,
+    join: dict[str, str],
+    extra: dict[str, Any] | None = None,
 ) -> web.Response:
     lang = _language(request)
-    phase_page = _phase_page(request, session, now)
+    phase_page = _phase_page(request, session, now, extra)
     if phase_page is not None:
         return phase_page
     view = _session_view(session, lang, now, request.app[SETTINGS].door_times)
@@ -177,6 +192,7 @@ def _join_page(
             "config": config,
             "page_scripts": ["js/join.js"],
             "is_group": session.mode == SessionMode.GROUP,
+            **(extra or {}),
         },
     )
 
@@ -242,7 +258,29 @@ async def session_page(request: web.Request) -> web.Response:
         session = await catalog.get_session(db, request.match_info["session_id"])
         if session is None or not catalog.may_view(session, None):
             return _not_found(request, by_code=False)
-        return _join_page(request, session, now, {"session": session.id})
+        event = feeds.FeedEvent.of(session, _base_url(request))
+        return _join_page(
+            request, session, now, {"session": session.id}, _public_extras(request, event)
+        )
+
+
+def _public_extras(request: web.Request, event: feeds.FeedEvent) -> dict[str, Any]:
+    """What a public session's page adds: its schema.org ``Event`` as JSON-LD (the same
+    object as its entry in ``/programme.json``) and links to print its card and poster."""
+    return {
+        "jsonld": json_ld_script(feeds.event_jsonld(event)),
+        "print_links": {
+            "card": _link(request, f"/sessions/{event.id}/card"),
+            "poster": _link(request, f"/sessions/{event.id}/poster"),
+        },
+    }
+
+
+def json_ld_script(data: dict[str, Any]) -> Markup:
+    """JSON for a ``<script type="application/ld+json">``: ``<``, ``>`` and ``&`` escaped so a
+    title cannot close the script element."""
+    text = json.dumps(data, ensure_ascii=False)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
 @routes.get("/host/{session_id}", name="host")
@@ -276,7 +314,7 @@ async def host_page(request: web.Request) -> web.Response:
             "config": config,
             # For the presenter to read out or paste into an invitation.
             "join_code_shown": f"{code[:4]} {code[4:]}",
-            "join_url": f"{request.scheme}://{request.host}/j/{code}",
+            "join_url": _absolute_url(request, f"/j/{code}"),
             "page_scripts": ["js/host.js"],
             "extra_styles": ["moderation.css"] if session.mode == SessionMode.GROUP else [],
         },

@@ -16,7 +16,6 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
-import segno
 from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,11 +41,10 @@ from stream_server.db.models import (
 from stream_server.errors import InvalidField, KohtaamoError, OutOfScope, RoomTaken
 from stream_server.staff import audit, scope
 from stream_server.staff.service import StaffIdentity
-from stream_server.web.addresses import client_address
 from stream_server.web.auth import require_staff, require_staff_page
 from stream_server.web.bodies import read_form
 from stream_server.web.keys import DATABASE, LIVE, SETTINGS
-from stream_server.web.rendering import language, link, out_of_scope_page, render
+from stream_server.web.rendering import base_url, language, link, out_of_scope_page, render
 from stream_server.web.staff_pages import format_date, staff_page_context
 
 logger = logging.getLogger(__name__)
@@ -149,7 +147,7 @@ def _session_item(
         "receivers": [r.room.venue.name for r in session.receivers],
         "manage": manage,
         "join_code": session.join_code if manage else None,
-        "card_url": f"/j/{session.join_code}/card" if manage else None,
+        "card_url": f"/sessions/{session.id}/card" if manage else None,
         "url": link(request, f"{PAGE}/sessions/{session.id}") if manage else None,
     }
 
@@ -563,7 +561,7 @@ async def create_from_form(request: web.Request) -> web.Response:
     logger.info(
         "staff %s created %s from the planning page", identity.name, data["series_id"] or data["id"]
     )
-    base = f"{request.scheme}://{request.host}"
+    base = base_url(request)
     return render(
         request,
         "staff_programme_created.html",
@@ -720,7 +718,7 @@ async def _session_page(
             "tablets": tablets,
             "links": links,
             "host_path": host_path,
-            "base": f"{request.scheme}://{request.host}",
+            "base": base_url(request),
             "week_url": f"{PAGE}"
             + _query(
                 week=_local(session.starts_at).date().isoformat(), lang=request.query.get("lang")
@@ -863,7 +861,7 @@ async def links_from_form(request: web.Request) -> web.Response:
             tokens, ids = await programme.new_links(db, identity, session_id=session.id)
             host_path = f"/host/{session.id}"
     await request.app[LIVE].sessions_changed(ids)
-    base = f"{request.scheme}://{request.host}"
+    base = base_url(request)
     links = {
         "host_url": f"{base}{host_path}?token={tokens.host}",
         "publish_token": tokens.publish,
@@ -1099,49 +1097,6 @@ async def audit_page(request: web.Request) -> web.Response:
             "older_url": f"/staff/audit{_query(before=str(older), lang=request.query.get('lang'))}"
             if older
             else None,
-        },
-    )
-
-
-# -- the card a home-care client keeps -----------------------------------------------------------
-@routes.get("/j/{code}/card", name="join_card")
-async def join_card(request: web.Request) -> web.Response:
-    """A printable card: the activity, when it recurs, the join code, its link and QR code.
-
-    Anyone with the code may open it (the code is what the card carries anyway)."""
-    lang = language(request)
-    code = catalog.normalise_join_code(request.match_info["code"])
-    now = utcnow()
-    limits = request.app[LIVE].limits
-    address = client_address(request)
-    limits.check_codes(address)  # the card is a code look-up too: 429 for a guesser
-    async with request.app[DATABASE].session() as db:
-        session = (
-            await catalog.get_session_by_code(db, code, now, request.app[SETTINGS].door_times)
-            if code
-            else None
-        )
-        if session is None:
-            limits.code_failed(address)
-            raise web.HTTPNotFound(reason="no such join code")
-        series = await db.get(Series, session.series_id) if session.series_id else None
-        rule_text = _rule_text(series, lang) if series is not None else None
-        place = f"{session.room.venue.name}"
-    url = f"{request.scheme}://{request.host}/j/{code}"
-    return render(
-        request,
-        "join_card.html",
-        {
-            "title": session.title,
-            "extra_styles": ["programme.css"],
-            "session_title": session.title,
-            "when": rule_text or i18n.format_datetime(session.starts_at, lang, now),
-            "place": place,
-            "online": session.online,
-            "code": code,
-            "spaced_code": f"{code[:4]} {code[4:]}",
-            "url": url,
-            "qr": str(segno.make(url, error="m").svg_data_uri(scale=6, border=2, dark="#000")),
         },
     )
 

@@ -13,6 +13,8 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from stream_server import i18n
+from stream_server.basics import absolute_url as _absolute
+from stream_server.web.keys import SETTINGS
 
 #: Only our own scripts and styles; media and WebSocket to this origin.
 CONTENT_SECURITY_POLICY = (
@@ -40,6 +42,17 @@ def link(request: web.Request, path: str) -> str:
     if request.query.get("lang") in i18n.LANGUAGES:
         return f"{path}?{urlencode({'lang': request.query['lang']})}"
     return path
+
+
+def base_url(request: web.Request) -> str:
+    """The server's address for links that leave it: ``public_url`` when set, otherwise
+    the origin this request was sent to."""
+    return request.app[SETTINGS].public_url or f"{request.scheme}://{request.host}"
+
+
+def absolute_url(request: web.Request, path: str) -> str:
+    """``path`` as an absolute link (feeds, cards, QR codes, links to copy)."""
+    return _absolute(base_url(request), path)
 
 
 def render(
