@@ -13,7 +13,7 @@ AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
 FUZZ_SCALE ?= 25
 FUZZ_SEED ?= 20261203
 
-.PHONY: setup run test fuzz bench-join-storm lint bench bench-attendance bench-fanout bench-join-burst bench-login-flood clean
+.PHONY: setup run test fuzz screenshots docs bench-join-storm lint bench bench-attendance bench-fanout bench-join-burst bench-login-flood clean
 
 setup: $(STAMP) $(AXE)
 
@@ -48,6 +48,14 @@ test: setup
 # thousand cases in ~15 s); FUZZ_SEED=N draws other cases.
 fuzz: setup
 	KOHTAAMO_FUZZ_SCALE=$(FUZZ_SCALE) KOHTAAMO_FUZZ_SEED=$(FUZZ_SEED) unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m pytest tests/test_fuzz.py $(PYTEST_ARGS)'
+
+# The pictures in docs/img/ (docs/librarian.md): a demo server photographed by Chromium.
+screenshots: setup
+	unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m tools.screenshots'
+
+# Regenerate the tables in docs/ from the code (tests/test_docs.py fails while they differ).
+docs: setup
+	$(BIN)/kohtaamo docs --write
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,5 +1,5 @@
-"""The server's device API, WHIP/WHEP and session events, as seen from a room PC (see the
-README).
+"""The server's device API, WHIP/WHEP and session events, as seen from a room PC (see
+docs/api.md).
 
 Failures are sorted into three kinds because the agent reacts differently to each:
 ``ServerUnavailable`` (network down, server restarting, 5xx: retry with back-off),

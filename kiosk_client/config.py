@@ -11,7 +11,7 @@ import dataclasses
 import json
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,51 +26,177 @@ class ConfigError(ValueError):
     """The configuration cannot be used; the message names the key."""
 
 
+def setting(
+    doc: str,
+    *,
+    default: Any = dataclasses.MISSING,
+    default_factory: Callable[[], Any] | None = None,
+    shown: str | None = None,
+) -> Any:
+    """A field of :class:`KioskConfig` with its one-line description, so that the table in
+    docs/operations.md is generated from this declaration (``kohtaamo docs --write``).
+
+    ``shown`` replaces the default in the docs where the value itself says little (an empty
+    tuple meaning "mpv or ffplay").
+    """
+    metadata = {"doc": doc, "shown": shown}
+    if default_factory is not None:
+        return dataclasses.field(default_factory=default_factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
 @dataclasses.dataclass(frozen=True)
 class KioskConfig:
-    """Everything the agent needs; see the README's "Room PCs" section for each key."""
+    """Everything the agent needs; each key's description is declared here and generated into
+    docs/operations.md ("Settings of a room PC")."""
 
-    server: str = ""
-    token: str = ""
-    lead_seconds: float = 120.0
-    schedule_days: int = 2
-    schedule_refresh_seconds: float = 60.0
-    heartbeat_seconds: float = 5.0
-    backoff_base_seconds: float = 1.0
-    backoff_max_seconds: float = 30.0
-    refused_backoff_max_seconds: float = 600.0
-    http_timeout_seconds: float = 10.0
-    connect_timeout_seconds: float = 20.0
+    server: str = setting(
+        "Server URL (`https://…`).",
+        default="",
+    )
+    token: str = setting(
+        "Device token `kd_…`; better given as `KOHTAAMO_KIOSK_TOKEN` than in the file.",
+        default="",
+    )
+    lead_seconds: float = setting(
+        "Join this many seconds before the start.",
+        default=120.0,
+    )
+    schedule_days: int = setting(
+        "Days of schedule fetched (1–14); 2 so that sessions just after midnight are seen.",
+        default=2,
+    )
+    schedule_refresh_seconds: float = setting(
+        "How often the schedule is fetched again (also while in a session).",
+        default=60.0,
+    )
+    heartbeat_seconds: float = setting(
+        "Heartbeat interval.",
+        default=5.0,
+    )
+    backoff_base_seconds: float = setting(
+        "First reconnect delay (after the immediate retry).",
+        default=1.0,
+    )
+    backoff_max_seconds: float = setting(
+        "Longest reconnect delay.",
+        default=30.0,
+    )
+    refused_backoff_max_seconds: float = setting(
+        "Longest delay between retries with a refused token.",
+        default=600.0,
+    )
+    http_timeout_seconds: float = setting(
+        "Timeout of each HTTP request.",
+        default=10.0,
+    )
+    connect_timeout_seconds: float = setting(
+        "Media that has not connected this long after the answer is retried (UDP blocked?"
+        " add TURN).",
+        default=20.0,
+    )
     # What to send in the host room: a media file, or a camera (e.g. /dev/video0 with
     # input_format "v4l2") plus a microphone (audio_input "default", audio_format "pulse").
-    input: str = ""
-    input_format: str = ""
-    input_options: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    audio_input: str = ""
-    audio_format: str = ""
-    audio_options: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    loop_input: bool = True
+    input: str = setting(
+        "Host room: media file, or capture device such as `/dev/video0`.",
+        default="",
+    )
+    input_format: str = setting(
+        "FFmpeg input format for a device: `v4l2`, `alsa`, `pulse`.",
+        default="",
+    )
+    input_options: Mapping[str, str] = setting(
+        'FFmpeg options, e.g. `{ video_size = "1280x720", framerate = "30" }`.',
+        default_factory=dict,
+    )
+    audio_input: str = setting(
+        'A separate microphone, e.g. `default` (with `audio_format = "pulse"`) or `hw:1`.',
+        default="",
+    )
+    audio_format: str = setting(
+        "FFmpeg input format of the microphone.",
+        default="",
+    )
+    audio_options: Mapping[str, str] = setting(
+        "FFmpeg options of the microphone.",
+        default_factory=dict,
+    )
+    loop_input: bool = setting(
+        "Repeat a media file (devices never loop).",
+        default=True,
+    )
     # How to show a receiving room's session.
-    sink: str = "auto"
-    sink_file: str = "kiosk-{session}-{time}.mkv"
-    player_command: tuple[str, ...] = ()
+    sink: str = setting(
+        "Receiving room: `window` (needs a display and mpv or ffplay), `file`, `null`, or"
+        " `auto` (window if possible, else null).",
+        default="auto",
+    )
+    sink_file: str = setting(
+        'File name for `sink = "file"`.',
+        default="kiosk-{session}-{time}.mkv",
+    )
+    player_command: tuple[str, ...] = setting(
+        'Player reading a NUT stream on stdin, e.g. `["mpv", "--fs", "-"]`.',
+        default=(),
+        shown="mpv or ffplay",
+    )
     # Text drawn on the picture (the recording badge): Finnish or English.
-    language: str = "fi"
+    language: str = setting(
+        "Text drawn on the picture (the recording badge): `fi` or `en`.",
+        default="fi",
+    )
     # In-person headcount of the room.
-    headcount: int | None = None
-    headcount_file: str = ""
-    headcount_stdin: bool = False
+    headcount: int | None = setting(
+        "Fixed in-person count posted at each start.",
+        default=None,
+    )
+    headcount_file: str = setting(
+        "File holding the room's current count, changed by room staff; every change is posted "
+        "while a session runs.",
+        default="",
+    )
+    headcount_stdin: bool = setting(
+        "Read counts from standard input.",
+        default=False,
+    )
     # ICE: an explicit list (empty on a LAN), never aiortc's public STUN default.
-    ice_servers: tuple[Mapping[str, Any], ...] = ()
-    ice_host_addresses: tuple[str, ...] = ()
+    ice_servers: tuple[Mapping[str, Any], ...] = setting(
+        'This PC\'s own STUN/TURN servers (`[{ urls = "turn:…", username = "…", '
+        'credential = "…" }]`), used before those the server hands out with the schedule '
+        "(`turn_urls` on the server); none on a LAN.",
+        default=(),
+    )
+    ice_host_addresses: tuple[str, ...] = setting(
+        "Local addresses to gather ICE candidates from.",
+        default=(),
+        shown="every interface",
+    )
     # A site whose firewall lets nothing through but the TURN server: gather relay
     # candidates only (the server's device API hands out TURN credentials).
-    relay_only: bool = False
+    relay_only: bool = setting(
+        "Use the TURN relay only (a site whose firewall allows nothing else); the "
+        "server's device API hands out the TURN credentials. Refused credentials are "
+        "logged as one line saying why.",
+        default=False,
+    )
     # aiortc uses one TURN server: the first of this transport ("any": the server's order).
-    turn_transport: str = "any"
-    ice_consent_interval: float = 1.0
-    ice_consent_failures: int = 5
-    log_level: str = "INFO"
+    turn_transport: str = setting(
+        "Which of the server's TURN URLs the agent uses (aiortc uses one): `udp`, `tcp` "
+        "or `any` (the server's order).",
+        default="any",
+    )
+    ice_consent_interval: float = setting(
+        "Seconds between ICE consent checks.",
+        default=1.0,
+    )
+    ice_consent_failures: int = setting(
+        "Failed consent checks before the connection counts as lost.",
+        default=5,
+    )
+    log_level: str = setting(
+        "`DEBUG`, `INFO`, `WARNING` or `ERROR`.",
+        default="INFO",
+    )
 
     def replace(self, **changes: Any) -> KioskConfig:
         return validate(dataclasses.replace(self, **changes))

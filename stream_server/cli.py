@@ -1,4 +1,5 @@
-"""The ``kohtaamo`` command line: serve, db upgrade, demo, sessions, areas, staff, devices."""
+"""The ``kohtaamo`` command line: serve, db, demo, sessions, areas, attendance, docs, staff,
+devices."""
 
 from __future__ import annotations
 
@@ -355,6 +356,30 @@ def cmd_attendance_purge(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_docs(settings: Settings, args: argparse.Namespace) -> int:
+    """Regenerate (``--write``) or check the tables in docs/ that the code declares."""
+    from stream_server import docs
+
+    try:
+        if args.write:
+            for path in docs.write_tables():
+                print(f"wrote {path}")
+            return 0
+        stale = docs.stale_tables()
+    except docs.DocsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        # An installed copy has no docs/: this command is for a source checkout.
+        print(f"error: {exc.filename} not found (run it in a source checkout)", file=sys.stderr)
+        return 2
+    for line in stale:
+        print(f"out of date: {line}", file=sys.stderr)
+    if stale:
+        print("run `kohtaamo docs --write` and commit the result", file=sys.stderr)
+    return 1 if stale else 0
+
+
 # -- parser -------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kohtaamo", description=__doc__)
@@ -413,8 +438,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     areas = sub.add_parser("areas", help="areas and their resident populations")
     a_sub = areas.add_subparsers(dest="areas_command", required=True)
-    a_sub.add_parser("list").set_defaults(func=cmd_areas)
-    setpop = a_sub.add_parser("set-population")
+    a_sub.add_parser("list", help="areas with their resident populations").set_defaults(
+        func=cmd_areas
+    )
+    setpop = a_sub.add_parser(
+        "set-population", help="the resident population an area's figures are related to"
+    )
     setpop.add_argument("slug")
     setpop.add_argument("population", type=int)
     setpop.set_defaults(func=cmd_areas)
@@ -433,6 +462,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purge.add_argument("--dry-run", action="store_true", help="count only, delete nothing")
     purge.set_defaults(func=cmd_attendance_purge)
+
+    docs = sub.add_parser(
+        "docs",
+        help="check the tables in docs/ generated from the code (settings, commands, error "
+        "and close codes); --write regenerates them",
+    )
+    docs.add_argument("--write", action="store_true", help="rewrite the tables in place")
+    docs.set_defaults(func=cmd_docs)
 
     admin_cli.add_commands(sub)
     return parser

@@ -3,7 +3,8 @@
 Every tunable is listed in :data:`SETTINGS` with its default and a one-line description.
 Values come from (later wins): the defaults, an optional TOML file (``KOHTAAMO_CONFIG`` or
 ``kohtaamo --config FILE``), ``KOHTAAMO_*`` environment variables, command-line flags.
-A test checks that every setting is documented in the README.
+docs/operations.md's settings table is generated from :data:`SETTINGS` (``kohtaamo docs
+--write``) and tests/test_docs.py compares it row by row.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The server's log: one format, and no IP addresses in it unless asked for.
 
-The README promises that client addresses never reach the log. Kohtaamo's own log lines name
+docs/privacy.md promises that client addresses never reach the log. Kohtaamo's own log lines name
 sessions, participants by number, devices by id and staff by name, never an address; but
 libraries do write addresses (aiohttp's "Error handling request from ADDRESS", aioice's
 candidate pairs, an OSError's text). So every line — message and traceback — goes through

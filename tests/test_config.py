@@ -1,4 +1,5 @@
-"""Settings: defaults, a TOML file, KOHTAAMO_* variables, and the README documenting them."""
+"""Settings: defaults, a TOML file, KOHTAAMO_* variables (their documentation is compared with
+the declaration row by row in tests/test_docs.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from stream_server.config import (
-    PROJECT_ROOT,
     SETTINGS,
     ConfigError,
     IceServer,
@@ -201,11 +201,3 @@ def test_an_unreadable_file_is_a_configuration_error(tmp_path: Path) -> None:
         load_settings(tmp_path / "missing.toml", environ={})
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_settings(write(tmp_path, "port = = 1\n"), environ={})
-
-
-def test_every_setting_is_documented_in_the_readme() -> None:
-    path = PROJECT_ROOT / "README.md"
-    assert path.is_file(), f"{path} is missing"
-    readme = path.read_text(encoding="utf-8")
-    missing = [s.env_var for s in SETTINGS if s.env_var not in readme]
-    assert not missing, f"README.md does not mention {', '.join(missing)}"

@@ -1,4 +1,4 @@
-"""The log holds no client addresses (README, Privacy), unless an investigation turns them on.
+"""The log holds no client addresses (docs/privacy.md), unless an investigation turns them on.
 
 What broke: ``web/ws.py`` logged every protocol error with the client's address,
 ``web/staff_auth.py`` every staff login and failed login with it, aiohttp itself writes

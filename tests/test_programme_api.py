@@ -1,5 +1,5 @@
 """The programme's HTTP API: weekly series with one join code, changes, cancellations,
-double booking, links, ending, in-person-only activities (README, "HTTP API: programme")."""
+double booking, links, ending, in-person-only activities (docs/api.md, "Programme")."""
 
 from __future__ import annotations
 

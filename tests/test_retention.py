@@ -61,7 +61,7 @@ async def figures(client: TestClient, session_id: str) -> dict[str, Any]:
     response = await client.get(f"/api/sessions/{session_id}/attendance")
     assert response.status == 200
     data = await response.json()
-    data.pop("by_channel")  # per channel is not kept (see the README)
+    data.pop("by_channel")  # per channel is not kept (see docs/privacy.md)
     return data
 
 

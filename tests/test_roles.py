@@ -1,6 +1,6 @@
 """Staff roles: every staff route checks role and scope (one table), and what each role sees.
 
-The four roles (README, "Staff accounts"): ``admin`` and ``staff`` reach everything (only an
+The four roles (docs/api.md, "Staff accounts"): ``admin`` and ``staff`` reach everything (only an
 admin reads the audit log); a ``librarian`` of KANTTI reaches KANTTI's sessions, rooms,
 devices and headcounts; a ``coordinator`` of Kotihoito reaches Kotihoito's sessions and
 series (in any library), tablet invitations to them and their figures. Out of scope is

@@ -1,6 +1,6 @@
 """One session's attendance figures: in person (headcounts) plus online (intervals).
 
-Definitions (also in the README, "Reports and definitions"):
+Definitions (also in docs/librarian.md, "What the figures mean"):
 
 - An **online participant** is one person on their own device (channel ``tablet``,
   ``browser`` or ``whep``) in one session; reconnecting with the same attendee key continues

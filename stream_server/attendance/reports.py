@@ -1,7 +1,7 @@
 """Attendance reports for a period, grouped by area, venue, organiser, category or month.
 
-The measures and how a broadcast is attributed are defined in the README ("Reports and
-definitions"); in short:
+The measures and how a broadcast is attributed are defined in docs/librarian.md ("What
+the figures mean"); in short:
 
 - a session is **held** if it started in the period (Europe/Helsinki dates), before now, and
   has any headcount or any recorded connection (participant, room device or publisher);

@@ -91,7 +91,7 @@ MAX_RECEIVERS = 20
 MAX_TITLE = 200
 MAX_DESCRIPTION = 4000
 MAX_REASON = 500
-#: What the planning page's undo can take back (see README, Planning the programme).
+#: What the planning page's undo can take back (see docs/librarian.md, Planning the programme).
 UNDOABLE = frozenset(
     {"create", "edit", "edit_following", "cancel", "cancel_following", "copy_week"}
 )

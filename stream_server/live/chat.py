@@ -1,4 +1,4 @@
-"""Text chat of a live session: in memory only, never stored (README, Privacy).
+"""Text chat of a live session: in memory only, never stored (docs/privacy.md).
 
 A session's chat lives as long as its room: a bounded backlog for late joiners, the message
 ids the host may delete, and a rate limiter per attendee key (so reconnecting does not reset

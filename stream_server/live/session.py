@@ -65,7 +65,7 @@ class LiveSession:
         self.clients: dict[str, Client] = {}
         #: The recorder, while recording (itself a client of the session).
         self.recorder: Client | None = None
-        #: Memory only; gone when the session closes (README, Privacy).
+        #: Memory only; gone when the session closes (docs/privacy.md).
         self.chat = ChatRoom()
         #: Digests of the attendee keys the host removed (for the rest of this session).
         self.removed: set[str] = set()

@@ -50,7 +50,7 @@ async def get_session(request: web.Request) -> web.Response:
 
 @routes.get("/api/sessions/{session_id}/attendance")
 async def attendance(request: web.Request) -> web.Response:
-    """Public on purpose: counts only, never who (see README, Attendance)."""
+    """Public on purpose: counts only, never who (see docs/api.md, Attendance)."""
     figures = await request.app[LEDGER].figures(request.match_info["session_id"])
     if figures is None:
         raise NotFound("no such session", code="unknown_session")

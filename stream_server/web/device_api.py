@@ -1,4 +1,4 @@
-"""The device API: what kiosks, tablets and room PCs ask of the server (see README).
+"""The device API: what kiosks, tablets and room PCs ask of the server (see docs/api.md, Devices).
 
 Every call carries ``Authorization: Bearer kd_…``; a revoked device is refused at once.
 """

@@ -16,6 +16,13 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+#: Codes for aiohttp's own HTTP errors (an unknown path, a wrong method, a body over
+#: ``client_max_size``); any other status gets ``http_error``. Part of the error taxonomy
+#: documented in docs/api.md.
+FALLBACK_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+#: An exception no handler expected: 500 with this code, and a traceback in the log.
+INTERNAL_ERROR = "internal_error"
+
 
 def error_response(
     status: int, code: str, message: str, details: dict[str, Any] | None = None
@@ -53,10 +60,8 @@ async def _handle(request: web.Request, handler: Handler) -> tuple[web.StreamRes
                 if metrics is not None:
                     metrics.http_errors.labels(str(exc.status), "http_error").inc()
             raise
-        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
-            exc.status, "http_error"
-        )
+        code = FALLBACK_CODES.get(exc.status, "http_error")
         return error_response(exc.status, code, exc.reason or "error"), code
     except Exception:
         logger.exception("%s %s failed", request.method, request.path)
-        return error_response(500, "internal_error", "internal server error"), "internal_error"
+        return error_response(500, INTERNAL_ERROR, "internal server error"), INTERNAL_ERROR

@@ -1,8 +1,8 @@
 """The programme's HTTP API for the city's other systems and the planning page.
 
 Staff only: ``Authorization: Bearer ks_…`` (any role; its scope applies) or a login cookie
-with its CSRF token. The routes, fields and error codes are documented in the README
-("HTTP API: programme"); the rules live in :mod:`stream_server.catalog.programme`.
+with its CSRF token. The routes, fields and error codes are documented in docs/api.md
+("Programme"); the rules live in :mod:`stream_server.catalog.programme`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Staff reports: ``GET /api/reports/attendance`` (JSON) and ``/api/reports/attendance.csv``.
 
 Staff only (login cookie or ``Authorization: Bearer ks_…``); the measures are defined in
-:mod:`stream_server.attendance.reports` and the README.
+:mod:`stream_server.attendance.reports` and docs/librarian.md.
 """
 
 from __future__ import annotations

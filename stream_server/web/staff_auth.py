@@ -136,7 +136,7 @@ async def login(request: web.Request) -> web.StreamResponse:
             backoff = throttle.failed(name, address)
         else:
             throttle.succeeded(name, address)
-    # The address only when log_client_addresses is on (an investigation): README, Privacy.
+    # The address only when log_client_addresses is on (an investigation): docs/privacy.md.
     origin = f" from {address}" if request.app[SETTINGS].log_client_addresses else ""
     if new_login is None:
         if backoff:

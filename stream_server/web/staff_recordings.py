@@ -1,6 +1,6 @@
 """Staff manage recordings: ``/staff/recordings`` lists, downloads and deletes them.
 
-Recordings hold faces and voices (README, Privacy), so only staff reach them: the list and
+Recordings hold faces and voices (docs/privacy.md), so only staff reach them: the list and
 the downloads need a login (or a staff API token), and deleting is a confirmation page whose
 form carries the login's CSRF token. Only the server's own file names are served, never a
 path, and never a file still being written. Every download and deletion is logged with the

@@ -28,7 +28,10 @@ DEVICE_ANSWER_INTERVAL = 2.0
 SURVEY_LIMITER = web.AppKey("survey_limiter", survey.DeviceRateLimiter)
 
 
-class TooManyRequests(KohtaamoError):
+class SurveyTooFast(KohtaamoError):
+    """A kiosk answering again within DEVICE_ANSWER_INTERVAL (a name of its own: it is not
+    errors.TooManyRequests, which sends Retry-After)."""
+
     status = 429
     code = "survey_too_fast"
 
@@ -77,7 +80,7 @@ async def answer_survey(request: web.Request) -> web.Response:
                     code="device_not_allowed",
                 )
             if not request.app[SURVEY_LIMITER].allow(device.id):
-                raise TooManyRequests("one answer per 2 seconds from a device; try again")
+                raise SurveyTooFast("one answer per 2 seconds from a device; try again")
             answer = await survey.answer_from_room(
                 db, session_id, devices.participant_channel(device), score
             )

@@ -156,7 +156,7 @@ async def signaling(request: web.Request) -> web.WebSocketResponse:
                 if not await dispatch(participant, message):
                     break
             except ProtocolError as exc:
-                # By session, never by the client's address (the README promises that).
+                # By session, never by the client's address (docs/privacy.md promises that).
                 where = participant.live.id if participant is not None else "(not joined)"
                 logger.info("ws %s: %s: %s", where, exc.code, exc.message)
                 protocol_errors.labels(exc.code).inc()

@@ -251,7 +251,7 @@ function shortTable(rows, totals) {
       cell.className = "num";
       cell.textContent = display(row[column]);
       // A row whose people sat at a screen showing another venue's broadcast says so: its
-      // sessions and hours count at the host (README: "Where participants count").
+      // sessions and hours count at the host (docs/librarian.md: "Where participants count").
       const receiving = row.in_person_receiving ?? 0;
       if (column === "in_person" && receiving > 0) {
         const note = document.createElement("span");
