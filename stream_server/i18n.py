@@ -244,6 +244,10 @@ class Translator:
         text = self.raw(message_id, int(count) if count is not None else None)
         return text.format(**params) if params else text
 
+    def messages(self) -> dict[str, str | dict[str, str]]:
+        """The whole catalog for the page scripts (:meth:`Catalogs.messages_for`)."""
+        return self._catalogs.messages_for(self.lang)
+
     def plural_texts(self, message_id: str) -> dict[str, str]:
         """Each CLDR plural category of this language with the form gettext picks for it."""
         return {

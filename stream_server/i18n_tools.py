@@ -92,10 +92,11 @@ def catalog_problems(catalogs: Mapping[str, Catalog]) -> list[Problem]:
                 continue
             message_id = message_key(original)
             expected = placeholders(forms(original)[0])
-            message = catalog.get(message_id)
-            if message is None or not any(forms(message)):
+            found = catalog.get(message_id)
+            if found is None or not any(forms(found)):
                 problems.append(Problem(language, message_id, "missing"))
                 continue
+            message = found
             if message.fuzzy:
                 problems.append(Problem(language, message_id, "fuzzy (not used until reviewed)"))
             if message.pluralizable != original.pluralizable:

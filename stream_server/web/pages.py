@@ -15,16 +15,16 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from stream_server import i18n
 from stream_server.basics import DoorTimes
 from stream_server.catalog import service as catalog
 from stream_server.config import PROJECT_ROOT
 from stream_server.db.models import Session, SessionMode
+from stream_server.i18n import Translator
 from stream_server.web.addresses import client_address
 from stream_server.web.keys import DATABASE, LIVE, SETTINGS
-from stream_server.web.rendering import language as _language
 from stream_server.web.rendering import link as _link
 from stream_server.web.rendering import render as _render
+from stream_server.web.rendering import translator as _translator
 
 TEMPLATES = PROJECT_ROOT / "web" / "templates"
 routes = web.RouteTableDef()
@@ -45,31 +45,28 @@ def setup(app: web.Application) -> None:
 
 
 def _session_view(
-    session: Session, lang: str, now: dt.datetime, doors: DoorTimes
+    session: Session, tr: Translator, now: dt.datetime, doors: DoorTimes
 ) -> dict[str, Any]:
     """What the templates show about a session, times already in Kuopio's local time."""
     data = catalog.session_to_json(session, now, doors)
-    data["starts_local"] = i18n.format_datetime(session.starts_at, lang, now)
-    data["ends_local"] = i18n.format_time(session.ends_at, lang)
+    data["starts_local"] = tr.datetime(session.starts_at, now)
+    data["ends_local"] = tr.time(session.ends_at)
     data["starts_iso"] = session.starts_at.astimezone(catalog.CITY_TZ).isoformat()
-    data["mode_label"] = i18n.translate(f"mode.{session.mode.value}", lang)
+    data["mode_label"] = tr(f"mode.{session.mode.value}")
     # What a person looks for ("Laulu", "Liikunta"), not how it is delivered.
     category = f"reports.category.{session.category}"
-    data["category_label"] = (
-        i18n.translate(category, lang) if category in i18n.MESSAGES else data["mode_label"]
-    )
+    data["category_label"] = tr(category) if tr.has(category) else data["mode_label"]
     local = session.starts_at.astimezone(catalog.CITY_TZ)
     data["day"] = local.date()
-    data["time_label"] = i18n.translate(
-        "time.range",
-        lang,
-        start=i18n.format_time(session.starts_at, lang),
-        end=i18n.format_time(session.ends_at, lang),
+    data["time_label"] = tr(
+        "time.range", start=tr.time(session.starts_at), end=tr.time(session.ends_at)
     )
     return data
 
 
-def _day_groups(views: list[dict[str, Any]], lang: str, now: dt.datetime) -> list[dict[str, Any]]:
+def _day_groups(
+    views: list[dict[str, Any]], tr: Translator, now: dt.datetime
+) -> list[dict[str, Any]]:
     """The front page's list in days: what is on now, later today, tomorrow, then each day.
 
     Today's groups are open; later days are folded (a heading with a count), so a phone shows
@@ -86,13 +83,13 @@ def _day_groups(views: list[dict[str, Any]], lang: str, now: dt.datetime) -> lis
     for view in sorted(views, key=lambda v: (not v["live"], v["starts_at"])):
         day = view["day"]
         if view["live"]:
-            group = group_for("live", i18n.translate("index.live_now", lang), True)
+            group = group_for("live", tr("index.live_now"), True)
         elif day == today:
-            group = group_for("today", i18n.translate("index.later_today", lang), True)
+            group = group_for("today", tr("index.later_today"), True)
         elif day == today + dt.timedelta(days=1):
-            group = group_for("tomorrow", i18n.translate("index.tomorrow", lang), False)
+            group = group_for("tomorrow", tr("index.tomorrow"), False)
         else:
-            group = group_for(day.isoformat(), i18n.format_day(day, lang), False)
+            group = group_for(day.isoformat(), tr.day(day), False)
         group["sessions"].append(view)
     return groups
 
@@ -100,8 +97,7 @@ def _day_groups(views: list[dict[str, Any]], lang: str, now: dt.datetime) -> lis
 def _notice(
     request: web.Request, heading: str, body: str, status: int, **extra: Any
 ) -> web.Response:
-    lang = _language(request)
-    context = {"title": i18n.translate(heading, lang), "heading": heading, "body": body}
+    context = {"title": _translator(request)(heading), "heading": heading, "body": body}
     context.update(extra)
     return _render(request, "notice.html", context, status=status)
 
@@ -117,10 +113,10 @@ def _not_found(request: web.Request, by_code: bool, typed: str = "") -> web.Resp
 
 def _phase_page(request: web.Request, session: Session, now: dt.datetime) -> web.Response | None:
     """The "not started yet" or "ended" page, or None when doors are open."""
-    lang = _language(request)
+    tr = _translator(request)
     doors = request.app[SETTINGS].door_times
     phase = catalog.session_phase(session, now, doors)
-    view = _session_view(session, lang, now, doors)
+    view = _session_view(session, tr, now, doors)
     if phase == catalog.Phase.UPCOMING:
         opens_in = (session.starts_at - doors.open_before - now).total_seconds()
         return _notice(
@@ -148,29 +144,29 @@ def _participant_channel(request: web.Request) -> str | None:
 
 
 def _client_config(
-    lang: str, session: Session, role: str, join: dict[str, str], channel: str | None
+    tr: Translator, session: Session, role: str, join: dict[str, str], channel: str | None
 ) -> dict[str, Any]:
     """What the page's script needs to join (rendered as JSON into the page)."""
     return {
-        "lang": lang,
+        "lang": tr.lang,
         "role": role,
         "join": join,
         "session_id": session.id,
         "mode": session.mode.value,
         "channel": channel,
-        "messages": i18n.messages_for(lang),
+        "messages": tr.messages(),
     }
 
 
 def _join_page(
     request: web.Request, session: Session, now: dt.datetime, join: dict[str, str]
 ) -> web.Response:
-    lang = _language(request)
+    tr = _translator(request)
     phase_page = _phase_page(request, session, now)
     if phase_page is not None:
         return phase_page
-    view = _session_view(session, lang, now, request.app[SETTINGS].door_times)
-    config = _client_config(lang, session, "participant", join, _participant_channel(request))
+    view = _session_view(session, tr, now, request.app[SETTINGS].door_times)
+    config = _client_config(tr, session, "participant", join, _participant_channel(request))
     return _render(
         request,
         "join.html",
@@ -188,21 +184,21 @@ def _join_page(
 @routes.get("/", name="index")
 async def index(request: web.Request) -> web.Response:
     """Public sessions that are live or upcoming; private ones are never listed."""
-    lang = _language(request)
+    tr = _translator(request)
     now = catalog.utcnow()
     async with request.app[DATABASE].session() as db:
         doors = request.app[SETTINGS].door_times
         listed = await catalog.list_listed_sessions(db, now, doors)
-        views = [_session_view(s, lang, now, doors) for s in listed]
+        views = [_session_view(s, tr, now, doors) for s in listed]
     for view in views:
         view["url"] = _link(request, f"/sessions/{view['id']}")
     return _render(
         request,
         "index.html",
         {
-            "title": i18n.translate("index.title", lang),
+            "title": tr("index.title"),
             "sessions": views,
-            "days": _day_groups(views, lang, now),
+            "days": _day_groups(views, tr, now),
         },
     )
 
@@ -271,7 +267,7 @@ async def session_page(request: web.Request) -> web.Response:
 @routes.get("/host/{session_id}", name="host")
 async def host_page(request: web.Request) -> web.Response:
     """The presenter's page; only the host token (from the organiser's link) opens it."""
-    lang = _language(request)
+    tr = _translator(request)
     now = catalog.utcnow()
     token = request.query.get("token")
     async with request.app[DATABASE].session() as db:
@@ -285,16 +281,16 @@ async def host_page(request: web.Request) -> web.Response:
         phase_page = _phase_page(request, session, now)
         if phase_page is not None:
             return phase_page
-        view = _session_view(session, lang, now, request.app[SETTINGS].door_times)
+        view = _session_view(session, tr, now, request.app[SETTINGS].door_times)
         code = session.join_code
-    config = _client_config(lang, session, "host", {"session": session.id}, "presenter")
+    config = _client_config(tr, session, "host", {"session": session.id}, "presenter")
     is_group = session.mode == SessionMode.GROUP
     title_key = "host.title_group" if is_group else "host.title"
     return _render(
         request,
         "host.html",
         {
-            "title": f"{i18n.translate(title_key, lang)}: {session.title}",
+            "title": f"{tr(title_key)}: {session.title}",
             "session": view,
             "config": config,
             # For the presenter to read out or paste into an invitation.
