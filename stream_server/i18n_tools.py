@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import re
 import datetime as dt
 import string
 import sys
@@ -126,6 +127,31 @@ def catalog_problems(catalogs: Mapping[str, Catalog]) -> list[Problem]:
                         )
                     )
     return problems
+
+
+#: A message id named literally in code: ``_(`` or ``tr(`` in Python and templates,
+#: ``translate(``, ``translator(request)(``, and ``t(`` or ``messages[`` in the page scripts,
+#: followed by a quoted dotted id. Ids built at run time (``f"mode.{mode}"``) are not
+#: found here; their families have their own tests.
+LITERAL_ID = re.compile(
+    r"""(?:\b(?:_|t|tr|translate)\(|\)\(|\bmessages\[)\s*["']([a-z][a-z0-9_]*(?:\.[a-z0-9_-]+)+)["']"""
+)
+SOURCE_SUFFIXES = (".py", ".html", ".js")
+
+
+def used_message_ids(roots: Iterable[Path]) -> dict[str, list[str]]:
+    """Every message id named literally under ``roots``, with where (``path:line``)."""
+    found: dict[str, list[str]] = {}
+    for root in roots:
+        paths = [root] if root.is_file() else sorted(root.rglob("*"))
+        for path in paths:
+            if path.suffix not in SOURCE_SUFFIXES or "vendor" in path.parts:
+                continue
+            text = path.read_text(encoding="utf-8")
+            for match in LITERAL_ID.finditer(text):
+                line = text.count("\n", 0, match.start()) + 1
+                found.setdefault(match.group(1), []).append(f"{path}:{line}")
+    return found
 
 
 def read_message_dict(path: Path) -> dict[str, dict[str, str]]:
