@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import argparse
 import ast
-import re
 import datetime as dt
+import re
 import string
 import sys
 from collections.abc import Iterable, Mapping
