@@ -15,7 +15,9 @@ from stream_server.basics import utcnow
 from stream_server.catalog.service import sync_reference_data
 from stream_server.config import Settings
 from stream_server.db.engine import Database
+from stream_server.db.models import StaffRole
 from stream_server.devices import service as devices
+from stream_server.staff import audit
 from stream_server.staff import service as staff
 
 
@@ -45,8 +47,29 @@ def cmd_staff(settings: Settings, args: argparse.Namespace) -> int:
     try:
         if args.staff_command == "add":
             password = _read_password()
-            _run_db(settings, lambda db: staff.add_staff(db, args.name, password))
-            print(f"staff member {args.name} added")
+
+            async def add(db: AsyncSession) -> None:
+                await sync_reference_data(db)  # a fresh database knows no venues yet
+                user = await staff.add_staff(
+                    db, args.name, password, args.role, args.venue, args.organiser
+                )
+                await audit.record(
+                    db,
+                    None,
+                    "add",
+                    "staff",
+                    user.id,
+                    None,
+                    {
+                        "name": user.name,
+                        "role": args.role,
+                        "venue": args.venue,
+                        "organiser": args.organiser,
+                    },
+                )
+
+            _run_db(settings, add)
+            print(f"staff member {args.name} added ({args.role})")
         elif args.staff_command == "password":
             password = _read_password()
             _run_db(settings, lambda db: staff.set_password(db, args.name, password))
@@ -69,7 +92,10 @@ def cmd_staff(settings: Settings, args: argparse.Namespace) -> int:
             tokens = _run_db(settings, staff.list_api_tokens)
             for user in users:
                 state = "disabled" if user.disabled_at else "active"
-                print(f"{user.name:24} {state:8} since {user.created_at:%Y-%m-%d}")
+                print(
+                    f"{user.name:24} {user.role.value:11} {state:8} "
+                    f"since {user.created_at:%Y-%m-%d}"
+                )
             for token, name in tokens:
                 state = "revoked" if token.revoked_at else "active"
                 used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
@@ -140,6 +166,14 @@ def add_commands(sub: Any) -> None:
     p_sub = people.add_subparsers(dest="staff_command", required=True)
     add = p_sub.add_parser("add", help="create an account; the password is read from stdin")
     add.add_argument("name")
+    add.add_argument(
+        "--role",
+        choices=[role.value for role in StaffRole],
+        default=StaffRole.ADMIN.value,
+        help="admin (default), staff (all venues), librarian (--venue), coordinator (--organiser)",
+    )
+    add.add_argument("--venue", help="a librarian's venue slug")
+    add.add_argument("--organiser", help="a coordinator's organiser slug")
     pw = p_sub.add_parser("password", help="set a new password (read from stdin)")
     pw.add_argument("name")
     token = p_sub.add_parser("token", help="print a new revocable API token for NAME")

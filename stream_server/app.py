@@ -22,12 +22,17 @@ from stream_server.staff.service import PasswordHashing, hashing_pool
 from stream_server.staff.throttle import LoginThrottle
 from stream_server.web import (
     api,
+    cards,
     device_api,
     events_api,
+    feeds,
     health,
     kiosk_pages,
     metrics,
     pages,
+    programme_api,
+    programme_pages,
+    public_pages,
     recording_api,
     reports_api,
     staff_areas,
@@ -155,6 +160,7 @@ def create_app(
     metrics.setup(app)  # GET /metrics
     app.add_routes(whip.routes)
     app.add_routes(api.routes)
+    app.add_routes(programme_api.routes)
     app.add_routes(ws.routes)
     app.add_routes(device_api.routes)
     app.add_routes(events_api.routes)
@@ -167,6 +173,10 @@ def create_app(
     survey_api.setup(app)
     recording_api.setup(app)  # recording control and the retention clean-up
     pages.setup(app)
+    app.add_routes(public_pages.routes)  # the programme, its board and events, statements
+    programme_pages.setup(app)  # the planning page, organisers, the audit log
+    app.add_routes(cards.routes)  # join cards and posters
+    app.add_routes(feeds.routes)  # /programme.ics and /programme.json
     if (WEB_ROOT / "static").is_dir():
         app.router.add_static("/static/", WEB_ROOT / "static", name="static")
     return app

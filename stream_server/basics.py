@@ -39,3 +39,12 @@ def secret_matches(secret: str | None, digest: str) -> bool:
     if not secret:
         return False
     return hmac.compare_digest(hash_secret(secret), digest)
+
+
+def absolute_url(base: str, path: str) -> str:
+    """A root-relative ``path`` on ``base`` (``scheme://host[:port]`` and any path prefix).
+
+    Every link that leaves the server (feeds, cards, QR codes, command-line output) is made
+    here, so an address pasted into OBS or printed on paper works wherever it is opened.
+    """
+    return base.rstrip("/") + (path if path.startswith("/") else f"/{path}")

@@ -18,10 +18,13 @@ from sqlalchemy import make_url, select
 from sqlalchemy.exc import DBAPIError
 
 from stream_server import admin_cli, i18n
+from stream_server.basics import absolute_url
+from stream_server.catalog import organisers
 from stream_server.catalog import service as catalog
 from stream_server.config import ConfigError, Settings, load_settings
 from stream_server.db.engine import Database, run_blocking, schema_problem, upgrade_database
 from stream_server.db.models import Area, StaffUser
+from stream_server.errors import KohtaamoError
 from stream_server.logs import configure_logging
 
 logger = logging.getLogger("kohtaamo")
@@ -41,16 +44,26 @@ async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[Any]
         await database.close()
 
 
-def created_session_json(created: catalog.CreatedSession, base_url: str = "") -> dict[str, Any]:
-    data = catalog.session_to_json(created.session)
+def created_session_json(created: catalog.CreatedSession, base_url: str) -> dict[str, Any]:
+    """A new session with its tokens, every link absolute on ``base_url`` (OBS and
+    e-mails cannot use a path)."""
+    session = created.session
+    data = catalog.session_to_json(session)
+
+    def url(path: str) -> str:
+        return absolute_url(base_url, path)
+
     data.update(
-        join_code=created.session.join_code,
+        join_code=session.join_code,
         host_token=created.host_token,
         publish_token=created.publish_token,
-        whip_url=f"{base_url}/whip/{created.session.id}",
-        whep_url=f"{base_url}/whep/{created.session.id}",
-        join_url=f"{base_url}/j/{created.session.join_code}",
-        host_url=f"{base_url}/host/{created.session.id}?token={created.host_token}",
+        session_url=url(f"/sessions/{session.id}"),
+        whip_url=url(f"/whip/{session.id}"),
+        whep_url=url(f"/whep/{session.id}"),
+        join_url=url(f"/j/{session.join_code}"),
+        host_url=url(f"/host/{session.id}?token={created.host_token}"),
+        card_url=url(f"/j/{session.join_code}/card"),
+        poster_url=url(f"/sessions/{session.id}/poster?token={created.host_token}"),
     )
     return data
 
@@ -147,8 +160,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     created, new_devices, past, name, password = _run(_with_db(settings, work))
     # The configured address (KOHTAAMO_HOST/KOHTAAMO_PORT or the config file); `kohtaamo serve`
     # prints the links again with the address it really serves on.
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-    base = f"http://{host}:{settings.port}"
+    base = settings.cli_base_url
     sessions = [created_session_json(c, base) for c in created] or [
         {k: rebase_url(v, base) if k.endswith("_url") else v for k, v in row.items()}
         for row in known["sessions"]
@@ -192,8 +204,9 @@ def print_demo_links(data: dict[str, Any], base: str) -> None:
     now = catalog.utcnow()
     for row in data.get("sessions", []):
         starts = dt.datetime.fromisoformat(row["starts_at"]).astimezone(dt.UTC)
-        ends = dt.datetime.fromisoformat(row["ends_at"]).astimezone(dt.UTC)
-        if ends < now or starts > now + dt.timedelta(hours=3):
+        # "ended" already counts the overrun grace: a session past its scheduled end but
+        # still open is live, and shown.
+        if row.get("phase") == "ended" or starts > now + dt.timedelta(hours=3):
             continue
         print(
             f"  {row['title']} ({row['mode']}, {row['visibility']}, {row['venue']})\n"
@@ -235,7 +248,7 @@ def cmd_sessions_create(settings: Settings, args: argparse.Namespace) -> int:
     except catalog.CatalogError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    data = created_session_json(created)
+    data = created_session_json(created, settings.cli_base_url)
     if args.json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
@@ -261,6 +274,35 @@ def cmd_sessions_list(settings: Settings, args: argparse.Namespace) -> int:
             when = tr.datetime(dt.datetime.fromisoformat(row["starts_at"]))
             mode = tr(f"mode.{row['mode']}")
             print(f"{row['id']}  {when:22} {mode:8} {row['venue']:12} {row['title']}")
+    return 0
+
+
+def cmd_organisers(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(database: Database) -> Any:
+        async with database.session() as db:
+            await catalog.sync_reference_data(db)
+            if args.organisers_command == "add":
+                values = {"name": args.name, "kind": args.kind}
+                if args.slug:
+                    values["slug"] = args.slug
+                for field in ("contact_person", "contact_email"):
+                    if getattr(args, field):
+                        values[field] = getattr(args, field)
+                return organisers.organiser_json(await organisers.add_organiser(db, None, values))
+            return [organisers.organiser_json(o) for o in await organisers.list_organisers(db)]
+
+    try:
+        data = _run(_with_db(settings, work))
+    except KohtaamoError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    elif args.organisers_command == "add":
+        print(f"organiser {data['slug']} added ({data['kind']}): {data['name']}")
+    else:
+        for row in data:
+            print(f"{row['slug']:32} {row['kind']:12} {row['name']}")
     return 0
 
 
@@ -361,6 +403,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--lang", default=i18n.DEFAULT_LANGUAGE, choices=i18n.default_catalogs().languages
     )
     listing.set_defaults(func=cmd_sessions_list)
+
+    orgs = sub.add_parser("organisers", help="who produces the activities")
+    o_sub = orgs.add_subparsers(dest="organisers_command", required=True)
+    o_add = o_sub.add_parser("add", help="add an organiser")
+    o_add.add_argument("--name", required=True)
+    o_add.add_argument("--kind", required=True, choices=organisers.KINDS)
+    o_add.add_argument("--slug", help="short id (made from the name if not given)")
+    o_add.add_argument("--contact-person", dest="contact_person", help="library contact person")
+    o_add.add_argument("--contact-email", dest="contact_email")
+    o_add.add_argument("--json", action="store_true")
+    o_add.set_defaults(func=cmd_organisers)
+    o_list = o_sub.add_parser("list", help="list organisers")
+    o_list.add_argument("--json", action="store_true")
+    o_list.set_defaults(func=cmd_organisers)
 
     areas = sub.add_parser("areas", help="areas and their resident populations")
     a_sub = areas.add_subparsers(dest="areas_command", required=True)

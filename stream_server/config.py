@@ -241,7 +241,8 @@ SETTINGS: tuple[Setting, ...] = (
         "public_url",
         "",
         _parse_public_url,
-        "The address people open (e.g. https://kohtaamo.example.fi): staff cookies are Secure "
+        "The address people open (e.g. https://kohtaamo.example.fi): links that leave the "
+        "server (feeds, cards, QR codes, command-line output) use it; staff cookies are Secure "
         "unless it is http://; WebSockets from pages of other origins are refused.",
     ),
     Setting(
@@ -430,6 +431,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Bearer token for GET /metrics from other machines (loopback needs none); unset: "
         "loopback only.",
     ),
+    Setting(
+        "accessibility_contact",
+        "",
+        str,
+        "E-mail address for accessibility and privacy feedback, shown on the accessibility "
+        "statement and the privacy notice (the Act on Digital Services 306/2019 requires one).",
+    ),
     Setting("log_level", "INFO", _parse_log_level, "Python logging level."),
     Setting(
         "log_client_addresses",
@@ -489,6 +497,7 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     password_hash_workers: int = 1
     metrics_token: str | None = None
+    accessibility_contact: str = ""
     log_level: str = "INFO"
     log_client_addresses: bool = False
     demo_feed: bool = False
@@ -508,6 +517,18 @@ class Settings:
             return None
         parts = urlsplit(self.public_url)
         return f"{parts.scheme}://{parts.netloc}".lower()
+
+    @property
+    def cli_base_url(self) -> str:
+        """Where links printed by the command line point: :attr:`public_url`, or else
+        ``http://HOST:PORT`` of the settings (a wildcard host as 127.0.0.1). The server
+        itself uses the request's own origin instead (``web.rendering.base_url``)."""
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     @property
     def secure_cookies(self) -> bool:

@@ -2,7 +2,9 @@
 
 Services raise these; the web layer turns them into a 4xx with a JSON body
 ``{"error": {"code": ..., "message": ...}}``. Codes are stable (tests and UIs key on them);
-messages are for people.
+messages are for people. Some errors say more, in fields of their own beside ``code`` and
+``message`` (:attr:`KohtaamoError.details`): ``field`` for a wrong request field, ``conflict``
+for the session a double booking collides with.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ class KohtaamoError(Exception):
     ) -> None:
         super().__init__(message)
         self.message = message
-        #: Machine-readable facts sent next to ``code`` (e.g. ``starts_at`` of not_started).
-        self.details = details or {}
         if code is not None:
             self.code = code
+        #: Extra members of the JSON error object, next to ``code`` and ``message`` (e.g.
+        #: ``starts_at`` of not_started, ``field`` of invalid_field).
+        self.details: dict[str, Any] = dict(details or {})
 
 
 class BadRequest(KohtaamoError):
@@ -93,3 +96,29 @@ class TooManyRequests(KohtaamoError):
 class Unavailable(KohtaamoError):
     status = 503
     code = "unavailable"
+
+
+class InvalidField(BadRequest):
+    """One field of a request is wrong: ``{"code": "invalid_field", "field": NAME, ...}``."""
+
+    code = "invalid_field"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, details={"field": field})
+        self.field = field
+
+
+class OutOfScope(Forbidden):
+    """The staff member's role does not reach this venue, organiser or session."""
+
+    code = "out_of_scope"
+
+
+class RoomTaken(Conflict):
+    """A host room is booked for an overlapping time: ``"conflict"`` names that session."""
+
+    code = "room_taken"
+
+    def __init__(self, message: str, conflict: str) -> None:
+        super().__init__(message, details={"conflict": conflict})
+        self.conflict = conflict

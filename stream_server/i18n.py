@@ -284,6 +284,11 @@ class Translator:
         """A date with its year: ``1.11.2026`` / ``1 Nov 2026``."""
         return str(babel_dates.format_skeleton("yMMMd", day, locale=self.locale))
 
+    def short_date(self, day: dt.date, today: dt.date) -> str:
+        """A date in a sentence, its year only when not this one: ``31.5.`` / ``31 May``."""
+        skeleton = "MMMd" if day.year == today.year else "yMMMd"
+        return str(babel_dates.format_skeleton(skeleton, day, locale=self.locale))
+
     def month(self, year: int, month: int) -> str:
         """A month of a report: ``marraskuu 2025`` / ``November 2025``."""
         first = dt.date(year, month, 1)

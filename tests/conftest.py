@@ -223,14 +223,27 @@ class Staff:
     def __init__(self, client: TestClient) -> None:
         self._client = client
 
-    async def add(self, name: str = "anna") -> str:
+    async def add(
+        self,
+        name: str = "anna",
+        role: str = "admin",
+        venue: str | None = None,
+        organiser: str | None = None,
+    ) -> str:
+        """An account; a ``librarian`` names its venue, a ``coordinator`` its organiser."""
         async with self._client.app[DATABASE].session() as db:
-            await staff_service.add_staff(db, name, self.PASSWORD)
+            if venue or organiser:
+                await catalog.sync_reference_data(db)
+            await staff_service.add_staff(db, name, self.PASSWORD, role, venue, organiser)
         return name
 
-    async def login(self, name: str = "anna") -> str:
-        """Log the test client in (cookie jar) and return the login's CSRF token."""
-        await self.add(name)
+    async def login(self, name: str = "anna", **account: str) -> str:
+        """Log the test client in (cookie jar) and return the login's CSRF token; the
+        account is made first unless it exists."""
+        async with self._client.app[DATABASE].session() as db:
+            exists = name in {user.name for user in await staff_service.list_staff(db)}
+        if not exists:
+            await self.add(name, **account)
         response = await self._client.post(
             "/staff/login",
             data={"name": name, "password": self.PASSWORD, "next": "/api/staff/me"},
@@ -269,6 +282,33 @@ class Devices:
 @pytest.fixture
 async def devices(client: TestClient) -> Devices:
     return Devices(client.app[DATABASE])
+
+
+class Api:
+    """JSON calls with a staff API token."""
+
+    def __init__(self, client: TestClient, token: str) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        response = await self.client.request(method, path, json=body, headers=self.headers)
+        return response.status, await response.json()
+
+    async def create(self, **fields: Any) -> dict[str, Any]:
+        body = {"title": "Kotihoidon jumppa", "venue": "kantti", "room": "kohtaamo", **fields}
+        status, data = await self.call("POST", "/api/sessions", body)
+        assert status == 201, data
+        return data  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def api(client: TestClient, staff: Staff) -> Api:
+    """An admin ``anna`` calling the API with her staff token (reference data loaded)."""
+    async with client.app[DATABASE].session() as db:
+        await catalog.sync_reference_data(db)
+    await staff.add("anna")
+    return Api(client, await staff.api_token("anna"))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

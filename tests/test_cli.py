@@ -96,6 +96,36 @@ def test_sessions_create_prints_the_tokens_once_as_json(upgraded: Cli) -> None:
     asyncio.run(check())
 
 
+def test_sessions_create_prints_absolute_links_on_the_configured_address(
+    upgraded: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OBS, e-mails and cards cannot use a path: every link is absolute. Without public_url
+    it is the server's own HOST:PORT (a wildcard host as 127.0.0.1)."""
+    monkeypatch.setenv("KOHTAAMO_HOST", "0.0.0.0")
+    monkeypatch.setenv("KOHTAAMO_PORT", "9321")
+    args = ("sessions", "create", "--title", "T", "--mode", "broadcast", "--json")
+    code, out, err = upgraded(*args)
+    assert code == 0, err
+    data = json.loads(out)
+    links = {key: value for key, value in data.items() if key.endswith("_url")}
+    assert set(links) >= {"join_url", "whip_url", "whep_url", "host_url", "card_url", "poster_url"}
+    assert all(url.startswith("http://127.0.0.1:9321/") for url in links.values()), links
+    assert links["whip_url"] == f"http://127.0.0.1:9321/whip/{data['id']}"
+    assert links["join_url"] == f"http://127.0.0.1:9321/j/{data['join_code']}"
+
+    monkeypatch.setenv("KOHTAAMO_PUBLIC_URL", "https://kohtaamo.example.fi/")
+    code, out, err = upgraded(*args)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["whip_url"] == f"https://kohtaamo.example.fi/whip/{data['id']}"
+    assert data["whep_url"] == f"https://kohtaamo.example.fi/whep/{data['id']}"
+    assert data["join_url"] == f"https://kohtaamo.example.fi/j/{data['join_code']}"
+    assert data["host_url"] == (
+        f"https://kohtaamo.example.fi/host/{data['id']}?token={data['host_token']}"
+    )
+    assert data["session_url"] == f"https://kohtaamo.example.fi/sessions/{data['id']}"
+
+
 def test_sessions_create_without_json_prints_the_essentials(upgraded: Cli) -> None:
     code, out, _ = upgraded(
         "sessions", "create", "--title", "Muistikahvila", "--mode", "group", "--venue", "nilsia"

@@ -25,7 +25,7 @@ from stream_server.catalog import service as catalog
 from stream_server.db.engine import Database
 from stream_server.db.models import Participant, SurveyAnswer
 from stream_server.devices import service as devices_service
-from stream_server.web.keys import DATABASE, LIVE
+from stream_server.web.keys import DATABASE, LIVE, SETTINGS
 from tests import browser as browser_helpers
 from tests.browser import (
     MEDIA_TIMEOUT_MS,
@@ -97,7 +97,8 @@ async def test_registration_shows_the_token_once_with_a_qr_code_and_revoke_is_im
     token = doc.by_id("created-token").text()
     assert token.startswith("kd_")
     link = doc.by_id("enrol-link").attrs["href"]
-    assert link == f"{base_url(client)}/kiosk#device={token}"
+    # An absolute link on the configured public_url (it is opened on another device).
+    assert link == f"{client.app[SETTINGS].public_url}/kiosk#device={token}"
     qr = doc.by_id("enrol-qr").attrs
     assert qr["alt"] == "QR-koodi käyttöönottolinkistä"
     assert qr["src"].startswith("data:image/svg+xml")
@@ -512,7 +513,7 @@ async def test_tablet_lists_its_sessions_and_one_tap_joins_as_a_tablet(
 
         # Sound only: the join asks for the audio tier and the page draws no video.
         await page.get_by_role("button", name="Takaisin tapahtumiin").click()
-        await page.get_by_role("switch", name="Vain ääni (heikko yhteys)").click()
+        await page.get_by_role("switch", name="Vain ääni. Valitse, jos kuva pätkii.").click()
         sent: list[str] = []
         page.on("websocket", lambda ws: ws.on("framesent", lambda p: sent.append(str(p))))
         await page.get_by_role("button", name="Liity: Satutunti").click()

@@ -66,7 +66,7 @@ MIN_TARGET = 44
 TIMEOUT_MS = 30_000
 
 
-# -- the server with the demo data ----------------------------------------------------------------
+# -- the server with the demo data ---------------------------------------------------------------
 @dataclasses.dataclass
 class Demo:
     base: str
@@ -174,7 +174,7 @@ def axe_source() -> str:
     return AXE.read_text()
 
 
-# -- measuring ------------------------------------------------------------------------------------
+# -- measuring -----------------------------------------------------------------------------------
 DATA = Path(__file__).resolve().parent / "data"
 
 
@@ -305,16 +305,65 @@ def staff_login(context: BrowserContext, demo: Demo, lang: str) -> None:
     page.close()
 
 
-# -- participant pages ----------------------------------------------------------------------------
+# -- participant pages ---------------------------------------------------------------------------
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_front_page(demo: Demo, context_for: Any, axe_source: str, lang: str) -> None:
     check = Check("front", lang, primary=("#join-code", "#code-submit"))
     page = open_ready(context_for(lang), f"{demo.base}{with_lang('/', lang)}", "#join-code")
     measure(page, check, axe_source)
     # Sessions are grouped by day and badged by category, not by mode.
-    assert page.locator(".day-group h3").count() >= 2, "the list is not grouped by day"
-    badges = page.locator(".session-item .badge-category").all_inner_texts()
+    assert page.locator(".programme-day h2").count() >= 2, "the list is not grouped by day"
+    badges = page.locator(".programme-entry .badge-category").all_inner_texts()
     assert badges and ("Luento" in badges or "Lecture" in badges), badges
+    no_page_errors(page, check)
+    report(check)
+
+
+#: The programme and the statements are read on phones over mobile data: HTML under this.
+PUBLIC_PAGE_BUDGET = 120_000
+
+
+def within_budget(context: BrowserContext, url: str, check: Check) -> None:
+    size = len(context.request.get(url).body())
+    if size > PUBLIC_PAGE_BUDGET:
+        check.failures.append(f"{check.name} [{check.lang}]: {size} bytes of HTML")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_filtered_programme(demo: Demo, context_for: Any, axe_source: str, lang: str) -> None:
+    context = context_for(lang)
+    url = f"{demo.base}{with_lang('/?area=urban&online=1', lang)}"
+    check = Check("programme-filtered", lang, primary=("#filter-area",))
+    page = open_ready(context, url, "#filter-area")
+    measure(page, check, axe_source)
+    within_budget(context, url, check)
+    no_page_errors(page, check)
+    report(check)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_programme_board(demo: Demo, context_for: Any, axe_source: str, lang: str) -> None:
+    """A library's notice-board screen: large type, kept current by pushed events."""
+    context = context_for(lang)
+    url = f"{demo.base}{with_lang('/?venue=kantti&view=board', lang)}"
+    check = Check("programme-board", lang)
+    page = open_ready(context, url, "#board-entries")
+    page.wait_for_function("() => window.kohtaamoBoard?.swaps >= 1")  # its script ran
+    measure(page, check, axe_source)
+    within_budget(context, url, check)
+    no_page_errors(page, check)
+    report(check)
+
+
+@pytest.mark.parametrize("path", ["/saavutettavuus", "/tietosuoja"])
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_statements(demo: Demo, context_for: Any, axe_source: str, lang: str, path: str) -> None:
+    context = context_for(lang)
+    url = f"{demo.base}{with_lang(path, lang)}"
+    check = Check(path.strip("/"), lang)
+    page = open_ready(context, url, "main h1")
+    measure(page, check, axe_source)
+    within_budget(context, url, check)
     no_page_errors(page, check)
     report(check)
 
@@ -422,7 +471,7 @@ def test_group_leader_page_speaks_of_a_group(
     report(check)
 
 
-# -- devices --------------------------------------------------------------------------------------
+# -- devices -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_home_care_tablet_shows_its_group_first(
     demo: Demo, context_for: Any, axe_source: str, lang: str
@@ -480,7 +529,7 @@ def test_kiosk_programme_fits_its_screen(
     report(check)
 
 
-# -- staff ----------------------------------------------------------------------------------------
+# -- staff ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_staff_login_page(demo: Demo, context_for: Any, axe_source: str, lang: str) -> None:
     page = open_ready(
@@ -571,3 +620,59 @@ def test_staff_areas(demo: Demo, context_for: Any, axe_source: str, lang: str) -
     measure(page, check, axe_source)
     no_page_errors(page, check)
     report(check)
+
+
+# -- the programme -------------------------------------------------------------------------------
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_staff_programme_week(demo: Demo, context_for: Any, axe_source: str, lang: str) -> None:
+    context = context_for(lang)
+    staff_login(context, demo, lang)
+    page = open_ready(context, f"{demo.base}{with_lang('/staff/programme', lang)}", ".prog-item")
+    check = Check("staff-programme", lang, primary=("#new-session",))
+    measure(page, check, axe_source)
+    no_page_errors(page, check)
+    report(check)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_staff_programme_forms(demo: Demo, context_for: Any, axe_source: str, lang: str) -> None:
+    """The new-session form with its errors shown, and one session's page."""
+    context = context_for(lang)
+    staff_login(context, demo, lang)
+    page = open_ready(
+        context, f"{demo.base}{with_lang('/staff/programme/new', lang)}", "#field-title"
+    )
+    page.locator("summary", has_text=re.compile("Toistuu|Repeats")).click()
+    page.fill("#field-minutes", "0")
+    page.locator("#save").click()
+    page.wait_for_selector("#error-summary")
+    check = Check("staff-programme-new", lang, primary=("#field-title",))
+    measure(page, check, axe_source)
+    no_page_errors(page, check)
+    report(check)
+    lecture = demo.session(LECTURE)
+    page = open_ready(
+        context,
+        f"{demo.base}{with_lang('/staff/programme/sessions/' + lecture['id'], lang)}",
+        "#session-heading",
+    )
+    check = Check("staff-programme-session", lang, primary=("#session-heading",))
+    measure(page, check, axe_source)
+    no_page_errors(page, check)
+    report(check)
+
+
+# -- printed cards and posters (issue 17) ---------------------------------------------------------
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_join_card_and_poster(demo: Demo, context_for: Any, axe_source: str, lang: str) -> None:
+    """The A6 card and the A4 poster as their screen preview: the code and the QR code on the
+    first screen, readable at every size."""
+    lecture_id = demo.session(LECTURE)["id"]
+    context = context_for(lang)
+    for kind in ("card", "poster"):
+        url = f"{demo.base}{with_lang(f'/sessions/{lecture_id}/{kind}', lang)}"
+        page = open_ready(context, url, "#card-qr")
+        check = Check(f"join-{kind}", lang, primary=("#card-heading",))
+        measure(page, check, axe_source)
+        no_page_errors(page, check)
+        report(check)

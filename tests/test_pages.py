@@ -308,16 +308,18 @@ async def test_private_session_needs_its_code(client: TestClient, sessions: Sess
     assert config_of(doc)["join"] == {"code": code}
 
 
+def entry_links(doc: Node) -> list[Node]:
+    """The programme page's links to its entries' session pages."""
+    return [h.find("a") for h in doc.find_all("h3", **{"class": "entry-title"})]
+
+
 async def test_private_sessions_are_not_listed(client: TestClient, sessions: Sessions) -> None:
     public = await sessions.create(title="Yhteislaulu")
     await sessions.create(title="Salainen ryhmä", private=True)
     later = await sessions.create(title="Digiapu", starts_at=utcnow() + dt.timedelta(days=1))
     status, doc, _ = await get_page(client, "/")
     assert status == 200 and html_lang(doc) == "fi"
-    links = {
-        a.find("span").text(): a.attrs["href"]
-        for a in doc.find_all("a", **{"class": "session-link"})
-    }
+    links = {a.text(): a.attrs["href"] for a in entry_links(doc)}
     assert links == {
         "Yhteislaulu": f"/sessions/{public.session.id}",
         "Digiapu": f"/sessions/{later.session.id}",
@@ -327,7 +329,7 @@ async def test_private_sessions_are_not_listed(client: TestClient, sessions: Ses
     assert doc.find("label", **{"for": "join-code"}).text() == "Liittymiskoodi"
     assert field.attrs["name"] == "code"
     _, doc, _ = await get_page(client, "/?lang=en")
-    hrefs = [a.attrs["href"] for a in doc.find_all("a", **{"class": "session-link"})]
+    hrefs = [a.attrs["href"] for a in entry_links(doc)]
     assert f"/sessions/{public.session.id}?lang=en" in hrefs
 
 
@@ -345,13 +347,14 @@ async def test_titles_are_escaped(client: TestClient, sessions: Sessions) -> Non
     doc = parse(raw)
     assert heading(doc) == title  # shown as text...
     scripts = doc.find_all("script")
-    assert all(s.attrs.get("src") or s.attrs.get("type") == "application/json" for s in scripts)
+    data_blocks = ("application/json", "application/ld+json")  # never run by the browser
+    assert all(s.attrs.get("src") or s.attrs.get("type") in data_blocks for s in scripts)
     assert not doc.find_all("img")  # ...never as markup
     assert "<script>alert" not in raw and "&lt;script&gt;" in raw
     # The config JSON is in a <script> element: '<' must not appear raw inside it.
     assert "</script> & co" not in doc.by_id("kohtaamo-config").text()
     _, doc, _ = await get_page(client, "/")
-    assert doc.find("a", **{"class": "session-link"}).find("span").text() == title
+    assert entry_links(doc)[0].text() == title
 
 
 # -- the presenter page -----------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import inspect
 import json
 import math
@@ -28,6 +29,8 @@ from aiohttp.test_utils import TestClient
 from aiortc import RTCSessionDescription
 
 from stream_server.app import CLIENT_MAX_SIZE, create_app
+from stream_server.basics import CITY_TZ, utcnow
+from stream_server.catalog import programme
 from stream_server.config import PROJECT_ROOT, Settings
 from stream_server.devices import service as devices_service
 from stream_server.web.auth import STAFF_COOKIE
@@ -251,6 +254,63 @@ async def device_heartbeat(f: Fixtures) -> Case:
     )
 
 
+# -- the programme (issue 12) --------------------------------------------------------------------
+def next_monday() -> dt.date:
+    today = utcnow().astimezone(CITY_TZ).date()
+    return today + dt.timedelta(days=7 - today.weekday())
+
+
+async def weekly(f: Fixtures, **fields: Any) -> dict[str, Any]:
+    """A weekly series of three at KANTTI's Kohtaamo, made as the command line would."""
+    await f.sessions.create(venue="pyoro")  # loads the reference data
+    body = {
+        "title": "Lukupiiri",
+        "venue": "kantti",
+        "room": "kohtaamo",
+        "starts": f"{next_monday()}T18:00",
+        "recurrence": {"weekdays": ["mo"], "count": 3},
+        **fields,
+    }
+    async with f.client.app[DATABASE].session() as db:
+        created = await programme.create(db, None, body)
+        return created.as_json(utcnow())
+
+
+def programme_case(
+    method: str, path: str, body: dict[str, Any], status: int, **expected: Any
+) -> Callable[[Fixtures], Awaitable[Case]]:
+    """A programme call with an admin's token; the answer carries ``expected`` (read from
+    the body's last field, so a body cut short cannot give it)."""
+
+    async def make(f: Fixtures) -> Case:
+        series = await weekly(f)
+        ids = [o["id"] for o in series["occurrences"]]
+        names = {"S": ids[0], "S2": ids[1], "SERIES": series["series_id"]}
+        filled = json.loads(json.dumps(body) % names) if "%" in json.dumps(body) else body
+
+        def check(response: RawResponse) -> None:
+            answer = response.json()
+            for key, value in expected.items():
+                assert answer[key] == value, answer
+
+        return json_case(path % names, await f.staff_token(), filled, status, check)
+
+    return make
+
+
+async def invitation(f: Fixtures) -> Case:
+    group = await weekly(f, visibility="private", mode="group")
+    token = await f.devices.add("kantti", "tablet")
+    async with f.client.app[DATABASE].session() as db:
+        device = await devices_service.identify_device(db, token)
+    return json_case(
+        f"/api/sessions/{group['id']}/invitations",
+        await f.staff_token(),
+        {"device": device.id},
+        201,
+    )
+
+
 #: Every route that reads a JSON body (a test below checks that none is missing).
 JSON_ROUTES: dict[str, Callable[[Fixtures], Awaitable[Case]]] = {
     "POST /api/sessions/{session_id}/headcount": headcount,
@@ -258,6 +318,53 @@ JSON_ROUTES: dict[str, Callable[[Fixtures], Awaitable[Case]]] = {
     "POST /api/sessions/{session_id}/survey": survey_answer,
     "POST /api/sessions/{session_id}/recording": recording_control,
     "POST /api/device/heartbeat": device_heartbeat,
+    "POST /api/sessions": programme_case(
+        "POST",
+        "/api/sessions",
+        {
+            "title": "Tuolijumppa",
+            "venue": "kantti",
+            "room": "paja",
+            "starts": f"{next_monday()}T10:00",
+            "minutes": 45,
+            "recurrence": {"weekdays": ["tu", "th"], "count": 4},
+        },
+        201,
+    ),
+    "PATCH /api/sessions/{session_id}": programme_case(
+        "PATCH", "/api/sessions/%(S)s", {"minutes": 45, "title": "Lukupiiri ja kahvit"}, 200
+    ),
+    "PATCH /api/series/{series_id}": programme_case(
+        "PATCH", "/api/series/%(SERIES)s", {"from": "%(S2)s", "title": "Kevään lukupiiri"}, 200
+    ),
+    "POST /api/sessions/{session_id}/cancel": programme_case(
+        "POST",
+        "/api/sessions/%(S)s/cancel",
+        {"reason": "Vetäjä sairastui"},
+        200,
+        cancel_reason="Vetäjä sairastui",
+    ),
+    "POST /api/series/{series_id}/cancel": programme_case(
+        "POST", "/api/series/%(SERIES)s/cancel", {"from": "%(S2)s", "reason": "Kesätauko"}, 200
+    ),
+    "POST /api/sessions/{session_id}/invitations": invitation,
+    "POST /api/programme/copy-week": programme_case(
+        "POST", "/api/programme/copy-week", {"week": str(next_monday())}, 200
+    ),
+    "POST /api/organisers": programme_case(
+        "POST",
+        "/api/organisers",
+        {"kind": "association", "name": "Kuopion Martat ry"},
+        201,
+        name="Kuopion Martat ry",
+    ),
+    "PATCH /api/organisers/{slug}": programme_case(
+        "PATCH",
+        "/api/organisers/kotihoito",
+        {"contact_person": "Liisa Koskinen"},
+        200,
+        contact_person="Liisa Koskinen",
+    ),
 }
 
 
@@ -377,6 +484,47 @@ async def recording_deletion(f: Fixtures) -> Case:
     return form_case(path, cookie, fields, status=303, check=check)
 
 
+def programme_form(
+    path: str, fields: list[tuple[str, str]], status: int
+) -> Callable[[Fixtures], Awaitable[Case]]:
+    """A planning form (or a staff action) sent with a login cookie, the CSRF token last."""
+
+    async def make(f: Fixtures) -> Case:
+        series = await weekly(f)
+        ids = [o["id"] for o in series["occurrences"]]
+        names = {"S": ids[0], "SERIES": series["series_id"]}
+        cookie, csrf = await f.staff_cookie()
+        filled = [(name, value % names) for name, value in fields]
+        return form_case(path % names, cookie, [*filled, ("csrf_token", csrf)], status=status)
+
+    return make
+
+
+SESSION_FORM = [
+    ("title", "Lukupiiri"),
+    ("description", ""),
+    ("category", "discussion"),
+    ("room", "kantti/paja"),
+    ("organiser", ""),
+    ("date", str(next_monday() + dt.timedelta(days=1))),
+    ("time", "12:00"),
+    ("minutes", "60"),
+    ("mode", "group"),
+    ("visibility", "public"),
+    ("online", "1"),
+]
+
+
+async def tablet_invitation_form(f: Fixtures) -> Case:
+    group = await weekly(f, visibility="private", mode="group")
+    token = await f.devices.add("kantti", "tablet")
+    async with f.client.app[DATABASE].session() as db:
+        device = await devices_service.identify_device(db, token)
+    cookie, csrf = await f.staff_cookie()
+    fields = [("device", str(device.id)), ("csrf_token", csrf)]
+    return form_case(f"/staff/programme/sessions/{group['id']}/invite", cookie, fields, status=303)
+
+
 #: Every route that reads a form: the handlers that call ``read_form`` and the staff actions
 #: whose only field is the CSRF token (a test below checks that none is missing).
 FORM_ROUTES: dict[str, Callable[[Fixtures], Awaitable[Case]]] = {
@@ -387,6 +535,36 @@ FORM_ROUTES: dict[str, Callable[[Fixtures], Awaitable[Case]]] = {
     "POST /staff/devices/{device_id}/revoke": device_revocation,
     "POST /staff/devices/{device_id}/restore": device_restoration,
     "POST /staff/recordings/{name}/delete": recording_deletion,
+    "POST /staff/programme/new": programme_form("/staff/programme/new", SESSION_FORM, 201),
+    "POST /staff/programme/sessions/{session_id}": programme_form(
+        "/staff/programme/sessions/%(S)s", [*SESSION_FORM, ("scope", "one")], 303
+    ),
+    "POST /staff/programme/sessions/{session_id}/cancel": programme_form(
+        "/staff/programme/sessions/%(S)s/cancel", [("scope", "one"), ("reason", "Sairaus")], 303
+    ),
+    # Not live: 409 (the body was read to find the CSRF token first).
+    "POST /staff/programme/sessions/{session_id}/end": programme_form(
+        "/staff/programme/sessions/%(S)s/end", [], 409
+    ),
+    "POST /staff/programme/sessions/{session_id}/links": programme_form(
+        "/staff/programme/sessions/%(S)s/links", [("scope", "series")], 201
+    ),
+    "POST /staff/programme/sessions/{session_id}/invite": tablet_invitation_form,
+    "POST /staff/programme/undo": programme_form("/staff/programme/undo", [], 303),
+    "POST /staff/programme/copy-week": programme_form(
+        "/staff/programme/copy-week", [("week", str(next_monday()))], 303
+    ),
+    "POST /staff/organisers": programme_form(
+        "/staff/organisers", [("kind", "association"), ("name", "Kuopion Martat ry")], 303
+    ),
+    "POST /staff/organisers/{slug}": programme_form(
+        "/staff/organisers/kotihoito",
+        [("name", "Kotihoito"), ("kind", "city"), ("contact_person", "Liisa")],
+        303,
+    ),
+    # JSON routes that take no body: a cookie's CSRF token may come as a form.
+    "POST /api/programme/undo": programme_form("/api/programme/undo", [], 409),
+    "POST /api/sessions/{session_id}/end": programme_form("/api/sessions/%(S)s/end", [], 409),
 }
 
 

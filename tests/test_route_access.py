@@ -1,5 +1,7 @@
 """Every route × every kind of credential: the status each combination gets.
 
+Each role is here too (an admin, city-wide staff, a librarian and a coordinator whose scope
+leaves the fixtures out: 403 ``out_of_scope``); tests/test_roles.py has in-scope cases.
 The probe found no bypass of a staff route in 567 access-control cases; this table keeps it
 so. It walks every route of the app (HEAD is GET's twin and follows it) with no credential, a
 wrong one, a revoked one, one of another venue or another session, and each role's, and
@@ -10,11 +12,14 @@ asserts the status. A route added without a row here fails
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from stream_server.basics import CITY_TZ, utcnow
+from stream_server.catalog import programme
 from stream_server.config import Settings
 from stream_server.devices import service as devices_service
 from stream_server.staff import service as staff_service
@@ -39,12 +44,19 @@ CREDENTIALS = (
     "other-session-host",  # another session's host token
     "join-code",  # the private group's join code
     "other-code",  # another session's join code
-    "staff",  # a staff API token
+    "staff",  # a staff API token (an admin's)
+    "city-staff",  # the token of a ``staff`` account (every venue, no audit log)
+    "librarian",  # the token of a librarian of another venue (Pyörö)
+    "coordinator",  # the token of a coordinator of another organiser (Kotihoito)
     "staff-cookie-no-csrf",  # a staff login cookie without the login's CSRF token
     "staff-cookie",  # the cookie with its CSRF token (last: logging out ends the login)
 )
 DEVICES = ("room-device", "receiving-device", "tablet", "other-venue-device")
-STAFF = ("staff", "staff-cookie", "staff-cookie-no-csrf")
+#: Staff API tokens of each role; the admin's is "staff".
+BEARERS = ("staff", "city-staff", "librarian", "coordinator")
+STAFF = (*BEARERS, "staff-cookie", "staff-cookie-no-csrf")
+#: Roles whose scope leaves out the fixtures' sessions at KANTTI by the library.
+OUT_OF_SCOPE = ("librarian", "coordinator")
 
 
 def everyone(status: int) -> dict[str, int]:
@@ -59,6 +71,19 @@ def staff_reads(ok: int = 200, other: int = 401) -> dict[str, int]:
 def staff_writes(ok: int) -> dict[str, int]:
     """Staff only; a cookie needs its CSRF token."""
     return {**staff_reads(ok), "staff-cookie-no-csrf": 403}
+
+
+def scoped(
+    rule: dict[str, int], status: int = 403, roles: tuple[str, ...] = OUT_OF_SCOPE
+) -> dict[str, int]:
+    """``rule``, but the roles whose scope leaves the route's object out get ``status``
+    (403 ``out_of_scope``)."""
+    return {**rule, **dict.fromkeys(roles, status)}
+
+
+def admin_only(rule: dict[str, int]) -> dict[str, int]:
+    """The audit log: admins only."""
+    return scoped(rule, roles=("city-staff", *OUT_OF_SCOPE))
 
 
 def staff_pages() -> dict[str, int]:
@@ -79,7 +104,7 @@ def viewers(ok: int, *, private: bool = False) -> dict[str, int]:
         # "host" is the public session's host token: no key to the private group.
         rule.update({"none": 401, "join-code": ok})
         rule.update(dict.fromkeys(STAFF, 401))  # a cookie is no bearer: join_code_missing
-        rule["staff"] = 403  # a bearer that is not the code
+        rule.update(dict.fromkeys(BEARERS, 403))  # a bearer that is not the code
         # The kiosk in the public session's room has no part in the private group.
         rule.update({"room-device": 403, "receiving-device": 403, "tablet": 403})
     else:
@@ -94,7 +119,7 @@ def publishers(ok: int) -> dict[str, int]:
     rule.update({"none": 401, "host": ok, "publish": ok, "room-device": ok})
     rule.update({"wrong-device": 401, "revoked-device": 403})
     rule.update(dict.fromkeys(STAFF, 401))  # cookies carry no bearer: token_missing
-    rule["staff"] = 403  # a bearer that is not the session's token
+    rule.update(dict.fromkeys(BEARERS, 403))  # a bearer that is not the session's token
     return rule
 
 
@@ -130,6 +155,13 @@ def host_page() -> dict[str, int]:
     return {**everyone(403), "host": 200}
 
 
+def private_card() -> dict[str, int]:
+    """A private group's card or poster: its host token in ``?token=`` (tested in
+    tests/test_join_cards.py: no credential here is that group's) or staff who reach it
+    (a librarian of another venue or a coordinator of another organiser does not)."""
+    return {**everyone(403), **dict.fromkeys(STAFF, 200), **dict.fromkeys(OUT_OF_SCOPE, 403)}
+
+
 @dataclasses.dataclass(frozen=True)
 class Row:
     """How to call a route and what each credential gets."""
@@ -150,7 +182,17 @@ BAD_SDP = "v=0\r\n"
 
 #: The access rule of every route (HEAD follows GET). Paths name the fixtures' objects.
 TABLE: dict[str, list[Row]] = {
-    "GET /": [Row("/", everyone(200))],
+    "GET /": [
+        Row("/", everyone(200)),
+        Row("/?venue=nilsia&view=board", everyone(200)),
+        Row("/?venue=nilsia&view=board&fragment=1", everyone(200)),
+    ],
+    # Public and non-identifying: a change counter for notice boards.
+    "GET /api/programme/events": [Row("/api/programme/events", everyone(200))],
+    "GET /saavutettavuus": [Row("/saavutettavuus", everyone(200))],
+    "GET /accessibility": [Row("/accessibility", everyone(302))],
+    "GET /tietosuoja": [Row("/tietosuoja", everyone(200))],
+    "GET /privacy": [Row("/privacy", everyone(302))],
     "GET /healthz": [Row("/healthz", everyone(200))],
     # Direct loopback (the test client) needs no token; elsewhere, metrics_token (test_monitoring).
     "GET /metrics": [Row("/metrics", everyone(200))],
@@ -180,12 +222,12 @@ TABLE: dict[str, list[Row]] = {
         Row(f"/api/sessions/{P}/events", viewers(200, private=True)),
     ],
     "GET /api/sessions/{session_id}/recording": [
-        Row(f"/api/sessions/{S}/recording", recording_control(200, write=False))
+        Row(f"/api/sessions/{S}/recording", scoped(recording_control(200, write=False)))
     ],
     "POST /api/sessions/{session_id}/recording": [
         Row(
             f"/api/sessions/{S}/recording",
-            recording_control(200, write=True),
+            scoped(recording_control(200, write=True)),
             "POST",
             json={"on": False},
         )
@@ -193,7 +235,7 @@ TABLE: dict[str, list[Row]] = {
     "POST /api/sessions/{session_id}/headcount": [
         Row(
             f"/api/sessions/{S}/headcount",
-            headcounts(),
+            scoped(headcounts()),
             "POST",
             json={"venue": "kantti", "count": 1},
         )
@@ -227,7 +269,7 @@ TABLE: dict[str, list[Row]] = {
     ],
     "GET /api/areas": [Row("/api/areas", staff_reads())],
     "PUT /api/areas/{slug}": [
-        Row("/api/areas/north", staff_writes(200), "PUT", json={"population": 14300})
+        Row("/api/areas/north", scoped(staff_writes(200)), "PUT", json={"population": 14300})
     ],
     "GET /api/reports/attendance": [Row("/api/reports/attendance", staff_reads())],
     "GET /api/reports/attendance.csv": [Row("/api/reports/attendance.csv", staff_reads())],
@@ -237,34 +279,185 @@ TABLE: dict[str, list[Row]] = {
     "GET /staff": [Row("/staff", staff_pages())],
     "GET /staff/areas": [Row("/staff/areas", staff_pages())],
     "GET /staff/reports": [Row("/staff/reports", staff_pages())],
-    "GET /staff/devices": [Row("/staff/devices", staff_pages())],
-    "GET /staff/recordings": [Row("/staff/recordings", staff_pages())],
+    "GET /staff/devices": [Row("/staff/devices", scoped(staff_pages(), roles=("coordinator",)))],
+    "GET /staff/recordings": [Row("/staff/recordings", scoped(staff_pages()))],
     # An unknown recording: staff learn it is missing, everyone else is sent to log in.
-    "GET /staff/recordings/{name}": [Row("/staff/recordings/none.mkv", staff_reads(404, 303))],
+    "GET /staff/recordings/{name}": [
+        Row("/staff/recordings/none.mkv", scoped(staff_reads(404, 303)))
+    ],
     "GET /staff/recordings/{name}/delete": [
-        Row("/staff/recordings/none.mkv/delete", staff_reads(404, 303))
+        Row("/staff/recordings/none.mkv/delete", scoped(staff_reads(404, 303)))
     ],
     "POST /staff/recordings/{name}/delete": [
-        Row("/staff/recordings/none.mkv/delete", staff_writes(404), "POST", form={})
+        Row("/staff/recordings/none.mkv/delete", scoped(staff_writes(404)), "POST", form={})
     ],
     "GET /staff/dashboard/cards": [Row("/staff/dashboard/cards?id={S}", staff_reads())],
-    "GET /staff/devices/{device_id}/revoke": [Row("/staff/devices/{SPARE}/revoke", staff_pages())],
+    "GET /staff/devices/{device_id}/revoke": [
+        Row("/staff/devices/{SPARE}/revoke", scoped(staff_pages()))
+    ],
     "POST /staff/areas": [
-        Row("/staff/areas", staff_writes(303), "POST", form={"population-north": "14300"})
+        Row("/staff/areas", scoped(staff_writes(303)), "POST", form={"population-north": "14300"})
     ],
     "POST /staff/devices": [
         Row(
             "/staff/devices",
-            staff_writes(201),
+            scoped(staff_writes(201), roles=("coordinator",)),
             "POST",
             form={"venue": "pyoro", "room": "", "kind": "kiosk", "name": "x"},
         )
     ],
     "POST /staff/devices/{device_id}/revoke": [
-        Row("/staff/devices/{SPARE}/revoke", staff_writes(303), "POST", form={})
+        Row("/staff/devices/{SPARE}/revoke", scoped(staff_writes(303)), "POST", form={})
     ],
     "POST /staff/devices/{device_id}/restore": [
-        Row("/staff/devices/{SPARE}/restore", staff_writes(303), "POST", form={})
+        Row("/staff/devices/{SPARE}/restore", scoped(staff_writes(303)), "POST", form={})
+    ],
+    # -- the programme (issue 12); roles and scope: tests/test_roles.py. Writes here are
+    # refused by validation (400) or aimed at the throw-away session {X}, so the rows
+    # after them still find {S} as it was.
+    "POST /api/sessions": [Row("/api/sessions", staff_writes(400), "POST", json={})],
+    "PATCH /api/sessions/{session_id}": [
+        Row(f"/api/sessions/{S}", scoped(staff_writes(400)), "PATCH", json={"minutes": -1})
+    ],
+    "GET /api/series/{series_id}": [Row("/api/series/{SERIES}", scoped(staff_reads()))],
+    "PATCH /api/series/{series_id}": [
+        Row("/api/series/{SERIES}", scoped(staff_writes(400)), "PATCH", json={"minutes": -1})
+    ],
+    "POST /api/series/{series_id}/cancel": [
+        Row("/api/series/{SERIES}/cancel", scoped(staff_writes(400)), "POST", json={"reason": "x"})
+    ],
+    "POST /api/series/{series_id}/links": [
+        Row("/api/series/{SERIES}/links", scoped(staff_writes(200)), "POST", json={})
+    ],
+    "POST /api/sessions/{session_id}/cancel": [
+        Row(
+            "/api/sessions/{X}/cancel",
+            scoped(staff_writes(200)),
+            "POST",
+            json={"reason": "Sairaus"},
+        )
+    ],
+    "POST /api/sessions/{session_id}/end": [
+        Row("/api/sessions/{X}/end", scoped(staff_writes(409)), "POST", json={})
+    ],
+    "POST /api/sessions/{session_id}/links": [
+        Row("/api/sessions/{X}/links", scoped(staff_writes(200)), "POST", json={})
+    ],
+    "POST /api/sessions/{session_id}/invitations": [
+        Row(f"/api/sessions/{P}/invitations", staff_writes(400), "POST", json={})
+    ],
+    "POST /api/programme/copy-week": [
+        Row("/api/programme/copy-week", staff_writes(400), "POST", json={"week": "ensi viikko"})
+    ],
+    # anna (the admin's token) undoes her last change; the others made none to undo (409).
+    "POST /api/programme/undo": [
+        Row(
+            "/api/programme/undo",
+            {**staff_writes(409), "staff": 200},
+            "POST",
+            json={},
+        )
+    ],
+    "GET /api/organisers": [Row("/api/organisers", staff_reads())],
+    "POST /api/organisers": [
+        Row("/api/organisers", scoped(staff_writes(400), roles=("coordinator",)), "POST", json={})
+    ],
+    "PATCH /api/organisers/{slug}": [
+        Row(
+            "/api/organisers/kotihoito",
+            scoped(staff_writes(400), roles=("coordinator",)),
+            "PATCH",
+            json={"kind": "bogus"},
+        )
+    ],
+    "GET /api/audit": [Row("/api/audit", admin_only(staff_reads()))],
+    "GET /staff/programme": [Row("/staff/programme", staff_pages())],
+    "GET /staff/programme/new": [Row("/staff/programme/new", staff_pages())],
+    "GET /staff/programme/sessions/{session_id}": [
+        Row(f"/staff/programme/sessions/{S}", scoped(staff_pages()))
+    ],
+    "POST /staff/programme/new": [
+        Row("/staff/programme/new", staff_writes(400), "POST", form={"title": ""})
+    ],
+    "POST /staff/programme/sessions/{session_id}": [
+        Row(
+            f"/staff/programme/sessions/{S}",
+            scoped(staff_writes(400)),
+            "POST",
+            form={"minutes": "-1"},
+        )
+    ],
+    "POST /staff/programme/sessions/{session_id}/cancel": [
+        Row(
+            "/staff/programme/sessions/{X}/cancel",
+            scoped(staff_writes(303)),
+            "POST",
+            form={"reason": "Sairaus"},
+        )
+    ],
+    "POST /staff/programme/sessions/{session_id}/end": [
+        Row("/staff/programme/sessions/{X}/end", scoped(staff_writes(409)), "POST", form={})
+    ],
+    "POST /staff/programme/sessions/{session_id}/links": [
+        Row("/staff/programme/sessions/{X}/links", scoped(staff_writes(201)), "POST", form={})
+    ],
+    "POST /staff/programme/sessions/{session_id}/invite": [
+        Row(f"/staff/programme/sessions/{P}/invite", scoped(staff_writes(400)), "POST", form={})
+    ],
+    "POST /staff/programme/undo": [
+        Row("/staff/programme/undo", staff_writes(303), "POST", form={})
+    ],
+    "POST /staff/programme/copy-week": [
+        Row("/staff/programme/copy-week", staff_writes(400), "POST", form={"week": "x"})
+    ],
+    "GET /staff/organisers": [Row("/staff/organisers", staff_pages())],
+    "GET /staff/organisers/{slug}": [
+        Row("/staff/organisers/kotihoito", scoped(staff_pages(), roles=("coordinator",)))
+    ],
+    "POST /staff/organisers": [
+        Row("/staff/organisers", scoped(staff_writes(400), roles=("coordinator",)), "POST", form={})
+    ],
+    "POST /staff/organisers/{slug}": [
+        Row(
+            "/staff/organisers/kotihoito",
+            scoped(staff_writes(400), roles=("coordinator",)),
+            "POST",
+            form={"kind": "bogus"},
+        )
+    ],
+    "GET /staff/audit": [
+        Row(
+            "/staff/audit",
+            admin_only(staff_pages()),
+        )
+    ],
+    # The code is the key to the card; the series' host link takes the series' host token.
+    "GET /j/{code}/card": [
+        Row("/j/{P_CODE}/card", everyone(200)),
+        Row("/j/ZZZZ2222/card", everyone(404)),
+    ],
+    # -- the public programme's feeds, cards and posters (issue 17): public ones are open; a
+    # private group's card needs its host token or staff (tests/test_join_cards.py).
+    "GET /programme.ics": [
+        Row("/programme.ics", everyone(200)),
+        Row("/programme.ics?venue=nowhere", everyone(400)),
+    ],
+    "GET /programme.json": [
+        Row("/programme.json", everyone(200)),
+        Row("/programme.json?online=maybe", everyone(400)),
+    ],
+    "GET /sessions/{session_id}/card": [
+        Row(f"/sessions/{S}/card", everyone(200)),
+        Row(f"/sessions/{P}/card", private_card()),
+        Row("/sessions/nosuchsess/card", everyone(404)),
+    ],
+    "GET /sessions/{session_id}/poster": [
+        Row(f"/sessions/{S}/poster", everyone(200)),
+        Row(f"/sessions/{P}/poster", private_card()),
+    ],
+    # (no credential of the table is the series' own host token: tests/test_programme_api.py)
+    "GET /series/{series_id}/host": [
+        Row("/series/{SERIES}/host", everyone(403), token_in_query=True)
     ],
     "GET /staff/login": [
         # Logged in already: on to the dashboard.
@@ -315,6 +508,20 @@ async def world(client: TestClient, sessions: Sessions, staff: Staff, devices: D
     public = await sessions.create(venue="kantti/lava", receivers=["juankoski"])
     private = await sessions.create(venue="kantti/paja", mode="group", private=True)
     other = await sessions.create(venue="pyoro")
+    doomed = await sessions.create(venue="neulamaki")  # the programme rows cancel and end it
+    async with client.app[DATABASE].session() as db:
+        weekly = await programme.create(
+            db,
+            None,
+            {
+                "title": "Kotijumppa",
+                "venue": "nilsia",
+                "starts": (utcnow() + dt.timedelta(days=3)).astimezone(CITY_TZ).isoformat(),
+                "recurrence": {"weekdays": ["mo"], "count": 3},
+            },
+        )
+        assert weekly.series is not None
+        series_id = weekly.series.id
     revoked = await devices.add("kantti", "kiosk", "lava")
     async with client.app[DATABASE].session() as db:
         for device in await devices_service.list_devices(db):
@@ -323,6 +530,13 @@ async def world(client: TestClient, sessions: Sessions, staff: Staff, devices: D
     async with client.app[DATABASE].session() as db:
         spare_id = (await devices_service.list_devices(db))[-1].id
     staff_token = await staff.api_token(await staff.add())
+    role_tokens = {
+        "city-staff": await staff.api_token(await staff.add("cecilia", "staff")),
+        "librarian": await staff.api_token(await staff.add("lauri", "librarian", venue="pyoro")),
+        "coordinator": await staff.api_token(
+            await staff.add("kaisa", "coordinator", organiser="kotihoito")
+        ),
+    }
     revoked_staff = await staff.api_token()
     async with client.app[DATABASE].session() as db:
         tokens = await staff_service.list_api_tokens(db)
@@ -347,13 +561,16 @@ async def world(client: TestClient, sessions: Sessions, staff: Staff, devices: D
         "join-code": private.session.join_code,
         "other-code": other.session.join_code,
         "staff": staff_token,
+        **role_tokens,
     }
-    secrets = {name: value for name, value in bearers.items() if name != "staff"}
+    secrets = {name: value for name, value in bearers.items() if name not in BEARERS}
     names = {
         "S": public.session.id,
         "P": private.session.id,
         "P_CODE": private.session.join_code,
         "SPARE": str(spare_id),
+        "X": doomed.session.id,
+        "SERIES": series_id,
     }
     return World(names, bearers, cookie, csrf, secrets)
 

@@ -128,10 +128,10 @@ async def test_serve_refuses_a_database_without_the_newest_schema(
     done = await asyncio.to_thread(_serve, empty, tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "no schema yet: run `kohtaamo db upgrade`" in done.stderr
-    await asyncio.to_thread(upgrade_database, empty, "0004")
+    await asyncio.to_thread(upgrade_database, empty, "0005")
     done = await asyncio.to_thread(_serve, empty, tmp_path)
     assert done.returncode == 2
-    assert "at revision 0004, this version needs 0005: run `kohtaamo db upgrade`" in done.stderr
+    assert "at revision 0005, this version needs 0006: run `kohtaamo db upgrade`" in done.stderr
 
 
 @pytest.mark.database

@@ -240,22 +240,30 @@ async def attendance_report(
     brief_visit_seconds: float,
     *,
     freshen: bool = True,
+    venue_id: int | None = None,
+    organiser_id: int | None = None,
 ) -> dict[str, Any]:
     """The report as JSON-ready data: ``rows`` (one per group) and ``totals``.
 
     ``freshen=False`` when the caller has just brought the rollups up to date itself.
+    ``venue_id`` or ``organiser_id`` narrow it to one venue's rows (a librarian's) or one
+    organiser's sessions (a coordinator's).
     """
     lo, hi = period_bounds(query)
     if freshen:
         await rollups.freshen(db, lo, hi, now, brief_visit_seconds)
     lang = query.lang
     group_by = query.group_by
-    in_period = (
+    in_period: tuple[Any, ...] = (
         VenueRollup.starts_at >= lo,
         VenueRollup.starts_at < hi,
         VenueRollup.starts_at <= now,
         VenueRollup.held.is_(True),
     )
+    if venue_id is not None:
+        in_period += (VenueRollup.venue_id == venue_id,)
+    if organiser_id is not None:
+        in_period += (VenueRollup.organiser_id == organiser_id,)
     # Grouped by venue a broadcast counts at its host and at each receiving venue; otherwise
     # once, at the host (so the areas' sessions and hours add up to the city's).
     counted = (
@@ -316,12 +324,12 @@ async def attendance_report(
             ).all()
         )
         for key, *_ in people:
-            slug, name = names.get(key, ("none", i18n.translate("reports.no_organiser", lang)))
+            slug, name = names.get(key, ("none", i18n.translator(lang)("reports.no_organiser")))
             rows.setdefault(key, Row(slug, name))
     else:
         for key, *_ in people:
             rows.setdefault(key, Row(key, category_label(key, lang)))
-    totals = Row("total", i18n.translate("reports.total", lang), areas=set(populations))
+    totals = Row("total", i18n.translator(lang)("reports.total"), areas=set(populations))
     for key, area_id, in_person, receiving, online, brief, seconds in people:
         for row in (rows[key], totals):
             row.in_person += int(in_person or 0)
@@ -396,9 +404,10 @@ def report_csv(report: Mapping[str, Any], query: ReportQuery) -> bytes:
     lang = query.lang
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    header = [i18n.translate(f"reports.col.{name}", lang) for name, _ in CSV_COLUMNS]
-    per = i18n.translate("reports.col.per_1000", lang)
-    header += [f"{i18n.translate(f'reports.col.{m}', lang)} {per}" for m in MEASURES]
+    tr = i18n.translator(lang)
+    header = [tr(f"reports.col.{name}") for name, _ in CSV_COLUMNS]
+    per = tr("reports.col.per_1000")
+    header += [f"{tr(f'reports.col.{m}')} {per}" for m in MEASURES]
     writer.writerow(header)
     for row in [*report["rows"], report["totals"]]:
         cells = [_cell(row[name], decimals, query.decimal) for name, decimals in CSV_COLUMNS]

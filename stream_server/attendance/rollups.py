@@ -30,6 +30,7 @@ from stream_server.db.models import (
     Session,
     SessionReceiver,
     SessionRollup,
+    SessionStatus,
     SurveyAnswer,
     Venue,
     VenueRollup,
@@ -165,6 +166,7 @@ async def refresh_rollups(
                     Session.category,
                     Session.organiser_id,
                     Room.venue_id,
+                    Session.status,
                 )
                 .join(Room, Room.id == Session.room_id)
                 .where(Session.id.in_(batch))
@@ -210,10 +212,15 @@ async def refresh_rollups(
         await db.execute(delete(SessionRollup).where(SessionRollup.session_id.in_(batch)))
         session_rows: list[dict[str, Any]] = []
         venue_rows: list[dict[str, Any]] = []
-        for sid, starts_at, ends_at, ended_at, category, organiser_id, host in sessions:
+        for sid, starts_at, ends_at, ended_at, category, organiser_id, host, status in sessions:
             online = purged.get(sid) or compute_online(intervals[sid], now, brief_visit_seconds)
             counts = heads.get(sid, {})
-            held = starts_at <= now and bool(online.connections or counts)
+            # A cancelled session was never held, whatever was recorded before it was.
+            held = (
+                starts_at <= now
+                and status != SessionStatus.CANCELLED
+                and bool(online.connections or counts)
+            )
             running = now < min(ends_at, ended_at or ends_at)
             session_rows.append(
                 {

@@ -21,9 +21,11 @@ from stream_server.db.models import (
     Organiser,
     OrganiserKind,
     Room,
+    Series,
     Session,
     SessionMode,
     SessionReceiver,
+    SessionStatus,
     Venue,
     Visibility,
 )
@@ -72,15 +74,47 @@ class Phase:
     ENDED = "ended"
 
 
-def session_phase(session: Session, now: dt.datetime, doors: DoorTimes = DOORS) -> str:
-    """Whether people may connect now: ``upcoming`` before doors open, ``ended`` after."""
-    if session.ended_at is not None and session.ended_at <= now:
+def phase_of(
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    ended_at: dt.datetime | None,
+    cancelled: bool,
+    now: dt.datetime,
+    doors: DoorTimes = DOORS,
+) -> str:
+    """:func:`session_phase` from a session's times alone (for light-weight row reads)."""
+    if cancelled:
+        return Phase.ENDED  # never joinable; its status says why
+    if ended_at is not None and ended_at <= now:
         return Phase.ENDED
-    if now < session.starts_at - doors.open_before:
+    if now < starts_at - doors.open_before:
         return Phase.UPCOMING
-    if now >= session.ends_at + doors.grace:
+    if now >= ends_at + doors.grace:
         return Phase.ENDED
     return Phase.OPEN
+
+
+def session_phase(session: Session, now: dt.datetime, doors: DoorTimes = DOORS) -> str:
+    """Whether people may connect now: ``upcoming`` before doors open, ``ended`` after (and
+    for a cancelled session, whose ``status`` says so)."""
+    return phase_of(
+        session.starts_at,
+        session.ends_at,
+        session.ended_at,
+        session.status == SessionStatus.CANCELLED,
+        now,
+        doors,
+    )
+
+
+def session_status(session: Session, now: dt.datetime, doors: DoorTimes = DOORS) -> str:
+    """``scheduled``, ``cancelled`` or ``ended`` (its host or staff ended it, or it is past
+    its end and the overrun grace)."""
+    if session.status == SessionStatus.CANCELLED:
+        return "cancelled"
+    if session_phase(session, now, doors) == Phase.ENDED:
+        return "ended"
+    return "scheduled"
 
 
 def is_live(session: Session, now: dt.datetime, doors: DoorTimes = DOORS) -> bool:
@@ -95,6 +129,7 @@ class CreatedSession:
     session: Session
     host_token: str
     publish_token: str
+    caption_token: str = ""
 
 
 def session_to_json(
@@ -121,6 +156,10 @@ def session_to_json(
         "ends_at": session.ends_at.astimezone(CITY_TZ).isoformat(),
         "phase": session_phase(session, now, doors),
         "live": is_live(session, now, doors),
+        "status": session_status(session, now, doors),
+        "cancel_reason": session.cancel_reason,
+        "online": session.online,
+        "series_id": session.series_id,
         "whep_url": f"/whep/{session.id}",
     }
 
@@ -240,9 +279,8 @@ async def create_session(
             raise CatalogError(f"unknown organiser {organiser!r}")
     host_token = secrets.token_urlsafe(24)
     publish_token = secrets.token_urlsafe(24)
-    join_code = new_join_code()
-    while await db.scalar(select(func.count()).where(Session.join_code == join_code)):
-        join_code = new_join_code()
+    caption_token = secrets.token_urlsafe(24)
+    join_code = await unused_join_code(db)
     session = Session(
         id=new_session_id(),
         title=title,
@@ -258,6 +296,7 @@ async def create_session(
         join_code=join_code,
         host_token_hash=hash_secret(host_token),
         publish_token_hash=hash_secret(publish_token),
+        caption_token_hash=hash_secret(caption_token),
         created_at=now,
         receivers=[SessionReceiver(room=r) for r in receiver_rooms],
     )
@@ -265,7 +304,17 @@ async def create_session(
     await db.flush()
     loaded = await get_session(db, session.id)
     assert loaded is not None
-    return CreatedSession(loaded, host_token, publish_token)
+    return CreatedSession(loaded, host_token, publish_token, caption_token)
+
+
+async def unused_join_code(db: AsyncSession) -> str:
+    """A fresh code that no session and no series has."""
+    while True:
+        code = new_join_code()
+        taken = await db.scalar(select(func.count()).where(Session.join_code == code))
+        taken = taken or await db.scalar(select(func.count()).where(Series.join_code == code))
+        if not taken:
+            return code
 
 
 async def get_session(db: AsyncSession, session_id: str) -> Session | None:
@@ -278,16 +327,81 @@ def session_end(session: Session, doors: DoorTimes = DOORS) -> dt.datetime:
 
 
 async def get_session_by_code(
-    db: AsyncSession, code: str, now: dt.datetime | None = None
+    db: AsyncSession, code: str, now: dt.datetime | None = None, doors: DoorTimes = DOORS
 ) -> Session | None:
-    """The session of a join code; a code of a session that ended more than
-    :data:`JOIN_CODE_LIFETIME` ago is unknown (old codes are not a way in, nor an oracle)."""
-    session = await db.scalar(session_query().where(Session.join_code == normalise_join_code(code)))
-    if session is None:
+    """The session a join code leads to now.
+
+    A one-off session has its own code; the occurrences of a weekly series share one, and it
+    leads to the occurrence that is live or next, so the card a home-care client keeps works
+    every week. See :func:`pick_occurrence`. A code of a session that ended more than
+    :data:`JOIN_CODE_LIFETIME` ago is unknown.
+    """
+    rows = (
+        await db.execute(
+            select(Session.id, Session.starts_at, Session.ends_at, Session.ended_at, Session.status)
+            .where(Session.join_code == normalise_join_code(code))
+            .order_by(Session.starts_at, Session.id)
+        )
+    ).all()
+    if not rows:
         return None
-    if session_end(session) + JOIN_CODE_LIFETIME < (now or utcnow()):
+    chosen = pick_occurrence(
+        [
+            Occurrence(
+                r.id, r.starts_at, r.ends_at, r.ended_at, r.status == SessionStatus.CANCELLED
+            )
+            for r in rows
+        ],
+        now or utcnow(),
+        doors,
+    )
+    session = await get_session(db, chosen)
+    # Old codes are not a way in, nor an oracle: a code whose last occurrence ended more than
+    # JOIN_CODE_LIFETIME ago is unknown.
+    if session is None or session_end(session, doors) + JOIN_CODE_LIFETIME < (now or utcnow()):
         return None
     return session
+
+
+@dataclasses.dataclass(frozen=True)
+class Occurrence:
+    """What choosing among the occurrences of a code needs to know of each."""
+
+    id: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    ended_at: dt.datetime | None
+    cancelled: bool
+
+
+def pick_occurrence(
+    occurrences: list[Occurrence], now: dt.datetime, doors: DoorTimes = DOORS
+) -> str:
+    """Which occurrence (sorted by start) a join code leads to at ``now``.
+
+    Cancelled occurrences are skipped. In order: one running by the clock (started, not yet
+    at its scheduled end, not ended); one whose doors are open before its start; one still
+    running into its overrun grace; the next one to come. When none is left, the last one
+    (so the page says the series has ended, or that its last occurrence was cancelled).
+    """
+    held = [o for o in occurrences if not o.cancelled]
+
+    def phase(o: Occurrence) -> str:
+        return phase_of(o.starts_at, o.ends_at, o.ended_at, False, now, doors)
+
+    open_now = [o for o in held if phase(o) == Phase.OPEN]
+    for rule in (
+        lambda o: o.starts_at <= now < o.ends_at,
+        lambda o: now < o.starts_at,
+        lambda o: True,
+    ):
+        found = next((o for o in open_now if rule(o)), None)
+        if found is not None:
+            return found.id
+    upcoming = next((o for o in held if phase(o) == Phase.UPCOMING), None)
+    if upcoming is not None:
+        return upcoming.id
+    return occurrences[-1].id
 
 
 async def list_listed_sessions(
@@ -305,6 +419,7 @@ async def list_listed_sessions(
 
 
 async def end_session(db: AsyncSession, session_id: str, now: dt.datetime | None = None) -> None:
+    """Mark a session ended (its host or staff ended it); idempotent."""
     session = await db.get(Session, session_id)
     if session is None:
         raise CatalogError(f"unknown session {session_id!r}")

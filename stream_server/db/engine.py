@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -215,6 +215,9 @@ class Database:
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         #: Frequent small writes (attendance joins and leaves) go through here, many per commit.
         self.writes = GroupCommit(self.session)
+        #: Called with a unit of work's ``info`` after it committed: services mark there what
+        #: they changed (e.g. the programme) and others learn of it only once it is durable.
+        self.after_commit: list[Callable[[dict[Any, Any]], None]] = []
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -226,6 +229,9 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+            if session.info:
+                for listener in self.after_commit:
+                    listener(session.info)
 
     async def close(self) -> None:
         await self.writes.close()

@@ -11,6 +11,7 @@ import enum
 
 from sqlalchemy import (
     Boolean,
+    Date,
     DateTime,
     Enum,
     Float,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -73,6 +75,23 @@ class OrganiserKind(enum.StrEnum):
     CITY = "city"
     ASSOCIATION = "association"
     PARTNER = "partner"
+    RESIDENT = "resident"
+
+
+class SessionStatus(enum.StrEnum):
+    """What is stored; ``ended`` is derived from the clock and ``ended_at`` (see catalog)."""
+
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+class StaffRole(enum.StrEnum):
+    """What a staff account may touch (stream_server/staff/scope.py decides)."""
+
+    ADMIN = "admin"  # everything, staff accounts and the audit log
+    STAFF = "staff"  # every venue
+    LIBRARIAN = "librarian"  # one venue: its sessions, rooms, devices and headcounts
+    COORDINATOR = "coordinator"  # one organiser: its sessions, series and invitations
 
 
 class Area(Base):
@@ -135,6 +154,40 @@ class Organiser(Base):
             values_callable=lambda e: [m.value for m in e],
         )
     )
+    # The library's contact person for this organiser's activities, and how to reach it.
+    contact_person: Mapped[str] = mapped_column(String(160), default="", server_default="")
+    contact_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
+
+
+class Series(Base):
+    """A weekly activity: its rule, and what all its occurrences share.
+
+    Occurrences are ordinary session rows (``Session.series_id``), materialised when the
+    series is made, so each can be edited or cancelled alone. They share the join code and
+    the host, publish and caption token digests stored here (copied onto each row, so every
+    entrance checks a session as before).
+    """
+
+    __tablename__ = "series"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    weekdays: Mapped[str] = mapped_column(String(30))  # "mo,th": the days of the rule
+    local_time: Mapped[str] = mapped_column(String(5))  # "18:00", Europe/Helsinki wall clock
+    minutes: Mapped[int] = mapped_column(Integer)
+    first_date: Mapped[dt.date] = mapped_column(Date)
+    until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    exceptions: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of YYYY-MM-DD
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"))
+    organiser_id: Mapped[int | None] = mapped_column(ForeignKey("organisers.id"), nullable=True)
+    join_code: Mapped[str] = mapped_column(String(16), unique=True)
+    host_token_hash: Mapped[str] = mapped_column(String(64))
+    publish_token_hash: Mapped[str] = mapped_column(String(64))
+    caption_token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    room: Mapped[Room] = relationship()
+    organiser: Mapped[Organiser | None] = relationship()
 
 
 class Session(Base):
@@ -163,20 +216,42 @@ class Session(Base):
             Visibility, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
         )
     )
-    join_code: Mapped[str] = mapped_column(String(16), unique=True)
+    # Unique per one-off session; the occurrences of a series share their series' code.
+    join_code: Mapped[str] = mapped_column(String(16), index=True)
     # Only SHA-256 digests of the bearer tokens are kept; the tokens are shown once.
     host_token_hash: Mapped[str] = mapped_column(String(64))
     publish_token_hash: Mapped[str] = mapped_column(String(64))
+    caption_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    series_id: Mapped[str | None] = mapped_column(
+        ForeignKey("series.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    status: Mapped[SessionStatus] = mapped_column(
+        Enum(
+            SessionStatus,
+            native_enum=False,
+            length=20,
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        default=SessionStatus.SCHEDULED,
+        server_default="scheduled",
+    )
+    cancel_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # False: an in-person activity only; in the programme and the reports, never streamed.
+    online: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     room: Mapped[Room] = relationship()
     organiser: Mapped[Organiser | None] = relationship()
+    series: Mapped[Series | None] = relationship()
     receivers: Mapped[list[SessionReceiver]] = relationship(
         back_populates="session", cascade="all, delete-orphan", order_by="SessionReceiver.id"
     )
 
-    __table_args__ = (Index("ix_sessions_starts_at", "starts_at"),)
+    __table_args__ = (
+        Index("ix_sessions_starts_at", "starts_at"),
+        Index("ix_sessions_room_id_starts_at", "room_id", "starts_at"),
+    )
 
 
 class SessionReceiver(Base):
@@ -274,6 +349,34 @@ class StaffUser(Base):
     password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    role: Mapped[StaffRole] = mapped_column(
+        _enum(StaffRole), default=StaffRole.ADMIN, server_default="admin"
+    )
+    # A librarian's venue, a coordinator's organiser (None for the other roles).
+    venue_id: Mapped[int | None] = mapped_column(ForeignKey("venues.id"), nullable=True)
+    organiser_id: Mapped[int | None] = mapped_column(ForeignKey("organisers.id"), nullable=True)
+
+
+class AuditEntry(Base):
+    """One change made by staff: who, what, when, and the target before and after (JSON).
+
+    ``staff_name`` is copied so that the trail stays readable if an account is renamed.
+    The planning page's undo reads ``before`` of the last change (``undone_at`` marks it).
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_staff_id_id", "staff_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
+    staff_name: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    target_kind: Mapped[str] = mapped_column(String(20))
+    target_id: Mapped[str] = mapped_column(String(40))
+    before: Mapped[str | None] = mapped_column(Text, nullable=True)
+    after: Mapped[str | None] = mapped_column(Text, nullable=True)
+    undone_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class StaffLogin(Base):
@@ -334,14 +437,22 @@ class Device(Base):
 
 
 class DeviceInvitation(Base):
-    """A private group session that a tablet is invited to (shown on its home screen)."""
+    """A private session, or every occurrence of a series, on a tablet's home screen."""
 
     __tablename__ = "device_invitations"
-    __table_args__ = (UniqueConstraint("device_id", "session_id"),)
+    __table_args__ = (
+        UniqueConstraint("device_id", "session_id"),
+        UniqueConstraint("device_id", "series_id", name="uq_device_invitations_device_series"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
-    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    session_id: Mapped[str | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), nullable=True
+    )
+    series_id: Mapped[str | None] = mapped_column(
+        ForeignKey("series.id", ondelete="CASCADE"), nullable=True
+    )
 
 
 class Headcount(Base):

@@ -25,8 +25,10 @@ from stream_server.db.models import (
     DeviceInvitation,
     DeviceKind,
     Room,
+    Series,
     Session,
     SessionReceiver,
+    SessionStatus,
     Venue,
     Visibility,
 )
@@ -221,7 +223,8 @@ async def record_heartbeat(
 
 
 async def invite(db: AsyncSession, device_id: int, session_id: str) -> None:
-    """Put a private group on a tablet's home screen ("Omat ryhmät").
+    """Put a private group on a tablet's home screen ("Omat ryhmät"); an occurrence of a
+    series (or the series' id) puts the whole series there.
 
     Refuses what would silently do nothing: a device that is not a tablet or is revoked, and
     a session that does not exist (a join code given by mistake for the id, say).
@@ -233,16 +236,35 @@ async def invite(db: AsyncSession, device_id: int, session_id: str) -> None:
         raise DeviceError(f"device {device_id} is a {device.kind.value}, not a tablet")
     if device.revoked_at is not None:
         raise DeviceError(f"device {device_id} has been revoked")
-    if await db.get(Session, session_id) is None:
-        raise DeviceError(f"no session {session_id!r} (give the session id, not its join code)")
+    session = await db.get(Session, session_id)
+    if session is not None and session.series_id is None:
+        column, value = DeviceInvitation.session_id, session_id
+    else:
+        series_id = session.series_id if session is not None else None
+        series_id = series_id or await db.scalar(select(Series.id).where(Series.id == session_id))
+        if series_id is None:
+            raise DeviceError(f"no session {session_id!r} (give the session id, not its join code)")
+        column, value = DeviceInvitation.series_id, series_id
     exists = await db.scalar(
-        select(DeviceInvitation.id).where(
-            DeviceInvitation.device_id == device_id, DeviceInvitation.session_id == session_id
-        )
+        select(DeviceInvitation.id).where(DeviceInvitation.device_id == device_id, column == value)
     )
     if exists is None:
-        db.add(DeviceInvitation(device_id=device_id, session_id=session_id))
+        if column is DeviceInvitation.series_id:
+            db.add(DeviceInvitation(device_id=device_id, series_id=value))
+        else:
+            db.add(DeviceInvitation(device_id=device_id, session_id=value))
         await db.flush()
+
+
+def _invited(device_id: int) -> Any:
+    """The sessions a tablet is invited to: one by one, or every occurrence of a series."""
+    sessions = select(DeviceInvitation.session_id).where(
+        DeviceInvitation.device_id == device_id, DeviceInvitation.session_id.is_not(None)
+    )
+    series = select(DeviceInvitation.series_id).where(
+        DeviceInvitation.device_id == device_id, DeviceInvitation.series_id.is_not(None)
+    )
+    return or_(Session.id.in_(sessions), Session.series_id.in_(series))
 
 
 async def placement(db: AsyncSession, device: Device, session: Session) -> Placement | None:
@@ -250,12 +272,7 @@ async def placement(db: AsyncSession, device: Device, session: Session) -> Place
     invited = False
     if device.kind == DeviceKind.TABLET and session.visibility != Visibility.PUBLIC:
         invited = (
-            await db.scalar(
-                select(DeviceInvitation.id).where(
-                    DeviceInvitation.device_id == device.id,
-                    DeviceInvitation.session_id == session.id,
-                )
-            )
+            await db.scalar(select(Session.id).where(Session.id == session.id, _invited(device.id)))
             is not None
         )
     return _placement(device, session, invited)
@@ -303,7 +320,10 @@ async def schedule(
     """The sessions this device takes part in from today on, soonest first.
 
     The window ends at the end of the ``days``-th day (city time) but never less than
-    ``SCHEDULE_LOOKAHEAD`` from now.
+    ``SCHEDULE_LOOKAHEAD`` from now. In-person-only activities are left out (nothing to
+    join); a tablet also gets its cancelled sessions, with ``status`` ``cancelled`` and the
+    reason, so the person sees that this week's group is off rather than finding it gone
+    (room devices, which join by themselves, never get them).
     """
     now = now or utcnow()
     days = max(1, min(days, MAX_SCHEDULE_DAYS))
@@ -311,12 +331,18 @@ async def schedule(
     end = max(end, now + SCHEDULE_LOOKAHEAD)
     query = (
         catalog.session_query()
-        .where(Session.starts_at < end, Session.ends_at > start, Session.ended_at.is_(None))
+        .where(
+            Session.starts_at < end,
+            Session.ends_at > start,
+            Session.ended_at.is_(None),
+            Session.online.is_(True),
+        )
         .order_by(Session.starts_at, Session.id)
     )
+    if device.kind != DeviceKind.TABLET:
+        query = query.where(Session.status != SessionStatus.CANCELLED)
     if device.kind == DeviceKind.TABLET:
-        invited = select(DeviceInvitation.session_id).where(DeviceInvitation.device_id == device.id)
-        query = query.where(or_(Session.visibility == Visibility.PUBLIC, Session.id.in_(invited)))
+        query = query.where(or_(Session.visibility == Visibility.PUBLIC, _invited(device.id)))
     elif device.room_id is not None:
         receiving = select(SessionReceiver.session_id).where(
             SessionReceiver.room_id == device.room_id

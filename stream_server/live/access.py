@@ -1,8 +1,9 @@
 """Who may enter a live session, and as what: every entrance's credentials in one place.
 
 WHIP, WHEP, the event stream and the signaling ``join`` all end here, so a rule (a device's
-placement, a private session's join code, a host token) is decided once, and the answer is
-one :class:`Entrance`: the role and channel the connection is counted with.
+placement, a private session's join code, a host token, an in-person-only activity) is
+decided once, and the answer is one :class:`Entrance`: the role and channel the connection
+is counted with.
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ def is_device_token(token: str | None) -> bool:
     return token is not None and token.startswith(devices.DEVICE_TOKEN_PREFIX)
 
 
+def require_online(session: Session) -> None:
+    """An in-person-only activity (``online: false``) is in the programme and counted by
+    headcount, but nothing is streamed: every media entrance refuses it."""
+    if not session.online:
+        raise Forbidden("this activity is in person only; it is not streamed", code="not_online")
+
+
 async def device_entrance(database: Database, session: Session, token: str, role: Role) -> Entrance:
     """A registered device in ``session``; raises 401/403 with the reason.
 
@@ -58,6 +66,7 @@ async def device_entrance(database: Database, session: Session, token: str, role
 
 async def publisher_entrance(database: Database, session: Session, bearer: str | None) -> Entrance:
     """WHIP: the session's publish or host token, or a device in the host room."""
+    require_online(session)
     if is_device_token(bearer):
         assert bearer is not None
         return await device_entrance(database, session, bearer, Role.HOST)
@@ -71,6 +80,7 @@ async def publisher_entrance(database: Database, session: Session, bearer: str |
 async def viewer_entrance(database: Database, session: Session, bearer: str | None) -> Entrance:
     """WHEP and the event stream: anyone for a public session; the join code (or host token)
     for a private one; or a registered device placed in the session."""
+    require_online(session)
     if is_device_token(bearer):
         assert bearer is not None
         return await device_entrance(database, session, bearer, Role.PARTICIPANT)
@@ -93,6 +103,7 @@ async def member_entrance(
     device_token: str | None,
 ) -> Entrance:
     """The signaling ``join``: the host needs the host token; a room channel needs a device."""
+    require_online(session)
     wanted = Role.HOST if role == Role.HOST else Role.PARTICIPANT
     if wanted == Role.HOST and not catalog.secret_matches(host_token, session.host_token_hash):
         raise Forbidden("wrong host token", code="token_invalid")

@@ -64,3 +64,48 @@ class NewsHub:
             for queue in listeners:
                 with contextlib.suppress(asyncio.QueueFull):
                     queue.put_nowait(None)
+
+
+class ProgrammeNews:
+    """ "The public programme changed": for the notice boards' event stream.
+
+    Nothing about what changed is carried (the stream is public and identifies no one):
+    each listener only learns that it should read the programme again. Listeners wait on a
+    version number, so a burst of changes costs a slow listener one re-read and no memory.
+    """
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.closed = False
+        self._waiting: set[asyncio.Event] = set()
+
+    def changed(self) -> None:
+        """A session was created, edited, cancelled, started or ended (callable from sync
+        code such as a commit hook: it only sets events)."""
+        self.version += 1
+        for event in self._waiting:
+            event.set()
+
+    async def wait(self, seen: int, timeout: float) -> int:
+        """The version after ``seen``, or ``seen`` again after ``timeout`` seconds or when
+        the server stops (see :attr:`closed`)."""
+        if self.version != seen or self.closed:
+            return self.version
+        event = asyncio.Event()
+        self._waiting.add(event)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), timeout)
+        finally:
+            self._waiting.discard(event)
+        return self.version
+
+    @property
+    def listener_count(self) -> int:
+        return len(self._waiting)
+
+    def close(self) -> None:
+        """Server shutdown: every waiting listener returns at once."""
+        self.closed = True
+        for event in self._waiting:
+            event.set()

@@ -20,7 +20,7 @@ from stream_server.attendance.ledger import AttendanceLedger
 from stream_server.catalog import service as catalog
 from stream_server.config import Settings
 from stream_server.db.engine import Database
-from stream_server.db.models import Session, SessionMode, Visibility
+from stream_server.db.models import Session, SessionMode, SessionStatus, Visibility
 from stream_server.devices import service as devices
 from stream_server.errors import (
     BadRequest,
@@ -38,7 +38,7 @@ from stream_server.live.client import Client, PeerClient
 from stream_server.live.limits import JoinLimits, peers_the_file_limit_holds
 from stream_server.live.member import SignalingChannel, WsMember
 from stream_server.live.membership import SessionFull
-from stream_server.live.news import NewsHub
+from stream_server.live.news import NewsHub, ProgrammeNews
 from stream_server.live.session import LiveSession
 from stream_server.live.testcard import TestCardClient
 from stream_server.live.whip import WhepViewer, WhipPublisher
@@ -48,6 +48,7 @@ from stream_server.media.ports import port_range
 from stream_server.media.recorder import Recorder
 from stream_server.media.sdp import OfferSummary, SdpError, SdpTooLarge, parse_offer, require_codecs
 from stream_server.signaling.protocol import Join, ProtocolError
+from stream_server.staff import audit
 from stream_server.turn import ClientIceServers
 from stream_server.vocabulary import Tier
 
@@ -109,6 +110,10 @@ class LiveRegistry:
         self.settings = settings
         self.ledger = ledger
         self.news = NewsHub()
+        #: "The public programme changed", for notice boards: programme writes (on commit)
+        #: and public sessions going live or ending.
+        self.programme_news = ProgrammeNews()
+        database.after_commit.append(self._after_commit)
         #: STUN/TURN servers for clients, with TURN credentials minted per client.
         self.client_ice = ClientIceServers.from_settings(settings)
         #: The UDP ports media may use (``udp_ports``), or None for any.
@@ -133,6 +138,10 @@ class LiveRegistry:
             joins_per_minute=settings.joins_per_address_per_minute,
             code_failures_per_minute=settings.join_code_failures_per_minute,
         )
+
+    def _after_commit(self, info: dict[Any, Any]) -> None:
+        if info.pop(audit.PROGRAMME_CHANGED, False):
+            self.programme_news.changed()
 
     @staticmethod
     def _max_peers(configured: int, open_files: int) -> int:
@@ -193,6 +202,8 @@ class LiveRegistry:
         session = await self._sessions.get(session_id)
         if session is None:
             raise NotFound(f"no session {session_id!r}", code="unknown_session")
+        if session.status == SessionStatus.CANCELLED:
+            raise Gone("this session was cancelled", code="session_cancelled")
         doors = self.settings.door_times
         if catalog.session_phase(session, basics.utcnow(), doors) == catalog.Phase.ENDED:
             raise Gone("this session has ended", code="session_ended")
@@ -239,6 +250,8 @@ class LiveRegistry:
                 retired=self._retired,
             )
             self._live[session.id] = live
+            if session.visibility == Visibility.PUBLIC:
+                self.programme_news.changed()
             if session.id in self._test_card_sessions:
                 live.attach(TestCardClient(live))
         return live
@@ -423,10 +436,24 @@ class LiveRegistry:
     # -- the signaling WebSocket ----------------------------------------------------------------
     async def session_for_join(self, join: Join) -> Session:
         """The session a signaling ``join`` names, if this person may enter it now."""
+        doors = self.settings.door_times
         async with self._db.session() as db:
-            if join.code:
-                session = await catalog.get_session_by_code(db, join.code, basics.utcnow())
-                if session is None or (join.session and session.id != join.session):
+            if join.code and join.session:
+                # A page of one occurrence of a series: the code is the series' code.
+                session = await self._sessions.get(join.session)
+                if (
+                    session is None
+                    or not catalog.may_view(session, join.code)
+                    or catalog.session_end(session, doors) + catalog.JOIN_CODE_LIFETIME
+                    < basics.utcnow()
+                ):
+                    raise ProtocolError(
+                        "join_code_invalid", "no session has this join code", "join"
+                    )
+            elif join.code:
+                # A series' code leads to its occurrence that is live or next.
+                session = await catalog.get_session_by_code(db, join.code, basics.utcnow(), doors)
+                if session is None:
                     raise ProtocolError(
                         "join_code_invalid", "no session has this join code", "join"
                     )
@@ -445,7 +472,10 @@ class LiveRegistry:
                         "this session is private: its join code is needed",
                         "join",
                     )
-        phase = catalog.session_phase(session, basics.utcnow(), self.settings.door_times)
+        if session.status == SessionStatus.CANCELLED:
+            reason = f": {session.cancel_reason}" if session.cancel_reason else ""
+            raise ProtocolError("session_cancelled", f"this session was cancelled{reason}", "join")
+        phase = catalog.session_phase(session, basics.utcnow(), doors)
         if phase == catalog.Phase.ENDED:
             raise ProtocolError("session_ended", "this session has ended", "join")
         try:
@@ -569,12 +599,32 @@ class LiveRegistry:
         """The host or staff ended the session: it is marked ended, everyone disconnected."""
         async with self._db.session() as db:
             await catalog.end_session(db, session_id)
+            row = await db.get(Session, session_id)  # end_session read it: no query
+            public = row is not None and row.visibility == Visibility.PUBLIC
+        if public:  # a private group going live or ending is not announced
+            self.programme_news.changed()
         self._sessions.forget(session_id)
         live = self._live.get(session_id)
         if live is not None:
             await live.end()
         else:
             self.news.publish(session_id, {"type": "ended"})
+
+    async def sessions_changed(self, session_ids: list[str]) -> None:
+        """Sessions were edited, cancelled or given new links: joins read them afresh, and
+        the people connected to one that is now cancelled or in person only are told it has
+        ended and disconnected."""
+        for session_id in session_ids:
+            self._sessions.forget(session_id)
+        for session_id in session_ids:
+            live = self._live.get(session_id)
+            if live is None:
+                continue
+            async with self._db.session() as db:
+                session = await catalog.get_session(db, session_id)
+            if session is None or session.status == SessionStatus.CANCELLED or not session.online:
+                logger.info("session %s: cancelled or no longer online; closing", session_id)
+                await live.end()
 
     async def drop_device(self, device_id: int) -> int:
         """A device was revoked: close its live connections now, not at its next request."""
@@ -630,6 +680,7 @@ class LiveRegistry:
         (the app calls it on shutdown and again at clean-up)."""
         self.closed = True
         self.news.close()
+        self.programme_news.close()
         await asyncio.gather(
             *(live.close("server-shutdown") for live in list(self._live.values())),
             return_exceptions=True,

@@ -29,7 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stream_server.basics import hash_secret, utcnow
 from stream_server.db.engine import Database
-from stream_server.db.models import StaffApiToken, StaffLogin, StaffUser
+from stream_server.db.models import (
+    Organiser,
+    StaffApiToken,
+    StaffLogin,
+    StaffRole,
+    StaffUser,
+    Venue,
+)
 
 #: Staff API tokens carry a prefix so that a bearer token's kind is known without a lookup.
 API_TOKEN_PREFIX = "ks_"
@@ -101,11 +108,24 @@ class PasswordHashing:
 
 @dataclasses.dataclass(frozen=True)
 class StaffIdentity:
-    """Who is acting: a staff member, through a browser login or an API token."""
+    """Who is acting: a staff member, through a browser login or an API token.
+
+    ``role`` with ``venue_id`` (a librarian's) or ``organiser_id`` (a coordinator's) is what
+    :mod:`stream_server.staff.scope` decides with.
+    """
 
     staff_id: int
     name: str
     csrf_token: str | None  # None for API tokens (no cookie, so no CSRF to defend against)
+    role: StaffRole = StaffRole.ADMIN
+    venue_id: int | None = None
+    organiser_id: int | None = None
+
+
+def identity_of(user: StaffUser, csrf_token: str | None) -> StaffIdentity:
+    return StaffIdentity(
+        user.id, user.name, csrf_token, StaffRole(user.role), user.venue_id, user.organiser_id
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,14 +142,54 @@ def _valid_name(name: str) -> str:
     return name
 
 
-async def add_staff(db: AsyncSession, name: str, password: str) -> StaffUser:
-    """Create an account; refuses duplicates and short passwords."""
+async def add_staff(
+    db: AsyncSession,
+    name: str,
+    password: str,
+    role: StaffRole | str = StaffRole.ADMIN,
+    venue: str | None = None,
+    organiser: str | None = None,
+) -> StaffUser:
+    """Create an account; refuses duplicates and short passwords.
+
+    A ``librarian`` names its venue and a ``coordinator`` its organiser (by slug); the other
+    roles name neither.
+    """
     name = _valid_name(name)
+    try:
+        role = StaffRole(role)
+    except ValueError:
+        roles = ", ".join(r.value for r in StaffRole)
+        raise StaffError(f"the role must be one of {roles}, not {role!r}") from None
     if len(password) < MIN_PASSWORD_LENGTH:
         raise StaffError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
     if await db.scalar(select(StaffUser.id).where(StaffUser.name == name)) is not None:
         raise StaffError(f"staff member {name!r} already exists")
-    user = StaffUser(name=name, password_hash=_hasher.hash(password), created_at=utcnow())
+    venue_id = organiser_id = None
+    if role == StaffRole.LIBRARIAN:
+        if not venue or organiser:
+            raise StaffError("a librarian needs --venue (and no --organiser)")
+        venue_id = await db.scalar(select(Venue.id).where(Venue.slug == venue))
+        if venue_id is None:
+            raise StaffError(f"unknown venue {venue!r}")
+    elif role == StaffRole.COORDINATOR:
+        if not organiser or venue:
+            raise StaffError("a coordinator needs --organiser (and no --venue)")
+        organiser_id = await db.scalar(select(Organiser.id).where(Organiser.slug == organiser))
+        if organiser_id is None:
+            raise StaffError(f"unknown organiser {organiser!r}")
+    elif venue or organiser:
+        raise StaffError(
+            f"the role {role.value} covers every venue: give no --venue or --organiser"
+        )
+    user = StaffUser(
+        name=name,
+        password_hash=_hasher.hash(password),
+        created_at=utcnow(),
+        role=role,
+        venue_id=venue_id,
+        organiser_id=organiser_id,
+    )
     db.add(user)
     await db.flush()
     return user
@@ -245,7 +305,7 @@ async def identify_login(
     login, user = row
     if login.expires_at <= now or user.disabled_at is not None:
         return None
-    return StaffIdentity(user.id, user.name, login.csrf_token)
+    return identity_of(user, login.csrf_token)
 
 
 async def end_login(db: AsyncSession, secret: str) -> None:
@@ -296,4 +356,4 @@ async def identify_api_token(db: AsyncSession, token: str) -> StaffIdentity | No
     if api_token.revoked_at is not None or user.disabled_at is not None:
         return None
     api_token.last_used_at = utcnow()
-    return StaffIdentity(user.id, user.name, None)
+    return identity_of(user, None)

@@ -7,7 +7,9 @@ from aiohttp import web
 from stream_server.attendance import headcounts
 from stream_server.attendance.headcounts import Recorder
 from stream_server.catalog import service as catalog
+from stream_server.db.models import SessionStatus
 from stream_server.errors import BadRequest, Conflict, Forbidden, NotFound
+from stream_server.staff import audit, scope
 from stream_server.web.addresses import client_address
 from stream_server.web.auth import bearer_token, device_from_token, is_device_token, require_staff
 from stream_server.web.json_body import read_json_object
@@ -58,10 +60,12 @@ async def attendance(request: web.Request) -> web.Response:
 @routes.post("/api/sessions/{session_id}/headcount")
 async def record_headcount(request: web.Request) -> web.Response:
     """Staff (cookie + CSRF, or API token) or a room device of that venue records a count."""
+    identity = None
     if is_device_token(bearer_token(request)):
         recorder = Recorder(device=await device_from_token(request))
     else:
-        recorder = Recorder(staff_id=(await require_staff(request)).staff_id)
+        identity = await require_staff(request)
+        recorder = Recorder(staff_id=identity.staff_id)
     body = await read_json_object(request)
     venue = body.get("venue")
     if not isinstance(venue, str) or not venue:
@@ -71,6 +75,11 @@ async def record_headcount(request: web.Request) -> web.Response:
         session = await catalog.get_session(db, session_id)
         if session is None:
             raise NotFound("no such session", code="unknown_session")
+        if session.status == SessionStatus.CANCELLED:
+            raise Conflict("a cancelled session has no headcount", code="session_cancelled")
+        place = headcounts.session_venues(session).get(venue)
+        if recorder.staff_id is not None and place is not None:
+            scope.require_count_at(identity, session, place[0].id)
         try:
             row = await headcounts.record_headcount(
                 db,
@@ -87,6 +96,16 @@ async def record_headcount(request: web.Request) -> web.Response:
         except headcounts.HeadcountError as exc:
             raise BadRequest(str(exc), code="headcount_invalid") from None
         latest = await headcounts.latest_headcounts(db, session_id)
+        if recorder.staff_id is not None:
+            await audit.record(
+                db,
+                identity,
+                "headcount",
+                "session",
+                session_id,
+                None,
+                {"venue": venue, "count": row.count},
+            )
     request.app[LEDGER].changed(session_id, "headcount")
     return web.json_response(
         {

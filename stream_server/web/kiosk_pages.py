@@ -19,13 +19,21 @@ from sqlalchemy.orm import selectinload
 
 from stream_server.catalog import service as catalog
 from stream_server.config import PROJECT_ROOT
-from stream_server.db.models import Session, Venue
+from stream_server.db.models import Session, StaffRole, Venue
 from stream_server.devices import service as devices
+from stream_server.errors import OutOfScope
+from stream_server.staff import audit, scope
 from stream_server.staff.service import StaffIdentity
 from stream_server.web.auth import require_staff, require_staff_page
 from stream_server.web.bodies import read_form
 from stream_server.web.keys import DATABASE, LIVE, SETTINGS
-from stream_server.web.rendering import link, render, translator
+from stream_server.web.rendering import (
+    absolute_url,
+    link,
+    out_of_scope_page,
+    render,
+    translator,
+)
 from stream_server.web.staff_pages import staff_page_context
 
 logger = logging.getLogger(__name__)
@@ -116,11 +124,13 @@ def qr_data_uri(url: str) -> str:
     return str(segno.make(url, error="m").svg_data_uri(scale=6, border=4, dark="#000"))
 
 
-async def _venues(request: web.Request) -> list[dict[str, Any]]:
+async def _venues(request: web.Request, identity: StaffIdentity) -> list[dict[str, Any]]:
+    """The venues this staff member may register devices at (a librarian: their own)."""
     async with request.app[DATABASE].session() as db:
-        venues = (
-            await db.scalars(select(Venue).options(selectinload(Venue.rooms)).order_by(Venue.name))
-        ).all()
+        query = select(Venue).options(selectinload(Venue.rooms)).order_by(Venue.name)
+        if not scope.everywhere(identity):
+            query = query.where(Venue.id == identity.venue_id)
+        venues = (await db.scalars(query)).all()
         return [
             {
                 "slug": v.slug,
@@ -143,7 +153,11 @@ async def _devices_page(
     tr = translator(request)
     now = catalog.utcnow()
     async with request.app[DATABASE].session() as db:
-        rows = [devices.device_to_json(d, now) for d in await devices.list_devices(db)]
+        rows = [
+            devices.device_to_json(d, now)
+            for d in await devices.list_devices(db)
+            if scope.may_manage_device(identity, d)
+        ]
         # What a room device is doing, by the session's title (its id means nothing to staff).
         ids = {row["session_id"] for row in rows if row.get("session_id")}
         titles: dict[str, str] = {}
@@ -165,7 +179,7 @@ async def _devices_page(
         {
             **staff_page_context(request, identity, "/staff/devices", "devices.title"),
             "devices": rows,
-            "venues": await _venues(request),
+            "venues": await _venues(request, identity),
             "kinds": DEVICE_KINDS,
             "created": created,
             "error": error,
@@ -179,6 +193,8 @@ async def _devices_page(
 @routes.get("/staff/devices", name="staff_devices")
 async def staff_devices(request: web.Request) -> web.Response:
     identity = await require_staff_page(request)
+    if identity.role == StaffRole.COORDINATOR:
+        return out_of_scope_page(request)
     return await _devices_page(request, identity)
 
 
@@ -186,6 +202,8 @@ async def staff_devices(request: web.Request) -> web.Response:
 async def register_device(request: web.Request) -> web.Response:
     """Register a device; the token is shown on this response only (never stored in clear)."""
     identity = await require_staff(request)
+    if identity.role == StaffRole.COORDINATOR:
+        raise OutOfScope("coordinators do not register devices")
     form = await read_form(request)
     values = {k: str(form.get(k, "")).strip()[:120] for k in ("venue", "room", "kind", "name")}
     # The room list names rooms as venue/room (room slugs repeat across libraries).
@@ -197,7 +215,9 @@ async def register_device(request: web.Request) -> web.Response:
             new = await devices.add_device(
                 db, values["venue"], values["kind"], room or None, values["name"]
             )
+            scope.require_register_device(identity, new.device.venue_id)
             device = devices.device_to_json(new.device)
+            await audit.record(db, identity, "register", "device", new.device.id, None, device)
     except devices.DeviceError as exc:
         logger.info("staff %s: device registration refused: %s", identity.name, exc)
         return await _devices_page(
@@ -208,7 +228,7 @@ async def register_device(request: web.Request) -> web.Response:
             status=400,
         )
     path = devices.enrol_path(new.device.kind, new.token)
-    url = f"{request.scheme}://{request.host}{path}"
+    url = absolute_url(request, path)
     logger.info("staff %s registered device %d (%s)", identity.name, device["id"], device["kind"])
     created = {"device": device, "token": new.token, "url": url, "qr": qr_data_uri(url)}
     return await _devices_page(request, identity, created=created, status=201)
@@ -222,6 +242,8 @@ async def confirm_revoke(request: web.Request) -> web.Response:
         device = await devices.get_device(db, int(request.match_info["device_id"]))
         if device is None:
             raise web.HTTPNotFound(reason="no such device")
+        if not scope.may_manage_device(identity, device):
+            return out_of_scope_page(request)
         row = devices.device_to_json(device)
     return render(
         request,
@@ -241,9 +263,13 @@ async def restore_device(request: web.Request) -> web.StreamResponse:
     identity = await require_staff(request)
     device_id = int(request.match_info["device_id"])
     async with request.app[DATABASE].session() as db:
-        if await devices.get_device(db, device_id) is None:
+        device = await devices.get_device(db, device_id)
+        if device is None:
             raise web.HTTPNotFound(reason="no such device")
+        scope.require_manage_device(identity, device)
         restored = await devices.restore_device(db, device_id)
+        if restored:
+            await audit.record(db, identity, "restore", "device", device_id)
     logger.info("staff %s restored device %d (%s)", identity.name, device_id, restored)
     raise web.HTTPSeeOther(link(request, "/staff/devices"))
 
@@ -256,9 +282,13 @@ async def revoke_device(request: web.Request) -> web.StreamResponse:
     identity = await require_staff(request)
     device_id = int(request.match_info["device_id"])
     async with request.app[DATABASE].session() as db:
-        if await devices.get_device(db, device_id) is None:
+        device = await devices.get_device(db, device_id)
+        if device is None:
             raise web.HTTPNotFound(reason="no such device")
+        scope.require_manage_device(identity, device)
         revoked = await devices.revoke_device(db, device_id)
+        if revoked:
+            await audit.record(db, identity, "revoke", "device", device_id)
     dropped = await request.app[LIVE].drop_device(device_id)
     logger.info(
         "staff %s revoked device %d (%s, %d live connection(s) closed)",

@@ -1,4 +1,4 @@
-"""HTML pages: the session list, the join page and the presenter page.
+"""HTML pages: the join page and the presenter page (the programme is in public_pages).
 
 The pages are thin: they decide which view a person should see (join UI, "not started
 yet", "ended", not found, no access) and hand the session to the page scripts in
@@ -8,20 +8,27 @@ yet", "ended", not found, no access) and hand the session to the page scripts in
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from markupsafe import Markup
 
 from stream_server.basics import DoorTimes
+from stream_server.catalog import feeds
 from stream_server.catalog import service as catalog
 from stream_server.config import PROJECT_ROOT
-from stream_server.db.models import Session, SessionMode
+from stream_server.db.models import Series, Session, SessionMode, SessionStatus
 from stream_server.i18n import Translator
 from stream_server.web.addresses import client_address
 from stream_server.web.keys import DATABASE, LIVE, SETTINGS
+from stream_server.web.rendering import absolute_url as _absolute_url
+from stream_server.web.rendering import base_url as _base_url
+from stream_server.web.rendering import catalogs as _catalogs
 from stream_server.web.rendering import link as _link
 from stream_server.web.rendering import render as _render
 from stream_server.web.rendering import translator as _translator
@@ -64,36 +71,6 @@ def _session_view(
     return data
 
 
-def _day_groups(
-    views: list[dict[str, Any]], tr: Translator, now: dt.datetime
-) -> list[dict[str, Any]]:
-    """The front page's list in days: what is on now, later today, tomorrow, then each day.
-
-    Today's groups are open; later days are folded (a heading with a count), so a phone shows
-    a page and not a flat list of the week.
-    """
-    today = now.astimezone(catalog.CITY_TZ).date()
-    groups: list[dict[str, Any]] = []
-
-    def group_for(key: str, label: str, is_open: bool) -> dict[str, Any]:
-        if not groups or groups[-1]["key"] != key:
-            groups.append({"key": key, "label": label, "open": is_open, "sessions": []})
-        return groups[-1]
-
-    for view in sorted(views, key=lambda v: (not v["live"], v["starts_at"])):
-        day = view["day"]
-        if view["live"]:
-            group = group_for("live", tr("index.live_now"), True)
-        elif day == today:
-            group = group_for("today", tr("index.later_today"), True)
-        elif day == today + dt.timedelta(days=1):
-            group = group_for("tomorrow", tr("index.tomorrow"), False)
-        else:
-            group = group_for(day.isoformat(), tr.day(day), False)
-        group["sessions"].append(view)
-    return groups
-
-
 def _notice(
     request: web.Request, heading: str, body: str, status: int, **extra: Any
 ) -> web.Response:
@@ -111,12 +88,41 @@ def _not_found(request: web.Request, by_code: bool, typed: str = "") -> web.Resp
     return _notice(request, "notfound.title", body, status=404, kind="not-found", **extra)
 
 
-def _phase_page(request: web.Request, session: Session, now: dt.datetime) -> web.Response | None:
-    """The "not started yet" or "ended" page, or None when doors are open."""
+def _phase_page(
+    request: web.Request, session: Session, now: dt.datetime, extra: dict[str, Any] | None = None
+) -> web.Response | None:
+    """The "not started yet", "ended", "cancelled" or "in person only" page, or None when
+    doors are open. ``extra`` goes into the page's context (a public page's JSON-LD)."""
+    extra = extra or {}
     tr = _translator(request)
     doors = request.app[SETTINGS].door_times
     phase = catalog.session_phase(session, now, doors)
     view = _session_view(session, tr, now, doors)
+    if session.status == SessionStatus.CANCELLED:
+        return _notice(
+            request,
+            "cancelled.heading",
+            "cancelled.body",
+            status=200,
+            kind="cancelled",
+            session=view,
+            **extra,
+            body_params={"reason": session.cancel_reason or "–"},
+        )
+    if not session.online and phase != catalog.Phase.ENDED:
+        return _notice(
+            request,
+            "in_person.heading",
+            "in_person.body",
+            status=200,
+            kind="in-person",
+            session=view,
+            **extra,
+            body_params={
+                "place": f"{view['venue_name']}, {view['room_name']}",
+                "when": view["starts_local"],
+            },
+        )
     if phase == catalog.Phase.UPCOMING:
         opens_in = (session.starts_at - doors.open_before - now).total_seconds()
         return _notice(
@@ -126,13 +132,14 @@ def _phase_page(request: web.Request, session: Session, now: dt.datetime) -> web
             status=200,
             kind="upcoming",
             session=view,
+            **extra,
             body_params={"when": view["starts_local"]},
             # The page reloads itself when doors open (a script timer; no meta refresh).
             reload_in=max(1, math.ceil(opens_in) + 1),
         )
     if phase == catalog.Phase.ENDED:
         return _notice(
-            request, "ended.heading", "ended.body", status=200, kind="ended", session=view
+            request, "ended.heading", "ended.body", status=200, kind="ended", session=view, **extra
         )
     return None
 
@@ -159,10 +166,14 @@ def _client_config(
 
 
 def _join_page(
-    request: web.Request, session: Session, now: dt.datetime, join: dict[str, str]
+    request: web.Request,
+    session: Session,
+    now: dt.datetime,
+    join: dict[str, str],
+    extra: dict[str, Any] | None = None,
 ) -> web.Response:
     tr = _translator(request)
-    phase_page = _phase_page(request, session, now)
+    phase_page = _phase_page(request, session, now, extra)
     if phase_page is not None:
         return phase_page
     view = _session_view(session, tr, now, request.app[SETTINGS].door_times)
@@ -176,33 +187,12 @@ def _join_page(
             "config": config,
             "page_scripts": ["js/join.js"],
             "is_group": session.mode == SessionMode.GROUP,
+            **(extra or {}),
         },
     )
 
 
 # -- routes -----------------------------------------------------------------------------------
-@routes.get("/", name="index")
-async def index(request: web.Request) -> web.Response:
-    """Public sessions that are live or upcoming; private ones are never listed."""
-    tr = _translator(request)
-    now = catalog.utcnow()
-    async with request.app[DATABASE].session() as db:
-        doors = request.app[SETTINGS].door_times
-        listed = await catalog.list_listed_sessions(db, now, doors)
-        views = [_session_view(s, tr, now, doors) for s in listed]
-    for view in views:
-        view["url"] = _link(request, f"/sessions/{view['id']}")
-    return _render(
-        request,
-        "index.html",
-        {
-            "title": tr("index.title"),
-            "sessions": views,
-            "days": _day_groups(views, tr, now),
-        },
-    )
-
-
 @routes.get("/j", name="join_code_form")
 async def join_code_form(request: web.Request) -> web.Response:
     """The code form on the front page submits here; redirect to the code's page."""
@@ -220,8 +210,9 @@ async def join_by_code(request: web.Request) -> web.Response:
     limits = request.app[LIVE].limits
     address = client_address(request)
     limits.join(address)  # 429 when this address joins too often or guesses codes
+    doors = request.app[SETTINGS].door_times
     async with request.app[DATABASE].session() as db:
-        session = await catalog.get_session_by_code(db, code, now) if code else None
+        session = await catalog.get_session_by_code(db, code, now, doors) if code else None
         if session is None:
             limits.code_failed(address)
             return _not_found(request, by_code=True, typed=request.match_info["code"])
@@ -239,8 +230,9 @@ async def join_code_lookup(request: web.Request) -> web.Response:
     limits = request.app[LIVE].limits
     address = client_address(request)
     limits.check_codes(address)
+    doors = request.app[SETTINGS].door_times
     async with request.app[DATABASE].session() as db:
-        session = await catalog.get_session_by_code(db, code, now) if code else None
+        session = await catalog.get_session_by_code(db, code, now, doors) if code else None
         if session is None:
             limits.code_failed(address)
             return web.json_response(
@@ -261,7 +253,29 @@ async def session_page(request: web.Request) -> web.Response:
         session = await catalog.get_session(db, request.match_info["session_id"])
         if session is None or not catalog.may_view(session, None):
             return _not_found(request, by_code=False)
-        return _join_page(request, session, now, {"session": session.id})
+        event = feeds.FeedEvent.of(session, _base_url(request))
+        return _join_page(
+            request, session, now, {"session": session.id}, _public_extras(request, event)
+        )
+
+
+def _public_extras(request: web.Request, event: feeds.FeedEvent) -> dict[str, Any]:
+    """What a public session's page adds: its schema.org ``Event`` as JSON-LD (the same
+    object as its entry in ``/programme.json``) and links to print its card and poster."""
+    return {
+        "jsonld": json_ld_script(feeds.event_jsonld(event)),
+        "print_links": {
+            "card": _link(request, f"/sessions/{event.id}/card"),
+            "poster": _link(request, f"/sessions/{event.id}/poster"),
+        },
+    }
+
+
+def json_ld_script(data: dict[str, Any]) -> Markup:
+    """JSON for a ``<script type="application/ld+json">``: ``<``, ``>`` and ``&`` escaped so a
+    title cannot close the script element."""
+    text = json.dumps(data, ensure_ascii=False)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
 @routes.get("/host/{session_id}", name="host")
@@ -295,8 +309,33 @@ async def host_page(request: web.Request) -> web.Response:
             "config": config,
             # For the presenter to read out or paste into an invitation.
             "join_code_shown": f"{code[:4]} {code[4:]}",
-            "join_url": f"{request.scheme}://{request.host}/j/{code}",
+            "join_url": _absolute_url(request, f"/j/{code}"),
             "page_scripts": ["js/host.js"],
             "extra_styles": ["moderation.css"] if session.mode == SessionMode.GROUP else [],
         },
     )
+
+
+@routes.get("/series/{series_id}/host", name="series_host")
+async def series_host(request: web.Request) -> web.StreamResponse:
+    """A series' one host link: to the presenter page of its occurrence that is live or next."""
+    token = request.query.get("token", "")
+    now = catalog.utcnow()
+    async with request.app[DATABASE].session() as db:
+        series = await db.get(Series, request.match_info["series_id"])
+        if series is None:
+            return _not_found(request, by_code=False)
+        if not catalog.secret_matches(token, series.host_token_hash):
+            return _notice(
+                request, "forbidden.title", "forbidden.host_body", status=403, kind="forbidden"
+            )
+        doors = request.app[SETTINGS].door_times
+        session = await catalog.get_session_by_code(db, series.join_code, now, doors)
+    if session is None:
+        return _not_found(request, by_code=False)
+    params = {"token": token}
+    lang = _catalogs(request).supported(request.query.get("lang"))
+    if lang:
+        params["lang"] = lang
+    query = urlencode(params)
+    raise web.HTTPSeeOther(f"/host/{session.id}?{query}")

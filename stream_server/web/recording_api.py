@@ -17,40 +17,48 @@ from stream_server.catalog import service as catalog
 from stream_server.db.models import Session
 from stream_server.errors import BadRequest, Forbidden
 from stream_server.live import recording
+from stream_server.staff import audit, scope
 from stream_server.staff import service as staff
+from stream_server.staff.service import StaffIdentity
 from stream_server.web.auth import bearer_token, require_staff
 from stream_server.web.json_body import read_json_object
-from stream_server.web.keys import LIVE, SETTINGS
+from stream_server.web.keys import DATABASE, LIVE, SETTINGS
 
 routes = web.RouteTableDef()
 
 
-async def _authorised_session(request: web.Request) -> Session:
-    """The live session named in the path, if the caller may control its recording."""
+async def _authorised_session(request: web.Request) -> tuple[Session, StaffIdentity | None]:
+    """The live session named in the path, if the caller may control its recording, and the
+    staff member asking (None for a publish or host token)."""
     session = await request.app[LIVE].load_session(request.match_info["session_id"])
     token = bearer_token(request)
     if token is not None and not token.startswith(staff.API_TOKEN_PREFIX):
         if not catalog.may_publish(session, token):
             raise Forbidden("wrong publish or host token", code="token_invalid")
-        return session
-    await require_staff(request)  # 401 login_required without any credential
-    return session
+        return session, None
+    identity = await require_staff(request)  # 401 login_required without any credential
+    scope.require_manage_session(identity, session)
+    return session, identity
 
 
 @routes.get("/api/sessions/{session_id}/recording")
 async def recording_status(request: web.Request) -> web.Response:
-    session = await _authorised_session(request)
+    session, _ = await _authorised_session(request)
     return web.json_response(request.app[LIVE].recording_status(session.id))
 
 
 @routes.post("/api/sessions/{session_id}/recording")
 async def set_recording(request: web.Request) -> web.Response:
-    session = await _authorised_session(request)
+    session, identity = await _authorised_session(request)
     body = await read_json_object(request)
     on = body.get("on")
     if not isinstance(on, bool):
         raise BadRequest("'on' must be true or false", code="invalid_recording_request")
-    return web.json_response(await request.app[LIVE].set_recording(session, on))
+    result = await request.app[LIVE].set_recording(session, on)
+    if identity is not None:
+        async with request.app[DATABASE].session() as db:
+            await audit.record(db, identity, "recording", "session", session.id, None, {"on": on})
+    return web.json_response(result)
 
 
 async def _retention(app: web.Application) -> AsyncIterator[None]:

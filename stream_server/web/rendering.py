@@ -12,8 +12,9 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 from aiohttp import web
 
+from stream_server.basics import absolute_url as _absolute
 from stream_server.i18n import Catalogs, Translator
-from stream_server.web.keys import CATALOGS
+from stream_server.web.keys import CATALOGS, SETTINGS
 
 #: Only our own scripts and styles; media and WebSocket to this origin.
 CONTENT_SECURITY_POLICY = (
@@ -66,6 +67,17 @@ def link(request: web.Request, path: str) -> str:
     return path
 
 
+def base_url(request: web.Request) -> str:
+    """The server's address for links that leave it: ``public_url`` when set, otherwise
+    the origin this request was sent to."""
+    return request.app[SETTINGS].public_url or f"{request.scheme}://{request.host}"
+
+
+def absolute_url(request: web.Request, path: str) -> str:
+    """``path`` as an absolute link (feeds, cards, QR codes, links to copy)."""
+    return _absolute(base_url(request), path)
+
+
 def render(
     request: web.Request, template: str, context: dict[str, Any], status: int = 200
 ) -> web.Response:
@@ -89,3 +101,18 @@ def render(
     response.headers["Vary"] = "Accept-Language"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def out_of_scope_page(request: web.Request) -> web.Response:
+    """A staff page beyond the person's role (the HTML twin of ``403 out_of_scope``)."""
+    return render(
+        request,
+        "notice.html",
+        {
+            "title": translator(request)("scope.heading"),
+            "heading": "scope.heading",
+            "body": "scope.body",
+            "kind": "out-of-scope",
+        },
+        status=403,
+    )

@@ -17,6 +17,7 @@ from stream_server.attendance import reports, rollups
 from stream_server.basics import CITY_TZ, utcnow
 from stream_server.db.engine import Database
 from stream_server.errors import BadRequest
+from stream_server.staff import scope
 from stream_server.web.auth import require_staff
 from stream_server.web.keys import DATABASE, SETTINGS
 from stream_server.web.rendering import language
@@ -48,7 +49,8 @@ async def _freshen(
 
 
 async def _report(request: web.Request, fmt: str | None) -> web.StreamResponse:
-    await require_staff(request)
+    identity = await require_staff(request)
+    venue_id, organiser_id = scope.report_scope(identity)
     now = utcnow()
     try:
         query = reports.parse_query(
@@ -63,7 +65,9 @@ async def _report(request: web.Request, fmt: str | None) -> web.StreamResponse:
     brief = request.app[SETTINGS].brief_visit_seconds
     await _freshen(database, query, now, brief)
     async with database.session() as db:
-        data = await reports.attendance_report(db, query, now, brief, freshen=False)
+        data = await reports.attendance_report(
+            db, query, now, brief, freshen=False, venue_id=venue_id, organiser_id=organiser_id
+        )
     if query.format == "csv":
         return web.Response(
             body=reports.report_csv(data, query),

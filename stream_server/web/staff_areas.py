@@ -10,6 +10,7 @@ from aiohttp import web
 
 from stream_server.catalog import service as catalog
 from stream_server.errors import BadRequest, NotFound
+from stream_server.staff import audit, scope
 from stream_server.staff.service import StaffIdentity
 from stream_server.web.auth import require_staff, require_staff_page
 from stream_server.web.bodies import read_form
@@ -43,18 +44,34 @@ async def list_areas(request: web.Request) -> web.Response:
 async def set_population(request: web.Request) -> web.Response:
     """``{"population": N}``; reports use the new figure at once."""
     identity = await require_staff(request)
+    scope.require_everywhere(identity, "the area populations")
     body = await read_json_object(request)
     slug = request.match_info["slug"]
     try:
         async with request.app[DATABASE].session() as db:
+            before = (await _populations(db)).get(slug)
             area = await catalog.set_area_population(db, slug, body.get("population"))
             result = _area_json(area, language(request))
+            if before != area.population:
+                await audit.record(
+                    db,
+                    identity,
+                    "population",
+                    "area",
+                    slug,
+                    {"population": before},
+                    {"population": area.population},
+                )
     except catalog.UnknownArea as exc:
         raise NotFound(str(exc), code="unknown_area") from None
     except catalog.CatalogError as exc:
         raise BadRequest(str(exc), code="invalid_population") from None
     logger.info("staff %s set the population of %s to %d", identity.name, slug, body["population"])
     return web.json_response(result)
+
+
+async def _populations(db: Any) -> dict[str, int]:
+    return {area.slug: area.population for area in await catalog.list_areas(db)}
 
 
 async def _page(
@@ -85,6 +102,7 @@ async def _page(
             "areas": rows,
             "saved": saved,
             "max_population": catalog.MAX_POPULATION,
+            "may_edit": scope.everywhere(identity),
         },
         status=status,
     )
@@ -100,6 +118,7 @@ async def areas_page(request: web.Request) -> web.Response:
 async def save_areas(request: web.Request) -> web.StreamResponse:
     """All areas in one form; nothing is saved unless every field is valid."""
     identity = await require_staff(request)
+    scope.require_everywhere(identity, "the area populations")
     form = await read_form(request)
     lang = language(request)
     typed = {
@@ -109,7 +128,8 @@ async def save_areas(request: web.Request) -> web.StreamResponse:
     }
     errors: dict[str, str] = {}
     async with request.app[DATABASE].session() as db:
-        known = {area.slug for area in await catalog.list_areas(db)}
+        before = await _populations(db)
+        known = set(before)
         for slug, text in typed.items():
             if slug not in known:
                 continue  # an area removed meanwhile: nothing to save
@@ -127,6 +147,19 @@ async def save_areas(request: web.Request) -> web.StreamResponse:
                 )
         if errors:
             await db.rollback()
+        else:
+            after = await _populations(db)
+            changed = [slug for slug in after if after[slug] != before[slug]]
+            for slug in changed:
+                await audit.record(
+                    db,
+                    identity,
+                    "population",
+                    "area",
+                    slug,
+                    {"population": before[slug]},
+                    {"population": after[slug]},
+                )
     if errors:
         logger.info("staff %s: area populations refused (%s)", identity.name, ", ".join(errors))
         return await _page(request, identity, errors=errors, typed=typed, status=400)

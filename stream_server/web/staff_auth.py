@@ -169,6 +169,14 @@ async def whoami(request: web.Request) -> web.Response:
     Readable only by same-origin scripts (no CORS), so another site cannot learn the token.
     """
     identity = await require_staff(request)
-    response = web.json_response({"name": identity.name, "csrf_token": identity.csrf_token})
+    response = web.json_response(
+        {
+            "name": identity.name,
+            "csrf_token": identity.csrf_token,
+            "role": identity.role.value,
+            "venue_id": identity.venue_id,
+            "organiser_id": identity.organiser_id,
+        }
+    )
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -71,7 +71,7 @@ def format_event(event: str, data: dict[str, Any]) -> bytes:
 @routes.get("/api/staff/events")
 async def staff_events(request: web.Request) -> web.StreamResponse:
     """Push each changed session's fresh figures to a logged-in staff member's dashboard."""
-    await require_staff(request)
+    identity = await require_staff(request)
     lang = language(request)
     streams = request.app[STREAMS]
     ledger = request.app[LEDGER]
@@ -103,7 +103,7 @@ async def staff_events(request: web.Request) -> web.StreamResponse:
                     event = queue.get_nowait()
                     changed[event["session_id"]] = event["type"]
                 for session_id, what in changed.items():
-                    figures = await figures_for_session(request, session_id, lang)
+                    figures = await figures_for_session(request, session_id, lang, identity)
                     if figures is None:
                         continue
                     figures["what"] = what

@@ -20,9 +20,10 @@ from stream_server.attendance.headcounts import latest_headcounts, session_venue
 from stream_server.attendance.ledger import AttendanceLedger
 from stream_server.basics import DOORS, DoorTimes
 from stream_server.catalog import service as catalog
-from stream_server.db.models import Session, Visibility
+from stream_server.db.models import Session, StaffRole, Visibility
 from stream_server.errors import BadRequest
 from stream_server.i18n import Translator
+from stream_server.staff import scope
 from stream_server.staff.service import StaffIdentity
 from stream_server.web.auth import require_staff, require_staff_page
 from stream_server.web.keys import DATABASE, LEDGER, SETTINGS
@@ -48,16 +49,26 @@ MAX_PERIOD_DAYS = 366 * 5
 REPORT_URL = "/api/reports/attendance"
 
 
-def staff_links(request: web.Request, current: str) -> list[dict[str, Any]]:
+def staff_links(
+    request: web.Request, current: str, identity: StaffIdentity | None = None
+) -> list[dict[str, Any]]:
+    """The staff pages this person's role reaches (the audit log is for admins)."""
+    pages = [
+        ("/staff", "dash.dashboard_link"),
+        ("/staff/programme", "dash.programme_link"),
+        ("/staff/reports", "dash.reports_link"),
+        ("/staff/organisers", "dash.organisers_link"),
+    ]
+    if identity is None or identity.role != StaffRole.COORDINATOR:
+        pages.append(("/staff/devices", "dash.devices_link"))
+    pages.append(("/staff/areas", "dash.areas_link"))
+    if scope.everywhere(identity):
+        pages.append(("/staff/recordings", "dash.recordings_link"))
+    if scope.is_admin(identity):
+        pages.append(("/staff/audit", "dash.audit_link"))
     return [
         {"url": link(request, path), "label": label, "current": path == current}
-        for path, label in (
-            ("/staff", "dash.dashboard_link"),
-            ("/staff/reports", "dash.reports_link"),
-            ("/staff/devices", "dash.devices_link"),
-            ("/staff/areas", "dash.areas_link"),
-            ("/staff/recordings", "dash.recordings_link"),
-        )
+        for path, label in pages
     ]
 
 
@@ -69,7 +80,7 @@ def staff_page_context(
         "title": translator(request)(title_key),
         "staff_name": identity.name,
         "csrf_token": identity.csrf_token or "",
-        "staff_links": staff_links(request, path),
+        "staff_links": staff_links(request, path, identity),
         "extra_styles": ["staff.css"],
     }
 
@@ -106,15 +117,21 @@ def local_day(now: dt.datetime) -> tuple[dt.date, dt.datetime, dt.datetime]:
     return day, start.astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 
-async def todays_sessions(db: AsyncSession, now: dt.datetime) -> list[Session]:
-    """Sessions that overlap today's local day, private ones included (staff see all)."""
+async def todays_sessions(
+    db: AsyncSession, now: dt.datetime, identity: StaffIdentity | None = None
+) -> list[Session]:
+    """Sessions that overlap today's local day, private ones included, within the staff
+    member's reach (a librarian's venue, a coordinator's organiser; the others see all)."""
     _, start, end = local_day(now)
-    rows = await db.scalars(
+    query = (
         catalog.session_query()
         .where(Session.starts_at < end, Session.ends_at > start)
         .order_by(Session.starts_at, Session.id)
     )
-    return list(rows.all())
+    clause = scope.visible_sessions_clause(identity)
+    if clause is not None:
+        query = query.where(clause)
+    return list((await db.scalars(query)).all())
 
 
 def _whole(value: Any) -> int | None:
@@ -183,13 +200,16 @@ async def session_figures(
 
 
 async def today_figures(
-    request: web.Request, lang: str, now: dt.datetime | None = None
+    request: web.Request,
+    lang: str,
+    identity: StaffIdentity | None,
+    now: dt.datetime | None = None,
 ) -> dict[str, Any]:
     now = now or catalog.utcnow()
     day, _, _ = local_day(now)
     ledger = request.app[LEDGER]
     async with request.app[DATABASE].session() as db:
-        sessions = await todays_sessions(db, now)
+        sessions = await todays_sessions(db, now, identity)
         doors = request.app[SETTINGS].door_times
         tr = catalogs(request).translator(lang)
         items = [await session_figures(db, ledger, s, now, tr, doors) for s in sessions]
@@ -197,13 +217,14 @@ async def today_figures(
 
 
 async def figures_for_session(
-    request: web.Request, session_id: str, lang: str
+    request: web.Request, session_id: str, lang: str, identity: StaffIdentity | None = None
 ) -> dict[str, Any] | None:
-    """Fresh figures for one session, or None when it no longer exists."""
+    """Fresh figures for one session, or None when it no longer exists or is outside the
+    staff member's reach."""
     now = catalog.utcnow()
     async with request.app[DATABASE].session() as db:
         session = await db.scalar(catalog.session_query().where(Session.id == session_id))
-        if session is None:
+        if session is None or not scope.may_see_session(identity, session):
             return None
         doors = request.app[SETTINGS].door_times
         tr = catalogs(request).translator(lang)
@@ -287,7 +308,7 @@ async def dashboard(request: web.Request) -> web.Response:
     identity = await require_staff_page(request)
     tr = translator(request)
     lang = tr.lang
-    data = await today_figures(request, lang)
+    data = await today_figures(request, lang, identity)
     day = dt.date.fromisoformat(data["date"])
     return render(
         request,
@@ -312,12 +333,12 @@ async def dashboard(request: web.Request) -> web.Response:
 async def dashboard_cards(request: web.Request) -> web.Response:
     """Cards (HTML, the dashboard's own template) for today's sessions named by ``?id=``:
     how the dashboard adds sessions created after it loaded, e.g. by the command line."""
-    await require_staff(request)
+    identity = await require_staff(request)
     wanted = request.query.getall("id", [])
     if not wanted or len(wanted) > MAX_CARDS:
         raise BadRequest(f"name 1 to {MAX_CARDS} sessions with ?id=", code="invalid_ids")
     lang = language(request)
-    data = await today_figures(request, lang)
+    data = await today_figures(request, lang, identity)
     chosen = set(wanted)
     return render(
         request,
@@ -364,7 +385,7 @@ async def reports_page(request: web.Request) -> web.Response:
 @routes.get("/api/staff/today")
 async def today(request: web.Request) -> web.Response:
     """Today's sessions with their figures: the dashboard's first paint and its resyncs."""
-    await require_staff(request)
-    response = web.json_response(await today_figures(request, language(request)))
+    identity = await require_staff(request)
+    response = web.json_response(await today_figures(request, language(request), identity))
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -24,6 +24,7 @@ from stream_server.db.models import Session
 from stream_server.i18n import Translator
 from stream_server.live import recording
 from stream_server.live.recording import RecordingFile
+from stream_server.staff import scope
 from stream_server.staff.service import StaffIdentity
 from stream_server.web.auth import require_staff, require_staff_page
 from stream_server.web.keys import DATABASE, SETTINGS
@@ -92,6 +93,7 @@ def _page_url(request: web.Request, **query: str) -> str:
 @routes.get(PAGE, name="staff_recordings")
 async def recordings_page(request: web.Request) -> web.Response:
     identity = await require_staff_page(request)
+    scope.require_everywhere(identity, "recordings")
     files = await asyncio.to_thread(recording.list_recordings, _directory(request))
     days = request.app[SETTINGS].recording_retention_days
     return render(
@@ -110,6 +112,7 @@ async def recordings_page(request: web.Request) -> web.Response:
 @routes.get(PAGE + "/{name}")
 async def download(request: web.Request) -> web.StreamResponse:
     identity = await require_staff_page(request)
+    scope.require_everywhere(identity, "recordings")
     path, _ = await _one(request)
     logger.info("staff %s downloaded recording %s", identity.name, path.name)
     return web.FileResponse(
@@ -125,6 +128,7 @@ async def download(request: web.Request) -> web.StreamResponse:
 @routes.get(PAGE + "/{name}/delete")
 async def confirm_delete(request: web.Request) -> web.Response:
     identity = await require_staff_page(request)
+    scope.require_everywhere(identity, "recordings")
     _, row = await _one(request)
     return _confirmation(request, identity, row)
 
@@ -148,6 +152,7 @@ def _confirmation(
 async def delete(request: web.Request) -> web.StreamResponse:
     """Delete after the confirmation page (its form carries the CSRF token)."""
     identity = await require_staff(request)
+    scope.require_everywhere(identity, "recordings")
     path, _ = await _one(request)
     await asyncio.to_thread(recording.delete_recording, path.parent, path.name)
     logger.info("staff %s deleted recording %s", identity.name, path.name)

@@ -163,6 +163,8 @@ function overran(item) {
 }
 
 function stateText(item) {
+  // A cancelled one stays on the screen, with the reason, rather than silently vanishing.
+  if (item.status === "cancelled") return t("tablet.cancelled", { reason: item.cancel_reason || "–" });
   // The server keeps a group open for a while after its scheduled end (an overrun).
   if (item.live && overran(item)) return t("tablet.overran", { time: format.time(item.ends_at) });
   if (item.live) return t("tablet.live");
@@ -176,6 +178,7 @@ function card(item, own) {
   li.className = own ? "card card-own" : "card";
   li.dataset.sessionId = item.id;
   li.dataset.phase = item.phase;
+  li.dataset.status = item.status || "scheduled";
   const title = document.createElement(own ? "h2" : "h3");
   title.className = "card-title";
   title.id = `title-${item.id}`;
@@ -204,7 +207,9 @@ function card(item, own) {
 }
 
 function renderCards() {
-  const current = tablet.sessions.filter((item) => item.phase !== "ended");
+  const current = tablet.sessions.filter(
+    (item) => item.phase !== "ended" || (item.status === "cancelled" && !overran(item)),
+  );
   // Running now first, then the day's next ones; those past their scheduled end last.
   const own = current
     .filter((item) => item.placement === "invited" && isToday(item))
@@ -258,7 +263,11 @@ $("code-form").addEventListener("submit", async (event) => {
     feedback.textContent = t("error.generic");
     return;
   }
-  if (item.phase === "ended") {
+  if (item.status === "cancelled") {
+    feedback.textContent = t("tablet.cancelled", { reason: item.cancel_reason || "–" });
+  } else if (item.online === false) {
+    feedback.textContent = t("tablet.code_in_person", { title: item.title });
+  } else if (item.phase === "ended") {
     feedback.textContent = t("tablet.code_ended", { title: item.title });
   } else if (item.phase !== "open") {
     feedback.textContent = t("tablet.code_not_yet", { title: item.title, when: whenText(item) });
