@@ -37,7 +37,6 @@ PLURAL_PARAMETER = "count"
 LOCALE_OF_LANGUAGE = {"en": "en_GB"}
 
 #: Error codes of docs/signaling.md; a test checks the document and this list agree.
-#: Error codes of docs/signaling.md; a test checks the document and this list agree.
 PROTOCOL_ERROR_CODES = (
     "invalid_json",
     "invalid_message",
@@ -52,6 +51,8 @@ PROTOCOL_ERROR_CODES = (
     "token_invalid",
     "session_full",
     "session_ended",
+    "session_cancelled",
+    "not_online",
     "not_started",
     "not_allowed",
     "invalid_sdp",
