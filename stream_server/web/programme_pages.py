@@ -303,11 +303,16 @@ def _notice_text(request: web.Request, tr: Translator) -> str | None:
     notice = request.query.get("notice")
     if notice not in NOTICES:
         return None
-    params = {
-        "copied": request.query.get("copied", "0"),
-        "skipped": request.query.get("skipped", "0"),
-    }
-    return tr(f"prog.notice.{notice}", **params)
+    if notice == "copied":
+        # The plural form follows how many were copied.
+        copied, skipped = (_count(request.query.get(name)) for name in ("copied", "skipped"))
+        return tr("prog.notice.copied", count=copied, skipped=skipped)
+    return tr(f"prog.notice.{notice}")
+
+
+def _count(value: str | None) -> int:
+    """A count from a notice's query (a hand-edited URL shows 0 rather than failing)."""
+    return int(value) if value and value.isdigit() and len(value) < 6 else 0
 
 
 def _conflict_link(request: web.Request) -> str | None:
