@@ -30,7 +30,7 @@ from stream_server.basics import CITY_TZ
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DEFAULT_LANGUAGE = "fi"
-#: The parameter that picks a plural form: ``_("index.day_count", count=3)``.
+#: The parameter that picks a plural form: ``_("kiosk.headcount_saved", count=3)``.
 PLURAL_PARAMETER = "count"
 #: A language whose dates and plural rules follow one region: British English, as the
 #: page scripts' ``Intl`` formats. Any other language uses its own Babel locale.

@@ -73,15 +73,15 @@ def test_the_check_command_passes_on_the_shipped_catalogs(
 @pytest.mark.parametrize(
     ("language", "count", "expected"),
     [
-        ("fi", 1, "1 tapahtuma"),
-        ("fi", 0, "0 tapahtumaa"),
-        ("fi", 2, "2 tapahtumaa"),
-        ("en", 1, "1 session"),
-        ("en", 21, "21 sessions"),
+        ("fi", 1, "Tallennettu: 1 henkilö paikalla."),
+        ("fi", 0, "Tallennettu: 0 henkilöä paikalla."),
+        ("fi", 2, "Tallennettu: 2 henkilöä paikalla."),
+        ("en", 1, "Saved: 1 person present."),
+        ("en", 21, "Saved: 21 people present."),
     ],
 )
 def test_a_count_picks_the_plural_form(language: str, count: int, expected: str) -> None:
-    assert i18n.translate("index.day_count", language, count=count) == expected
+    assert i18n.translate("kiosk.headcount_saved", language, count=count) == expected
 
 
 def test_page_scripts_get_plural_forms_by_cldr_category() -> None:
@@ -96,7 +96,7 @@ def test_page_scripts_get_plural_forms_by_cldr_category() -> None:
 
 def test_a_plural_message_without_a_count_is_a_bug() -> None:
     with pytest.raises(TypeError, match="plural"):
-        i18n.translate("index.day_count", "fi")
+        i18n.translate("kiosk.headcount_saved", "fi")
     with pytest.raises(KeyError):
         i18n.translate("no.such_message", "fi")
 
@@ -133,15 +133,15 @@ def _wrong_placeholder(catalog: Catalog) -> None:
 
 
 def _one_plural_form(catalog: Catalog) -> None:
-    del catalog["index.day_count"]
-    catalog["index.day_count"] = Message(
-        ("index.day_count", "index.day_count"), ("{count} session", "")
+    del catalog["kiosk.headcount_saved"]
+    catalog["kiosk.headcount_saved"] = Message(
+        ("kiosk.headcount_saved", "kiosk.headcount_saved"), ("{count} session", "")
     )
 
 
 def _not_plural(catalog: Catalog) -> None:
-    del catalog["index.day_count"]
-    catalog["index.day_count"] = Message("index.day_count", "{count} sessions")
+    del catalog["kiosk.headcount_saved"]
+    catalog["kiosk.headcount_saved"] = Message("kiosk.headcount_saved", "{count} sessions")
 
 
 def _unknown(catalog: Catalog) -> None:
@@ -160,8 +160,8 @@ def _fuzzy(catalog: Catalog) -> None:
             _wrong_placeholder,
             Problem("en", "kiosk.next", "placeholders ['name'] differ from Finnish ['title']"),
         ),
-        (_one_plural_form, Problem("en", "index.day_count", "has 1 of 2 plural forms")),
-        (_not_plural, Problem("en", "index.day_count", "must be plural, as in Finnish")),
+        (_one_plural_form, Problem("en", "kiosk.headcount_saved", "has 1 of 2 plural forms")),
+        (_not_plural, Problem("en", "kiosk.headcount_saved", "must be plural, as in Finnish")),
         (_unknown, Problem("en", "join.buton", "not in the Finnish catalog")),
         (_fuzzy, Problem("en", "join.button", "fuzzy (not used until reviewed)")),
     ],
@@ -180,12 +180,16 @@ def test_the_check_reports_a_broken_english_catalog(
 
 def test_a_plural_message_needs_a_count(tmp_path: Path) -> None:
     fi = _copy(SHIPPED["fi"])
-    del fi["index.day_count"]
-    fi["index.day_count"] = Message(("index.day_count", "index.day_count"), ("yksi", "monta"))
+    del fi["kiosk.headcount_saved"]
+    fi["kiosk.headcount_saved"] = Message(
+        ("kiosk.headcount_saved", "kiosk.headcount_saved"), ("yksi", "monta")
+    )
     en = _copy(SHIPPED["en"])
-    del en["index.day_count"]
-    en["index.day_count"] = Message(("index.day_count", "index.day_count"), ("one", "many"))
-    assert Problem("fi", "index.day_count", "plural without {count}") in catalog_problems(
+    del en["kiosk.headcount_saved"]
+    en["kiosk.headcount_saved"] = Message(
+        ("kiosk.headcount_saved", "kiosk.headcount_saved"), ("one", "many")
+    )
+    assert Problem("fi", "kiosk.headcount_saved", "plural without {count}") in catalog_problems(
         {"fi": fi, "en": en}
     )
 
@@ -244,13 +248,13 @@ def test_with_a_base_only_the_branchs_changes_are_converted(
     base = tmp_path / "base.py"
     base.write_text(
         'MESSAGES = {"join.button": {"fi": "Liity", "en": "Join"},'
-        ' "index.day_count": {"fi": "{n} tapahtumaa", "en": "{n} sessions"}}',
+        ' "kiosk.headcount_saved": {"fi": "{n} tapahtumaa", "en": "{n} sessions"}}',
         encoding="utf-8",
     )
     branch = tmp_path / "branch.py"
     branch.write_text(
         'MESSAGES = {"join.button": {"fi": "Liity nyt", "en": "Join now"},'
-        ' "index.day_count": {"fi": "{n} tapahtumaa", "en": "{n} sessions"}}',
+        ' "kiosk.headcount_saved": {"fi": "{n} tapahtumaa", "en": "{n} sessions"}}',
         encoding="utf-8",
     )
     args = ["--locale-dir", str(locale_dir), "from-dict", str(branch), "--base", str(base)]
@@ -258,7 +262,7 @@ def test_with_a_base_only_the_branchs_changes_are_converted(
     assert "1 message(s) written: join.button" in capsys.readouterr().out
     catalogs = Catalogs.load(locale_dir)
     assert catalogs.translate("join.button", "en") == "Join now"
-    assert catalogs.translate("index.day_count", "en", count=1) == "1 session"
+    assert catalogs.translate("kiosk.headcount_saved", "en", count=1) == "Saved: 1 person present."
 
 
 # -- a third language is a catalog -------------------------------------------------------------
@@ -300,7 +304,10 @@ async def test_a_swedish_catalog_adds_swedish_and_falls_back_to_finnish(
     script = catalogs.messages_for("sv")
     assert script["site.this_language"] == "På svenska" and script["join.button"] == "Liity"
     # A plural message falls back with Finnish forms, keyed by Swedish plural categories.
-    assert script["index.day_count"] == {"one": "{count} tapahtuma", "other": "{count} tapahtumaa"}
+    assert script["kiosk.headcount_saved"] == {
+        "one": "Tallennettu: {count} henkilö paikalla.",
+        "other": "Tallennettu: {count} henkilöä paikalla.",
+    }
 
 
 def test_the_check_lists_what_a_partial_catalog_lacks(swedish_locale: Path) -> None:
