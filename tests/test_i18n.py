@@ -84,6 +84,14 @@ def test_a_count_picks_the_plural_form(language: str, count: int, expected: str)
     assert i18n.translate("kiosk.headcount_saved", language, count=count) == expected
 
 
+def test_counts_merged_from_the_planning_and_card_pages_have_a_singular() -> None:
+    assert i18n.translate("prog.rule.count", "fi", count=1) == "1 kerran"
+    assert i18n.translate("cards.rule.count", "en", count=1) == "(1 time)"
+    assert i18n.translate("cards.rule.count", "fi", count=8) == "(8 kertaa)"
+    copied = i18n.translate("prog.notice.copied", "en", count=1, skipped=0)
+    assert copied.startswith("Copied 1 session to this week")
+
+
 def test_page_scripts_get_plural_forms_by_cldr_category() -> None:
     """The scripts pick a form with ``Intl.PluralRules(lang).select(count)``."""
     script = i18n.default_catalogs().messages_for("en")
