@@ -14,6 +14,7 @@ from stream_server.attendance import retention
 from stream_server.attendance.ledger import AttendanceLedger
 from stream_server.config import PROJECT_ROOT, Settings
 from stream_server.db.engine import Database
+from stream_server.i18n import Catalogs, default_catalogs
 from stream_server.live.registry import LiveRegistry
 from stream_server.media.ice import restrict_host_addresses
 from stream_server.media.seams import check_aiortc_seams
@@ -45,6 +46,7 @@ from stream_server.web import (
 from stream_server.web.addresses import trusted_networks
 from stream_server.web.errors import error_middleware
 from stream_server.web.keys import (
+    CATALOGS,
     DATABASE,
     LEDGER,
     LIVE,
@@ -131,16 +133,21 @@ async def _stop_live(app: web.Application) -> None:
 
 
 def create_app(
-    settings: Settings, *, login_throttle: LoginThrottle | None = None
+    settings: Settings,
+    *,
+    login_throttle: LoginThrottle | None = None,
+    catalogs: Catalogs | None = None,
 ) -> web.Application:
     """Build the aiohttp application. The database must already be migrated.
 
-    ``login_throttle`` replaces the one built from the settings (tests give it their clock).
+    ``login_throttle`` replaces the one built from the settings (tests give it their clock);
+    ``catalogs`` the shipped translations (tests give it a temporary locale directory).
     """
     check_aiortc_seams()
     restrict_host_addresses(settings.ice_host_addresses)
     app = web.Application(middlewares=[error_middleware], client_max_size=CLIENT_MAX_SIZE)
     app[SETTINGS] = settings
+    app[CATALOGS] = catalogs or default_catalogs()
     app[TRUSTED_PROXIES] = trusted_networks(settings.trusted_proxies)
     app.on_response_prepare.append(add_security_headers)
     if login_throttle is None:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import make_url, select
 from sqlalchemy.exc import DBAPIError
 
-from stream_server import admin_cli
+from stream_server import admin_cli, i18n
 from stream_server.basics import absolute_url
 from stream_server.catalog import organisers
 from stream_server.catalog import service as catalog
@@ -269,8 +269,12 @@ def cmd_sessions_list(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
+        # The same words and Babel dates as the pages, in Kuopio time.
+        tr = i18n.translator(args.lang)
         for row in rows:
-            print(f"{row['id']}  {row['starts_at'][:16]}  {row['venue']:12} {row['title']}")
+            when = tr.datetime(dt.datetime.fromisoformat(row["starts_at"]))
+            mode = tr(f"mode.{row['mode']}")
+            print(f"{row['id']}  {when:22} {mode:8} {row['venue']:12} {row['title']}")
     return 0
 
 
@@ -420,6 +424,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.set_defaults(func=cmd_sessions_create)
     listing = s_sub.add_parser("list", help="list public live and upcoming sessions")
     listing.add_argument("--json", action="store_true")
+    listing.add_argument(
+        "--lang", default=i18n.DEFAULT_LANGUAGE, choices=i18n.default_catalogs().languages
+    )
     listing.set_defaults(func=cmd_sessions_list)
 
     orgs = sub.add_parser("organisers", help="who produces the activities")

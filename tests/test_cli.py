@@ -152,6 +152,13 @@ def test_sessions_list_shows_public_sessions_only(upgraded: Cli) -> None:
     rows = json.loads(out)
     assert [(r["id"], r["title"]) for r in rows] == [(public["id"], "Julkinen")]
     assert not {"join_code", "host_token", "publish_token"} & rows[0].keys()
+    # Without --json: the pages' words and Babel's dates, in Finnish unless asked.
+    code, out, _ = upgraded("sessions", "list")
+    assert code == 0
+    expected = [public["id"], "to", "1.1.2099", "klo", "12.00", "Luento", "kantti", "Julkinen"]
+    assert out.split() == expected
+    code, out, _ = upgraded("sessions", "list", "--lang", "en")
+    assert "Thu, 1 Jan 2099 at 12:00 Lecture" in out
 
 
 @pytest.mark.parametrize(

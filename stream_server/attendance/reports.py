@@ -125,8 +125,9 @@ def parse_query(
     decimal = params.get("decimal", "comma")
     if decimal not in DECIMALS:
         raise ReportError("invalid_decimal", "decimal must be comma or point")
-    if "lang" in params and params["lang"] not in i18n.LANGUAGES:
-        raise ReportError("invalid_lang", f"lang must be one of {', '.join(i18n.LANGUAGES)}")
+    languages = i18n.default_catalogs().languages
+    if "lang" in params and params["lang"] not in languages:
+        raise ReportError("invalid_lang", f"lang must be one of {', '.join(languages)}")
     chosen = params.get("lang") or lang or i18n.DEFAULT_LANGUAGE
     return ReportQuery(start, end, group_by, fmt, chosen, decimal)
 
@@ -184,45 +185,15 @@ class Row:
         }
 
 
-MONTHS_FI = (
-    "tammikuu",
-    "helmikuu",
-    "maaliskuu",
-    "huhtikuu",
-    "toukokuu",
-    "kesäkuu",
-    "heinäkuu",
-    "elokuu",
-    "syyskuu",
-    "lokakuu",
-    "marraskuu",
-    "joulukuu",
-)
-MONTHS_EN = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-
-
 def month_label(key: str, lang: str) -> str:
     year, month = (int(part) for part in key.split("-"))
-    names = MONTHS_EN if lang == "en" else MONTHS_FI
-    return f"{names[month - 1]} {year}"
+    return i18n.translator(lang).month(year, month)
 
 
 def category_label(category: str, lang: str) -> str:
     message_id = f"reports.category.{category}"
-    return i18n.translate(message_id, lang) if message_id in i18n.MESSAGES else category
+    translate = i18n.translator(lang)
+    return translate(message_id) if translate.has(message_id) else category
 
 
 def _months(start: dt.date, end: dt.date) -> list[str]:
@@ -353,12 +324,12 @@ async def attendance_report(
             ).all()
         )
         for key, *_ in people:
-            slug, name = names.get(key, ("none", i18n.translate("reports.no_organiser", lang)))
+            slug, name = names.get(key, ("none", i18n.translator(lang)("reports.no_organiser")))
             rows.setdefault(key, Row(slug, name))
     else:
         for key, *_ in people:
             rows.setdefault(key, Row(key, category_label(key, lang)))
-    totals = Row("total", i18n.translate("reports.total", lang), areas=set(populations))
+    totals = Row("total", i18n.translator(lang)("reports.total"), areas=set(populations))
     for key, area_id, in_person, receiving, online, brief, seconds in people:
         for row in (rows[key], totals):
             row.in_person += int(in_person or 0)
@@ -433,9 +404,10 @@ def report_csv(report: Mapping[str, Any], query: ReportQuery) -> bytes:
     lang = query.lang
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    header = [i18n.translate(f"reports.col.{name}", lang) for name, _ in CSV_COLUMNS]
-    per = i18n.translate("reports.col.per_1000", lang)
-    header += [f"{i18n.translate(f'reports.col.{m}', lang)} {per}" for m in MEASURES]
+    tr = i18n.translator(lang)
+    header = [tr(f"reports.col.{name}") for name, _ in CSV_COLUMNS]
+    per = tr("reports.col.per_1000")
+    header += [f"{tr(f'reports.col.{m}')} {per}" for m in MEASURES]
     writer.writerow(header)
     for row in [*report["rows"], report["totals"]]:
         cells = [_cell(row[name], decimals, query.decimal) for name, decimals in CSV_COLUMNS]

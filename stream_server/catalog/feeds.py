@@ -21,9 +21,9 @@ from urllib.parse import urlsplit
 
 import icalendar
 
-from stream_server import i18n
 from stream_server.basics import CITY_TZ, absolute_url
 from stream_server.db.models import Session, SessionStatus
+from stream_server.i18n import Translator
 
 SCHEMA = "https://schema.org"
 SCHEDULED = f"{SCHEMA}/EventScheduled"
@@ -120,22 +120,27 @@ def uid_host(base_url: str) -> str:
     return urlsplit(base_url).hostname or "kohtaamo.invalid"
 
 
-def _details(event: FeedEvent, lang: str) -> str:
+def _details(event: FeedEvent, tr: Translator) -> str:
     """The ``DESCRIPTION``: what a person needs in their calendar, in their language."""
     lines = []
     if event.cancelled:
-        lines.append(i18n.translate("feed.cancelled", lang, reason=event.cancel_reason or "–"))
+        lines.append(tr("feed.cancelled", reason=event.cancel_reason or "–"))
     if event.description:
         lines.append(event.description)
-    lines.append(i18n.translate("feed.organiser", lang, organiser=event.organiser))
-    lines.append(i18n.translate("feed.free", lang))
+    lines.append(tr("feed.organiser", organiser=event.organiser))
+    lines.append(tr("feed.free"))
     key = "feed.online" if event.online else "feed.in_person"
-    lines.append(i18n.translate(key, lang, url=event.url))
+    lines.append(tr(key, url=event.url))
     return "\n\n".join(lines)
 
 
 def calendar_ics(
-    events: Sequence[FeedEvent], *, name: str, host: str, lang: str, window: tuple[dt.date, dt.date]
+    events: Sequence[FeedEvent],
+    *,
+    name: str,
+    host: str,
+    tr: Translator,
+    window: tuple[dt.date, dt.date],
 ) -> bytes:
     """An RFC 5545 calendar: one ``VEVENT`` per occurrence, local times with
     ``TZID=Europe/Helsinki`` and its ``VTIMEZONE`` (made from the system's zoneinfo for the
@@ -171,12 +176,12 @@ def calendar_ics(
         summary = item.title
         if item.cancelled:
             # Many calendar apps ignore STATUS; the title says it too.
-            summary = i18n.translate("feed.cancelled_summary", lang, title=item.title)
+            summary = tr("feed.cancelled_summary", title=item.title)
         event.add("summary", summary)
-        event.add("description", _details(item, lang))
+        event.add("description", _details(item, tr))
         event.add("location", f"{item.room}, {item.venue}")
         event.add("url", item.url)
-        event.add("categories", [_category(item.category, lang)])
+        event.add("categories", [_category(item.category, tr)])
         event.add("class", "PUBLIC")
         event.add("status", "CANCELLED" if item.cancelled else "CONFIRMED")
         event.add("transp", "TRANSPARENT" if item.cancelled else "OPAQUE")
@@ -184,6 +189,6 @@ def calendar_ics(
     return calendar.to_ical()
 
 
-def _category(category: str, lang: str) -> str:
+def _category(category: str, tr: Translator) -> str:
     key = f"reports.category.{category}"
-    return i18n.translate(key, lang) if key in i18n.MESSAGES else category
+    return tr(key) if tr.has(key) else category

@@ -21,16 +21,16 @@ import segno
 from aiohttp import web
 from markupsafe import Markup
 
-from stream_server import i18n
 from stream_server.basics import CITY_TZ, utcnow
 from stream_server.catalog import programme, recurrence
 from stream_server.catalog import service as catalog
 from stream_server.db.models import Series, Session, SessionStatus, Visibility
+from stream_server.i18n import Translator
 from stream_server.staff import scope
 from stream_server.web.addresses import client_address
 from stream_server.web.auth import staff_identity
 from stream_server.web.keys import DATABASE, LIVE, SETTINGS
-from stream_server.web.rendering import absolute_url, language, render
+from stream_server.web.rendering import absolute_url, render, translator
 
 routes = web.RouteTableDef()
 
@@ -38,38 +38,21 @@ routes = web.RouteTableDef()
 FORMATS = {"card": "print-a6.css", "poster": "print-a4.css"}
 
 
-def short_date(day: dt.date, lang: str, today: dt.date) -> str:
-    """``31.5.`` / ``31 May`` (the year only when it is not this one)."""
-    year = day.year != today.year
-    if lang == "en":
-        return f"{day.day} {day:%b}" + (f" {day.year}" if year else "")
-    return f"{day.day}.{day.month}." + (str(day.year) if year else "")
-
-
-def series_text(series: Series, lang: str, today: dt.date) -> str:
+def series_text(series: Series, tr: Translator, today: dt.date) -> str:
     """A weekly series as a person says it: "joka tiistai klo 18.00–19.00 31.5. asti"."""
     rule = programme.rule_of(series)
-    names = [i18n.translate(f"cards.weekday.{recurrence.WEEKDAYS[d]}", lang) for d in rule.weekdays]
-    days = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {_and(lang)} {names[-1]}"
+    names = [tr(f"cards.weekday.{recurrence.WEEKDAYS[d]}") for d in rule.weekdays]
+    days = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {tr('cards.and')} {names[-1]}"
     starts = dt.datetime.combine(today, rule.local_time, tzinfo=CITY_TZ)
     ends = starts + dt.timedelta(minutes=series.minutes)
     until = (
-        i18n.translate("cards.rule.until", lang, date=short_date(rule.until, lang, today))
+        tr("cards.rule.until", date=tr.short_date(rule.until, today))
         if rule.until is not None
-        else i18n.translate("cards.rule.count", lang, count=rule.count)
+        else tr("cards.rule.count", count=rule.count)
     )
-    return i18n.translate(
-        "cards.rule",
-        lang,
-        days=days,
-        start=i18n.format_time(starts, lang),
-        end=i18n.format_time(ends, lang),
-        until=until,
+    return tr(
+        "cards.rule", days=days, start=tr.time(starts), end=tr.time(ends), until=until
     ).strip()
-
-
-def _and(lang: str) -> str:
-    return i18n.translate("cards.and", lang)
 
 
 def qr_svg(url: str) -> Markup:
@@ -87,19 +70,16 @@ async def _series_of(request: web.Request, session: Session) -> Series | None:
 
 
 async def _page(request: web.Request, session: Session, series: Series | None, kind: str) -> Any:
-    lang = language(request)
+    tr = translator(request)
     now = utcnow()
     code = session.join_code
     join_url = absolute_url(request, f"/j/{code}")
     today = now.astimezone(CITY_TZ).date()
     if series is not None:
-        when = series_text(series, lang, today)
+        when = series_text(series, tr, today)
     else:
-        when = i18n.translate(
-            "cards.once",
-            lang,
-            when=i18n.format_datetime(session.starts_at, lang, now),
-            end=i18n.format_time(session.ends_at, lang),
+        when = tr(
+            "cards.once", when=tr.datetime(session.starts_at, now), end=tr.time(session.ends_at)
         )
     cancelled = series is None and session.status == SessionStatus.CANCELLED
     return render(
@@ -124,13 +104,12 @@ async def _page(request: web.Request, session: Session, series: Series | None, k
 
 
 def _notice(request: web.Request, body: str, status: int) -> web.Response:
-    lang = language(request)
     heading = "forbidden.title" if status == 403 else "notfound.title"
     return render(
         request,
         "notice.html",
         {
-            "title": i18n.translate(heading, lang),
+            "title": translator(request)(heading),
             "heading": heading,
             "body": body,
             "kind": "forbidden" if status == 403 else "not-found",

@@ -16,12 +16,11 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from stream_server import i18n
 from stream_server.basics import CITY_TZ, utcnow
 from stream_server.catalog import feeds, listing
 from stream_server.catalog.feeds import FeedEvent
 from stream_server.web.keys import DATABASE
-from stream_server.web.rendering import base_url, language
+from stream_server.web.rendering import base_url, translator
 
 routes = web.RouteTableDef()
 
@@ -63,8 +62,8 @@ async def _off_loop(build: Callable[[], bytes]) -> bytes:
 async def programme_ics(request: web.Request) -> web.Response:
     """RFC 5545; subscribe to it in a phone's calendar app (``?venue=…`` narrows it)."""
     wanted, events = await _events(request)
-    lang = language(request)
-    name = i18n.translate("feed.calendar_name", lang)
+    tr = translator(request)
+    name = tr("feed.calendar_name")
     narrowed = wanted.as_query()
     if narrowed:
         name += " (" + ", ".join(value for _, value in narrowed) + ")"
@@ -74,7 +73,7 @@ async def programme_ics(request: web.Request) -> web.Response:
             events,
             name=name,
             host=feeds.uid_host(base_url(request)),
-            lang=lang,
+            tr=tr,
             window=(start.astimezone(CITY_TZ).date(), end.astimezone(CITY_TZ).date()),
         )
     )

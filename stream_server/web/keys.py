@@ -10,6 +10,7 @@ from aiohttp import web
 from stream_server.attendance.ledger import AttendanceLedger
 from stream_server.config import Settings
 from stream_server.db.engine import Database
+from stream_server.i18n import Catalogs
 from stream_server.live.registry import LiveRegistry
 from stream_server.staff.service import PasswordHashing
 from stream_server.staff.throttle import LoginThrottle
@@ -22,6 +23,8 @@ SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 LEDGER = web.AppKey("ledger", AttendanceLedger)
 LIVE = web.AppKey("live", LiveRegistry)
+#: The translation catalogs found on disk, compiled once when the app is built.
+CATALOGS = web.AppKey("catalogs", Catalogs)
 #: Staff passwords are hashed and checked here, in the app's bounded thread pool.
 PASSWORD_HASHING = web.AppKey("password_hashing", PasswordHashing)
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)

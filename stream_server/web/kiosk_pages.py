@@ -17,7 +17,6 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from stream_server import i18n
 from stream_server.catalog import service as catalog
 from stream_server.config import PROJECT_ROOT
 from stream_server.db.models import Session, StaffRole, Venue
@@ -28,7 +27,13 @@ from stream_server.staff.service import StaffIdentity
 from stream_server.web.auth import require_staff, require_staff_page
 from stream_server.web.bodies import read_form
 from stream_server.web.keys import DATABASE, LIVE, SETTINGS
-from stream_server.web.rendering import absolute_url, language, link, out_of_scope_page, render
+from stream_server.web.rendering import (
+    absolute_url,
+    link,
+    out_of_scope_page,
+    render,
+    translator,
+)
 from stream_server.web.staff_pages import staff_page_context
 
 logger = logging.getLogger(__name__)
@@ -59,19 +64,19 @@ def _lead_minutes(request: web.Request) -> float:
 
 
 def _device_page(request: web.Request, page: str, extra: dict[str, Any]) -> web.Response:
-    lang = language(request)
+    tr = translator(request)
     config: dict[str, Any] = {
-        "lang": lang,
+        "lang": tr.lang,
         "page": page,
         "heartbeat_seconds": HEARTBEAT_SECONDS,
-        "messages": i18n.messages_for(lang),
+        "messages": tr.messages(),
     }
     config.update(extra)
     response = render(
         request,
         f"{page}.html",
         {
-            "title": i18n.translate(f"{page}.title", lang),
+            "title": tr(f"{page}.title"),
             "config": config,
             "page_scripts": [f"js/{page}.js"],
             "extra_styles": ["kiosk.css"],
@@ -145,7 +150,7 @@ async def _devices_page(
     form: dict[str, str] | None = None,
     status: int = 200,
 ) -> web.Response:
-    lang = language(request)
+    tr = translator(request)
     now = catalog.utcnow()
     async with request.app[DATABASE].session() as db:
         rows = [
@@ -166,10 +171,8 @@ async def _devices_page(
         row["session_title"] = titles.get(sid, sid) if sid else None
         if row.get("last_seen_at"):
             seen = dt.datetime.fromisoformat(row["last_seen_at"])
-            row["last_seen_local"] = i18n.format_datetime(seen, lang, now)
-        row["state_label"] = (
-            i18n.translate(f"devices.state.{row['state']}", lang) if row.get("state") else None
-        )
+            row["last_seen_local"] = tr.datetime(seen, now)
+        row["state_label"] = tr(f"devices.state.{row['state']}") if row.get("state") else None
     return render(
         request,
         "staff_devices.html",
@@ -203,7 +206,6 @@ async def register_device(request: web.Request) -> web.Response:
         raise OutOfScope("coordinators do not register devices")
     form = await read_form(request)
     values = {k: str(form.get(k, "")).strip()[:120] for k in ("venue", "room", "kind", "name")}
-    lang = language(request)
     # The room list names rooms as venue/room (room slugs repeat across libraries).
     room_venue, _, room = values["room"].rpartition("/")
     try:
@@ -221,7 +223,7 @@ async def register_device(request: web.Request) -> web.Response:
         return await _devices_page(
             request,
             identity,
-            error=i18n.translate("devices.form_error", lang, reason=str(exc)),
+            error=translator(request)("devices.form_error", reason=str(exc)),
             form=values,
             status=400,
         )
@@ -236,7 +238,6 @@ async def register_device(request: web.Request) -> web.Response:
 async def confirm_revoke(request: web.Request) -> web.Response:
     """Ask first: revoking stops a screen or a client's tablet at once."""
     identity = await require_staff_page(request)
-    lang = language(request)
     async with request.app[DATABASE].session() as db:
         device = await devices.get_device(db, int(request.match_info["device_id"]))
         if device is None:
@@ -251,7 +252,7 @@ async def confirm_revoke(request: web.Request) -> web.Response:
             **staff_page_context(request, identity, "/staff/devices", "devices.revoke_title"),
             "device": row,
             "back_url": link(request, "/staff/devices"),
-            "title": i18n.translate("devices.revoke_title", lang),
+            "title": translator(request)("devices.revoke_title"),
         },
     )
 

@@ -18,19 +18,20 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from stream_server import i18n
 from stream_server.basics import DoorTimes
 from stream_server.catalog import feeds
 from stream_server.catalog import service as catalog
 from stream_server.config import PROJECT_ROOT
 from stream_server.db.models import Series, Session, SessionMode, SessionStatus
+from stream_server.i18n import Translator
 from stream_server.web.addresses import client_address
 from stream_server.web.keys import DATABASE, LIVE, SETTINGS
 from stream_server.web.rendering import absolute_url as _absolute_url
 from stream_server.web.rendering import base_url as _base_url
-from stream_server.web.rendering import language as _language
+from stream_server.web.rendering import catalogs as _catalogs
 from stream_server.web.rendering import link as _link
 from stream_server.web.rendering import render as _render
+from stream_server.web.rendering import translator as _translator
 
 TEMPLATES = PROJECT_ROOT / "web" / "templates"
 routes = web.RouteTableDef()
@@ -51,26 +52,21 @@ def setup(app: web.Application) -> None:
 
 
 def _session_view(
-    session: Session, lang: str, now: dt.datetime, doors: DoorTimes
+    session: Session, tr: Translator, now: dt.datetime, doors: DoorTimes
 ) -> dict[str, Any]:
     """What the templates show about a session, times already in Kuopio's local time."""
     data = catalog.session_to_json(session, now, doors)
-    data["starts_local"] = i18n.format_datetime(session.starts_at, lang, now)
-    data["ends_local"] = i18n.format_time(session.ends_at, lang)
+    data["starts_local"] = tr.datetime(session.starts_at, now)
+    data["ends_local"] = tr.time(session.ends_at)
     data["starts_iso"] = session.starts_at.astimezone(catalog.CITY_TZ).isoformat()
-    data["mode_label"] = i18n.translate(f"mode.{session.mode.value}", lang)
+    data["mode_label"] = tr(f"mode.{session.mode.value}")
     # What a person looks for ("Laulu", "Liikunta"), not how it is delivered.
     category = f"reports.category.{session.category}"
-    data["category_label"] = (
-        i18n.translate(category, lang) if category in i18n.MESSAGES else data["mode_label"]
-    )
+    data["category_label"] = tr(category) if tr.has(category) else data["mode_label"]
     local = session.starts_at.astimezone(catalog.CITY_TZ)
     data["day"] = local.date()
-    data["time_label"] = i18n.translate(
-        "time.range",
-        lang,
-        start=i18n.format_time(session.starts_at, lang),
-        end=i18n.format_time(session.ends_at, lang),
+    data["time_label"] = tr(
+        "time.range", start=tr.time(session.starts_at), end=tr.time(session.ends_at)
     )
     return data
 
@@ -78,8 +74,7 @@ def _session_view(
 def _notice(
     request: web.Request, heading: str, body: str, status: int, **extra: Any
 ) -> web.Response:
-    lang = _language(request)
-    context = {"title": i18n.translate(heading, lang), "heading": heading, "body": body}
+    context = {"title": _translator(request)(heading), "heading": heading, "body": body}
     context.update(extra)
     return _render(request, "notice.html", context, status=status)
 
@@ -99,10 +94,10 @@ def _phase_page(
     """The "not started yet", "ended", "cancelled" or "in person only" page, or None when
     doors are open. ``extra`` goes into the page's context (a public page's JSON-LD)."""
     extra = extra or {}
-    lang = _language(request)
+    tr = _translator(request)
     doors = request.app[SETTINGS].door_times
     phase = catalog.session_phase(session, now, doors)
-    view = _session_view(session, lang, now, doors)
+    view = _session_view(session, tr, now, doors)
     if session.status == SessionStatus.CANCELLED:
         return _notice(
             request,
@@ -156,17 +151,17 @@ def _participant_channel(request: web.Request) -> str | None:
 
 
 def _client_config(
-    lang: str, session: Session, role: str, join: dict[str, str], channel: str | None
+    tr: Translator, session: Session, role: str, join: dict[str, str], channel: str | None
 ) -> dict[str, Any]:
     """What the page's script needs to join (rendered as JSON into the page)."""
     return {
-        "lang": lang,
+        "lang": tr.lang,
         "role": role,
         "join": join,
         "session_id": session.id,
         "mode": session.mode.value,
         "channel": channel,
-        "messages": i18n.messages_for(lang),
+        "messages": tr.messages(),
     }
 
 
@@ -177,12 +172,12 @@ def _join_page(
     join: dict[str, str],
     extra: dict[str, Any] | None = None,
 ) -> web.Response:
-    lang = _language(request)
+    tr = _translator(request)
     phase_page = _phase_page(request, session, now, extra)
     if phase_page is not None:
         return phase_page
-    view = _session_view(session, lang, now, request.app[SETTINGS].door_times)
-    config = _client_config(lang, session, "participant", join, _participant_channel(request))
+    view = _session_view(session, tr, now, request.app[SETTINGS].door_times)
+    config = _client_config(tr, session, "participant", join, _participant_channel(request))
     return _render(
         request,
         "join.html",
@@ -286,7 +281,7 @@ def json_ld_script(data: dict[str, Any]) -> Markup:
 @routes.get("/host/{session_id}", name="host")
 async def host_page(request: web.Request) -> web.Response:
     """The presenter's page; only the host token (from the organiser's link) opens it."""
-    lang = _language(request)
+    tr = _translator(request)
     now = catalog.utcnow()
     token = request.query.get("token")
     async with request.app[DATABASE].session() as db:
@@ -300,16 +295,16 @@ async def host_page(request: web.Request) -> web.Response:
         phase_page = _phase_page(request, session, now)
         if phase_page is not None:
             return phase_page
-        view = _session_view(session, lang, now, request.app[SETTINGS].door_times)
+        view = _session_view(session, tr, now, request.app[SETTINGS].door_times)
         code = session.join_code
-    config = _client_config(lang, session, "host", {"session": session.id}, "presenter")
+    config = _client_config(tr, session, "host", {"session": session.id}, "presenter")
     is_group = session.mode == SessionMode.GROUP
     title_key = "host.title_group" if is_group else "host.title"
     return _render(
         request,
         "host.html",
         {
-            "title": f"{i18n.translate(title_key, lang)}: {session.title}",
+            "title": f"{tr(title_key)}: {session.title}",
             "session": view,
             "config": config,
             # For the presenter to read out or paste into an invitation.
@@ -339,7 +334,8 @@ async def series_host(request: web.Request) -> web.StreamResponse:
     if session is None:
         return _not_found(request, by_code=False)
     params = {"token": token}
-    if request.query.get("lang") in i18n.LANGUAGES:
-        params["lang"] = request.query["lang"]
+    lang = _catalogs(request).supported(request.query.get("lang"))
+    if lang:
+        params["lang"] = lang
     query = urlencode(params)
     raise web.HTTPSeeOther(f"/host/{session.id}?{query}")

@@ -21,7 +21,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from stream_server import i18n
 from stream_server.basics import CITY_TZ, utcnow
 from stream_server.catalog import organisers, programme, recurrence
 from stream_server.catalog import service as catalog
@@ -39,13 +38,21 @@ from stream_server.db.models import (
     Visibility,
 )
 from stream_server.errors import InvalidField, KohtaamoError, OutOfScope, RoomTaken
+from stream_server.i18n import Translator
 from stream_server.staff import audit, scope
 from stream_server.staff.service import StaffIdentity
 from stream_server.web.auth import require_staff, require_staff_page
 from stream_server.web.bodies import read_form
 from stream_server.web.keys import DATABASE, LIVE, SETTINGS
-from stream_server.web.rendering import base_url, language, link, out_of_scope_page, render
-from stream_server.web.staff_pages import format_date, staff_page_context
+from stream_server.web.rendering import (
+    base_url,
+    catalogs,
+    link,
+    out_of_scope_page,
+    render,
+    translator,
+)
+from stream_server.web.staff_pages import staff_page_context
 
 logger = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -90,10 +97,6 @@ def _local(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(CITY_TZ)
 
 
-def _hhmm(moment: dt.datetime) -> str:
-    return _local(moment).strftime("%H.%M")
-
-
 def _query(**params: str | None) -> str:
     kept = {k: v for k, v in params.items() if v}
     return f"?{urlencode(kept)}" if kept else ""
@@ -129,14 +132,18 @@ async def _venues(db: AsyncSession) -> list[Venue]:
 
 
 def _session_item(
-    session: Session, identity: StaffIdentity, lang: str, now: dt.datetime, request: web.Request
+    session: Session,
+    identity: StaffIdentity,
+    now: dt.datetime,
+    request: web.Request,
+    tr: Translator,
 ) -> dict[str, Any]:
     manage = scope.may_manage_session(identity, session)
     doors = request.app[SETTINGS].door_times
     return {
         "id": session.id,
         "title": session.title,
-        "time": f"{_hhmm(session.starts_at)}–{_hhmm(session.ends_at)}",
+        "time": tr("time.range", start=tr.time(session.starts_at), end=tr.time(session.ends_at)),
         "organiser": session.organiser.name if session.organiser else None,
         "status": catalog.session_status(session, now, doors),
         "cancel_reason": session.cancel_reason,
@@ -158,7 +165,7 @@ async def week_view(
     identity: StaffIdentity,
     monday: dt.date,
     filters: Filters,
-    lang: str,
+    tr: Translator,
 ) -> list[dict[str, Any]]:
     """Per venue (rooms as rows, days as columns) the week's sessions, filtered."""
     now = utcnow()
@@ -192,7 +199,7 @@ async def week_view(
             cells = []
             for day in days:
                 items = [
-                    _session_item(s, identity, lang, now, request)
+                    _session_item(s, identity, now, request, tr)
                     for s in at_venue
                     if s.room_id == room.id and _local(s.starts_at).date() == day
                 ]
@@ -202,18 +209,11 @@ async def week_view(
     return tables
 
 
-def _day_label(day: dt.date, lang: str) -> str:
-    name = i18n.translate(WEEKDAY_KEYS[day.weekday()], lang)
-    return f"{name} {day.day}.{day.month}." if lang == "fi" else f"{name} {day.day} {day:%b}"
-
-
-async def _undo_label(db: AsyncSession, identity: StaffIdentity, lang: str) -> str | None:
+async def _undo_label(db: AsyncSession, identity: StaffIdentity, tr: Translator) -> str | None:
     entry = await programme.last_undoable(db, identity)
     if entry is None:
         return None
-    return i18n.translate(
-        f"prog.undo.{entry.action}", lang, what=_entry_title(entry) or entry.target_id
-    )
+    return tr(f"prog.undo.{entry.action}", what=_entry_title(entry) or entry.target_id)
 
 
 def _entry_title(entry: AuditEntry) -> str | None:
@@ -229,7 +229,7 @@ def _entry_title(entry: AuditEntry) -> str | None:
 @routes.get(PAGE, name="staff_programme")
 async def programme_page(request: web.Request) -> web.Response:
     identity = await require_staff_page(request)
-    lang = language(request)
+    tr = translator(request)
     today = _local(utcnow()).date()
     try:
         monday = _monday(request.query.get("week"), today)
@@ -237,10 +237,10 @@ async def programme_page(request: web.Request) -> web.Response:
         monday = _monday(None, today)
     filters = _filters(request, identity)
     async with request.app[DATABASE].session() as db:
-        tables = await week_view(db, request, identity, monday, filters, lang)
+        tables = await week_view(db, request, identity, monday, filters, tr)
         venues = await _venues(db)
         organiser_rows = await organisers.list_organisers(db)
-        undo_label = await _undo_label(db, identity, lang)
+        undo_label = await _undo_label(db, identity, tr)
     own_venue = next((v.slug for v in venues if v.id == identity.venue_id), None)
     venue_choice = own_venue if filters.venue == "__own__" else filters.venue
     params = {**filters.params(), "venue": venue_choice, "lang": request.query.get("lang")}
@@ -252,15 +252,14 @@ async def programme_page(request: web.Request) -> web.Response:
         {
             **staff_page_context(request, identity, PAGE, "prog.title"),
             "extra_styles": ["staff.css", "programme.css"],
-            "week_label": i18n.translate(
+            "week_label": tr(
                 "prog.week",
-                lang,
                 number=monday.isocalendar().week,
-                first=format_date(monday, lang),
-                last=format_date(days[-1], lang),
+                first=tr.date(monday),
+                last=tr.date(days[-1]),
             ),
             "monday": monday.isoformat(),
-            "days": [{"date": d, "label": _day_label(d, lang)} for d in days],
+            "days": [{"date": d, "label": tr.weekday_date(d)} for d in days],
             "tables": tables,
             "previous_url": week_link(monday - dt.timedelta(days=7)),
             "next_url": week_link(monday + dt.timedelta(days=7)),
@@ -272,7 +271,7 @@ async def programme_page(request: web.Request) -> web.Response:
             "categories": programme.CATEGORIES,
             "chosen": {**filters.params(), "venue": venue_choice},
             "undo_label": undo_label,
-            "notice": _notice_text(request, lang),
+            "notice": _notice_text(request, tr),
             "conflict_url": _conflict_link(request),
         },
     )
@@ -300,15 +299,20 @@ NOTICES = (
 )
 
 
-def _notice_text(request: web.Request, lang: str) -> str | None:
+def _notice_text(request: web.Request, tr: Translator) -> str | None:
     notice = request.query.get("notice")
     if notice not in NOTICES:
         return None
-    params = {
-        "copied": request.query.get("copied", "0"),
-        "skipped": request.query.get("skipped", "0"),
-    }
-    return i18n.translate(f"prog.notice.{notice}", lang, **params)
+    if notice == "copied":
+        # The plural form follows how many were copied.
+        copied, skipped = (_count(request.query.get(name)) for name in ("copied", "skipped"))
+        return tr("prog.notice.copied", count=copied, skipped=skipped)
+    return tr(f"prog.notice.{notice}")
+
+
+def _count(value: str | None) -> int:
+    """A count from a notice's query (a hand-edited URL shows 0 rather than failing)."""
+    return int(value) if value and value.isdigit() and len(value) < 6 else 0
 
 
 def _conflict_link(request: web.Request) -> str | None:
@@ -387,19 +391,16 @@ def _api_body(values: dict[str, Any], *, with_recurrence: bool) -> dict[str, Any
     return body
 
 
-def _error_for(exc: KohtaamoError, lang: str, request: web.Request) -> tuple[str, str]:
+def _error_for(exc: KohtaamoError, tr: Translator) -> tuple[str, str]:
     """(form field, message in the page's language) for an error from the domain."""
     if isinstance(exc, RoomTaken):
-        return "date", i18n.translate("prog.error.room_taken", lang)
+        return "date", tr("prog.error.room_taken")
     if isinstance(exc, InvalidField):
         field = FIELD_OF.get(exc.field, exc.field)
         key = f"prog.error.{field}"
-        if key in i18n.MESSAGES:
-            return field, i18n.translate(key, lang)
-        return field, exc.message
-    return "form", i18n.translate(
-        f"error.{exc.code}", lang
-    ) if f"error.{exc.code}" in i18n.MESSAGES else exc.message
+        return field, tr(key) if tr.has(key) else exc.message
+    key = f"error.{exc.code}"
+    return "form", tr(key) if tr.has(key) else exc.message
 
 
 async def _form_context(
@@ -416,13 +417,14 @@ async def _form_context(
     organiser_rows = await organisers.list_organisers(db)
     if identity.role == StaffRole.COORDINATOR:
         organiser_rows = [o for o in organiser_rows if o.id == identity.organiser_id]
+    tr = translator(request)
     return {
         "venues": venues,
         "bookable": bookable,
         "organisers": organiser_rows,
         "categories": programme.CATEGORIES,
         "weekdays": [
-            {"code": code, "label": i18n.translate(key, language(request))}
+            {"code": code, "label": tr(key)}
             for code, key in zip(recurrence.WEEKDAYS, WEEKDAY_KEYS, strict=True)
         ],
         "coordinator": identity.role == StaffRole.COORDINATOR,
@@ -522,7 +524,7 @@ async def create_from_form(request: web.Request) -> web.Response:
     identity = await require_staff(request)
     form = await read_form(request)
     values = _form_values(form)
-    lang = language(request)
+    tr = translator(request)
     now = utcnow()
     errors: dict[str, str] = {}
     conflict = None
@@ -533,14 +535,14 @@ async def create_from_form(request: web.Request) -> web.Response:
             data = created.as_json(now, request.app[SETTINGS].door_times)
             first = created.first
             series = created.series
-            rule_text = _rule_text(series, lang) if series is not None else None
+            rule_text = _rule_text(series, tr) if series is not None else None
     except OutOfScope as exc:
         errors["form"] = exc.message
     except RoomTaken as exc:
-        field, errors[field] = _error_for(exc, lang, request)
+        field, errors[field] = _error_for(exc, tr)
         conflict = exc.conflict
     except KohtaamoError as exc:
-        field, message = _error_for(exc, lang, request)
+        field, message = _error_for(exc, tr)
         errors[field] = message
     if errors:
         async with request.app[DATABASE].session() as db:
@@ -578,11 +580,7 @@ async def create_from_form(request: web.Request) -> web.Response:
             ),
             "session_url": link(request, f"{PAGE}/sessions/{first.id}"),
             "occurrences": [
-                {
-                    "label": i18n.format_datetime(
-                        dt.datetime.fromisoformat(o["starts_at"]), lang, now
-                    )
-                }
+                {"label": tr.datetime(dt.datetime.fromisoformat(o["starts_at"]), now)}
                 for o in data["occurrences"]
             ],
         },
@@ -590,17 +588,16 @@ async def create_from_form(request: web.Request) -> web.Response:
     )
 
 
-def _rule_text(series: Series, lang: str) -> str:
+def _rule_text(series: Series, tr: Translator) -> str:
     rule = programme.rule_of(series)
-    days = ", ".join(i18n.translate(WEEKDAY_KEYS[d], lang) for d in rule.weekdays)
+    days = ", ".join(tr(WEEKDAY_KEYS[d]) for d in rule.weekdays)
     end = (
-        i18n.translate("prog.rule.until", lang, date=format_date(rule.until, lang))
+        tr("prog.rule.until", date=tr.date(rule.until))
         if rule.until
-        else i18n.translate("prog.rule.count", lang, count=rule.count)
+        else tr("prog.rule.count", count=rule.count)
     )
-    return i18n.translate(
-        "prog.rule", lang, days=days, time=series.local_time.replace(":", "."), end=end
-    )
+    starts = dt.datetime.combine(rule.first_date, rule.local_time, tzinfo=CITY_TZ)
+    return tr("prog.rule", days=days, time=tr.time(starts), end=end)
 
 
 # -- one session ---------------------------------------------------------------------------------
@@ -662,7 +659,7 @@ async def _session_page(
     links: dict[str, Any] | None = None,
     conflict: str | None = None,
 ) -> web.Response:
-    lang = language(request)
+    tr = translator(request)
     now = utcnow()
     doors = request.app[SETTINGS].door_times
     async with request.app[DATABASE].session() as db:
@@ -690,7 +687,7 @@ async def _session_page(
         view = programme.staff_session_json(session, now, doors)
         phase = catalog.session_phase(session, now, doors)
         current = _values_of(session)
-        rule_text = _rule_text(series, lang) if series is not None else None
+        rule_text = _rule_text(series, tr) if series is not None else None
     summary = [
         {"field": f, "message": (errors or {})[f]}
         for f in (*FORM_FIELDS, "scope", "form")
@@ -705,8 +702,8 @@ async def _session_page(
             "extra_styles": ["staff.css", "programme.css"],
             **context,
             "session": view,
-            "when": i18n.format_datetime(session.starts_at, lang, now),
-            "ends": i18n.format_time(session.ends_at, lang),
+            "when": tr.datetime(session.starts_at, now),
+            "ends": tr.time(session.ends_at),
             "cancelled": session.status == SessionStatus.CANCELLED,
             "ended": phase == catalog.Phase.ENDED and session.status != SessionStatus.CANCELLED,
             "live": phase == catalog.Phase.OPEN and session.status != SessionStatus.CANCELLED,
@@ -751,7 +748,7 @@ async def edit_from_form(request: web.Request) -> web.StreamResponse:
     session_id = request.match_info["session_id"]
     form = await read_form(request)
     values = _form_values(form)
-    lang = language(request)
+    tr = translator(request)
     doors = request.app[SETTINGS].door_times
     errors: dict[str, str] = {}
     conflict = None
@@ -772,10 +769,10 @@ async def edit_from_form(request: web.Request) -> web.StreamResponse:
                 changed = []
             session = await programme.load_session(db, session_id)
     except RoomTaken as exc:
-        field, errors[field] = _error_for(exc, lang, request)
+        field, errors[field] = _error_for(exc, tr)
         conflict = exc.conflict
     except KohtaamoError as exc:
-        field, errors[field] = _error_for(exc, lang, request)
+        field, errors[field] = _error_for(exc, tr)
     if errors:
         return await _session_page(
             request,
@@ -796,7 +793,7 @@ async def cancel_from_form(request: web.Request) -> web.StreamResponse:
     session_id = request.match_info["session_id"]
     form = await read_form(request)
     values = _form_values(form)
-    lang = language(request)
+    tr = translator(request)
     doors = request.app[SETTINGS].door_times
     try:
         async with request.app[DATABASE].session() as db:
@@ -816,7 +813,7 @@ async def cancel_from_form(request: web.Request) -> web.StreamResponse:
                 )
                 changed = [session.id]
     except KohtaamoError as exc:
-        field, message = _error_for(exc, lang, request)
+        field, message = _error_for(exc, tr)
         return await _session_page(
             request, identity, session_id, errors={field: message}, status=exc.status
         )
@@ -828,14 +825,14 @@ async def cancel_from_form(request: web.Request) -> web.StreamResponse:
 async def end_from_form(request: web.Request) -> web.StreamResponse:
     identity = await require_staff(request)
     session_id = request.match_info["session_id"]
-    lang = language(request)
+    tr = translator(request)
     try:
         async with request.app[DATABASE].session() as db:
             session = await programme.check_end(
                 db, identity, session_id, doors=request.app[SETTINGS].door_times
             )
     except KohtaamoError as exc:
-        field, message = _error_for(exc, lang, request)
+        field, message = _error_for(exc, tr)
         return await _session_page(
             request, identity, session_id, errors={field: message}, status=exc.status
         )
@@ -876,7 +873,7 @@ async def invite_from_form(request: web.Request) -> web.StreamResponse:
     identity = await require_staff(request)
     session_id = request.match_info["session_id"]
     form = await read_form(request)
-    lang = language(request)
+    tr = translator(request)
     try:
         device_id = int(str(form.get("device", "")))
         async with request.app[DATABASE].session() as db:
@@ -887,11 +884,11 @@ async def invite_from_form(request: web.Request) -> web.StreamResponse:
             request,
             identity,
             session_id,
-            errors={"device": i18n.translate("prog.error.device", lang)},
+            errors={"device": tr("prog.error.device")},
             status=400,
         )
     except KohtaamoError as exc:
-        field, message = _error_for(exc, lang, request)
+        field, message = _error_for(exc, tr)
         return await _session_page(
             request, identity, session_id, errors={field: message}, status=exc.status
         )
@@ -989,18 +986,19 @@ async def organisers_page(request: web.Request) -> web.Response:
 async def add_organiser_from_form(request: web.Request) -> web.StreamResponse:
     identity = await require_staff(request)
     form = await read_form(request)
-    lang = language(request)
+    tr = translator(request)
     values = {k: str(form.get(k, "")).strip()[:254] for k in organisers.EDITABLE}
     try:
         async with request.app[DATABASE].session() as db:
             await organisers.add_organiser(db, identity, values)
     except InvalidField as exc:
         key = f"org.error.{exc.field}"
-        message = i18n.translate(key, lang) if key in i18n.MESSAGES else exc.message
+        message = tr(key) if tr.has(key) else exc.message
         return await _organisers_page(
             request, identity, values=values, errors={exc.field: message}, status=400
         )
-    suffix = f"&lang={request.query['lang']}" if request.query.get("lang") in i18n.LANGUAGES else ""
+    picked = catalogs(request).supported(request.query.get("lang"))
+    suffix = f"&lang={picked}" if picked else ""
     raise web.HTTPSeeOther(f"/staff/organisers?saved=1{suffix}")
 
 
@@ -1041,18 +1039,19 @@ async def edit_organiser_from_form(request: web.Request) -> web.StreamResponse:
     identity = await require_staff(request)
     slug = request.match_info["slug"]
     form = await read_form(request)
-    lang = language(request)
+    tr = translator(request)
     values = {k: str(form.get(k, "")).strip()[:254] for k in organisers.EDITABLE}
     try:
         async with request.app[DATABASE].session() as db:
             await organisers.edit_organiser(db, identity, slug, values)
     except InvalidField as exc:
         key = f"org.error.{exc.field}"
-        message = i18n.translate(key, lang) if key in i18n.MESSAGES else exc.message
+        message = tr(key) if tr.has(key) else exc.message
         return _organiser_form(
             request, identity, {**values, "slug": slug}, {exc.field: message}, status=400
         )
-    suffix = f"&lang={request.query['lang']}" if request.query.get("lang") in i18n.LANGUAGES else ""
+    picked = catalogs(request).supported(request.query.get("lang"))
+    suffix = f"&lang={picked}" if picked else ""
     raise web.HTTPSeeOther(f"/staff/organisers?saved=1{suffix}")
 
 
@@ -1062,7 +1061,7 @@ async def audit_page(request: web.Request) -> web.Response:
     identity = await require_staff_page(request)
     if not scope.is_admin(identity):
         return out_of_scope_page(request)
-    lang = language(request)
+    tr = translator(request)
     try:
         before = int(request.query["before"]) if "before" in request.query else None
     except ValueError:
@@ -1073,7 +1072,7 @@ async def audit_page(request: web.Request) -> web.Response:
     rows = []
     for entry in entries:
         data = audit.entry_json(entry)
-        data["when"] = i18n.format_datetime(entry.at, lang, now)
+        data["when"] = tr.datetime(entry.at, now)
         data["what"] = _entry_title(entry)
         data["before_text"] = (
             json.dumps(data["before"], ensure_ascii=False, indent=1)

@@ -20,15 +20,15 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 from aiohttp import web
 
-from stream_server import i18n
 from stream_server.basics import CITY_TZ, DoorTimes, utcnow
 from stream_server.catalog import public_listing
 from stream_server.catalog import service as catalog
 from stream_server.catalog.listing import Choices, ProgrammeFilter, filter_choices
 from stream_server.config import Settings
 from stream_server.db.models import Session, SessionStatus
+from stream_server.i18n import Translator
 from stream_server.web.keys import DATABASE, LIVE, SETTINGS
-from stream_server.web.rendering import language, link, render
+from stream_server.web.rendering import catalogs, link, render, translator
 
 logger = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -48,7 +48,7 @@ STATEMENT_PREPARED = dt.date(2026, 12, 3)
 
 # -- the listing ------------------------------------------------------------------------------
 def _entry(
-    request: web.Request, session: Session, lang: str, now: dt.datetime, doors: DoorTimes
+    request: web.Request, session: Session, tr: Translator, now: dt.datetime, doors: DoorTimes
 ) -> dict[str, Any]:
     """What one entry says: where, when, who organises, online or not, join or cancelled."""
     cancelled = session.status == SessionStatus.CANCELLED
@@ -60,16 +60,13 @@ def _entry(
         "title": session.title,
         "url": link(request, f"/sessions/{session.id}"),
         "starts_iso": session.starts_at.astimezone(CITY_TZ).isoformat(),
-        "time_label": i18n.translate(
-            "time.range",
-            lang,
-            start=i18n.format_time(session.starts_at, lang),
-            end=i18n.format_time(session.ends_at, lang),
+        "time_label": tr(
+            "time.range", start=tr.time(session.starts_at), end=tr.time(session.ends_at)
         ),
         "place": f"{session.room.venue.name}, {session.room.name}",
         "also_at": receivers,
         "organiser": session.organiser.name if session.organiser else None,
-        "category_label": i18n.translate(category, lang) if category in i18n.MESSAGES else "",
+        "category_label": tr(category) if tr.has(category) else "",
         "online": session.online,
         "cancelled": cancelled,
         "cancel_reason": session.cancel_reason or "",
@@ -83,7 +80,7 @@ def _days(
     request: web.Request,
     sessions: list[Session],
     first_day: dt.date,
-    lang: str,
+    tr: Translator,
     now: dt.datetime,
     doors: DoorTimes,
 ) -> list[dict[str, Any]]:
@@ -93,14 +90,19 @@ def _days(
         day = max(session.starts_at.astimezone(CITY_TZ).date(), first_day)
         if not days or days[-1]["date"] != day:
             if day == first_day:
-                label = i18n.translate("programme.today", lang, day=i18n.format_day(day, lang))
+                label = tr("programme.today", day=tr.day(day))
             elif day == first_day + dt.timedelta(days=1):
-                label = i18n.translate("programme.tomorrow", lang, day=i18n.format_day(day, lang))
+                label = tr("programme.tomorrow", day=tr.day(day))
             else:
-                label = i18n.format_day(day, lang).capitalize()
+                label = _capitalised(tr.day(day))
             days.append({"date": day, "key": day.isoformat(), "label": label, "entries": []})
-        days[-1]["entries"].append(_entry(request, session, lang, now, doors))
+        days[-1]["entries"].append(_entry(request, session, tr, now, doors))
     return days
+
+
+def _capitalised(text: str) -> str:
+    """A heading's first letter in capitals (Finnish day names are written in lower case)."""
+    return text[:1].upper() + text[1:]
 
 
 async def _listing(
@@ -136,11 +138,11 @@ async def programme_page(request: web.Request) -> web.Response:
     """The public programme; ``view=board`` is the notice-board screen."""
     if request.query.get("view") == "board":
         return await _board(request)
-    lang = language(request)
+    tr = translator(request)
     weeks = _weeks(request)
     page_filter, choices, sessions, today, now = await _listing(request, weeks * 7)
     doors = request.app[SETTINGS].door_times
-    picked_lang = request.query.get("lang") if request.query.get("lang") in i18n.LANGUAGES else None
+    picked_lang = catalogs(request).supported(request.query.get("lang"))
     more = None
     if weeks < MAX_WEEKS:
         more = "/?" + _query(page_filter, picked_lang, weeks=str(weeks + WEEKS_SHOWN))
@@ -148,14 +150,14 @@ async def programme_page(request: web.Request) -> web.Response:
         request,
         "programme.html",
         {
-            "title": i18n.translate("programme.title", lang),
-            "days": _days(request, sessions, today, lang, now, doors),
+            "title": tr("programme.title"),
+            "days": _days(request, sessions, today, tr, now, doors),
             "filter": page_filter,
             "filtered": bool(page_filter.as_query()),
             "choices": choices,
             "weeks": weeks,
             "more_url": more,
-            "until": i18n.format_day(today + dt.timedelta(days=weeks * 7 - 1), lang),
+            "until": tr.day(today + dt.timedelta(days=weeks * 7 - 1)),
             "clear_url": link(request, "/"),
             "extra_styles": ["listing.css"],
         },
@@ -163,28 +165,24 @@ async def programme_page(request: web.Request) -> web.Response:
 
 
 async def _board(request: web.Request) -> web.Response:
-    lang = language(request)
+    tr = translator(request)
     page_filter, choices, sessions, today, now = await _listing(request, BOARD_DAYS)
     settings: Settings = request.app[SETTINGS]
     doors = settings.door_times
     context: dict[str, Any] = {
-        "days": _days(request, sessions, today, lang, now, doors),
+        "days": _days(request, sessions, today, tr, now, doors),
         "next_change": public_listing.next_change(sessions, now, doors).isoformat(),
         "board": True,
     }
     if request.query.get("fragment") == "1":
         response = aiohttp_jinja2.render_template(
-            "_programme_days.html", request, {**context, "_": i18n.Translator(lang)}
+            "_programme_days.html", request, {**context, "_": tr}
         )
         response.headers["Cache-Control"] = "no-store"
         return response
     venue = next((v for v in choices.venues if v.slug == page_filter.venue), None)
-    heading = (
-        i18n.translate("programme.board_heading_at", lang, place=venue.name)
-        if venue
-        else i18n.translate("programme.title", lang)
-    )
-    picked_lang = request.query.get("lang") if request.query.get("lang") in i18n.LANGUAGES else None
+    heading = tr("programme.board_heading_at", place=venue.name) if venue else tr("programme.title")
+    picked_lang = catalogs(request).supported(request.query.get("lang"))
     return render(
         request,
         "programme_board.html",
@@ -251,15 +249,15 @@ def _event(version: int) -> bytes:
 @routes.get("/saavutettavuus", name="accessibility")
 async def accessibility(request: web.Request) -> web.Response:
     """The accessibility statement the Act on the Provision of Digital Services requires."""
-    lang = language(request)
+    tr = translator(request)
     settings: Settings = request.app[SETTINGS]
     return render(
         request,
         "accessibility.html",
         {
-            "title": i18n.translate("a11y.title", lang),
+            "title": tr("a11y.title"),
             "contact": settings.accessibility_contact,
-            "prepared": i18n.format_date(STATEMENT_PREPARED, lang),
+            "prepared": tr.date(STATEMENT_PREPARED),
             "extra_styles": ["listing.css"],
         },
     )
@@ -268,7 +266,7 @@ async def accessibility(request: web.Request) -> web.Response:
 @routes.get("/tietosuoja", name="privacy")
 async def privacy(request: web.Request) -> web.Response:
     """What is stored about people who take part, why, and for how long."""
-    lang = language(request)
+    tr = translator(request)
     settings: Settings = request.app[SETTINGS]
     days = settings.recording_retention_days
     attendance = settings.attendance_retention_days
@@ -276,7 +274,7 @@ async def privacy(request: web.Request) -> web.Response:
         request,
         "privacy.html",
         {
-            "title": i18n.translate("privacy.title", lang),
+            "title": tr("privacy.title"),
             "recording_days": f"{days:g}" if days else None,
             "attendance_days": f"{attendance:g}" if attendance else None,
             "contact": settings.accessibility_contact,

@@ -12,9 +12,9 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 from aiohttp import web
 
-from stream_server import i18n
 from stream_server.basics import absolute_url as _absolute
-from stream_server.web.keys import SETTINGS
+from stream_server.i18n import Catalogs, Translator
+from stream_server.web.keys import CATALOGS, SETTINGS
 
 #: Only our own scripts and styles; media and WebSocket to this origin.
 CONTENT_SECURITY_POLICY = (
@@ -24,22 +24,45 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+def catalogs(request: web.Request) -> Catalogs:
+    return request.app[CATALOGS]
+
+
 def language(request: web.Request) -> str:
-    return i18n.negotiate_language(
+    return catalogs(request).negotiate(
         request.query.get("lang"), request.headers.get("Accept-Language")
     )
 
 
+def translator(request: web.Request) -> Translator:
+    """The one translation function of a request, in the language it negotiated."""
+    return catalogs(request).translator(language(request))
+
+
 def switch_url(request: web.Request, lang: str) -> str:
-    """The same page in the other language, keeping ``?token=`` and ``?channel=``."""
+    """The same page in ``lang``, keeping ``?token=`` and ``?channel=``."""
     query = [(k, v) for k, v in request.query.items() if k != "lang"]
-    query.append(("lang", "en" if lang == "fi" else "fi"))
+    query.append(("lang", lang))
     return f"{request.path}?{urlencode(query)}"
+
+
+def other_languages(request: web.Request, lang: str) -> list[dict[str, str]]:
+    """A link to this page in every other language, each named in its own language."""
+    found = catalogs(request)
+    return [
+        {
+            "lang": other,
+            "url": switch_url(request, other),
+            "label": found.translate("site.this_language", other),
+        }
+        for other in found.languages
+        if other != lang
+    ]
 
 
 def link(request: web.Request, path: str) -> str:
     """An internal link that keeps a language the person picked with ``?lang=``."""
-    if request.query.get("lang") in i18n.LANGUAGES:
+    if catalogs(request).supported(request.query.get("lang")):
         return f"{path}?{urlencode({'lang': request.query['lang']})}"
     return path
 
@@ -58,12 +81,12 @@ def absolute_url(request: web.Request, path: str) -> str:
 def render(
     request: web.Request, template: str, context: dict[str, Any], status: int = 200
 ) -> web.Response:
-    lang = language(request)
+    translate = translator(request)
+    lang = translate.lang
     base: dict[str, Any] = {
         "lang": lang,
-        "other_lang": "en" if lang == "fi" else "fi",
-        "_": i18n.Translator(lang),
-        "switch_url": switch_url(request, lang),
+        "_": translate,
+        "other_languages": other_languages(request, lang),
         "home_url": link(request, "/"),
         "page_scripts": [],
         "config": None,
@@ -82,12 +105,11 @@ def render(
 
 def out_of_scope_page(request: web.Request) -> web.Response:
     """A staff page beyond the person's role (the HTML twin of ``403 out_of_scope``)."""
-    lang = language(request)
     return render(
         request,
         "notice.html",
         {
-            "title": i18n.translate("scope.heading", lang),
+            "title": translator(request)("scope.heading"),
             "heading": "scope.heading",
             "body": "scope.body",
             "kind": "out-of-scope",

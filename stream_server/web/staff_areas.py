@@ -8,7 +8,6 @@ from typing import Any
 
 from aiohttp import web
 
-from stream_server import i18n
 from stream_server.catalog import service as catalog
 from stream_server.errors import BadRequest, NotFound
 from stream_server.staff import audit, scope
@@ -17,7 +16,7 @@ from stream_server.web.auth import require_staff, require_staff_page
 from stream_server.web.bodies import read_form
 from stream_server.web.json_body import read_json_object
 from stream_server.web.keys import DATABASE
-from stream_server.web.rendering import language, render
+from stream_server.web.rendering import language, render, translator
 from stream_server.web.staff_pages import staff_page_context
 
 logger = logging.getLogger(__name__)
@@ -143,8 +142,8 @@ async def save_areas(request: web.Request) -> web.StreamResponse:
                     int(cleaned) if cleaned.isascii() and cleaned.isdigit() else text,
                 )
             except catalog.CatalogError:
-                errors[slug] = i18n.translate(
-                    "areas.invalid", lang, max=f"{catalog.MAX_POPULATION:,}".replace(",", " ")
+                errors[slug] = translator(request)(
+                    "areas.invalid", max=f"{catalog.MAX_POPULATION:,}".replace(",", " ")
                 )
         if errors:
             await db.rollback()

@@ -15,7 +15,6 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from aiohttp import web
 
-from stream_server import i18n
 from stream_server.errors import TooManyRequests
 from stream_server.staff import service as staff
 from stream_server.web.addresses import client_address
@@ -28,7 +27,7 @@ from stream_server.web.auth import (
 )
 from stream_server.web.bodies import read_form
 from stream_server.web.keys import DATABASE, LOGIN_THROTTLE, PASSWORD_HASHING, SETTINGS
-from stream_server.web.rendering import language, render
+from stream_server.web.rendering import render, translator
 
 logger = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -68,12 +67,11 @@ def _login_page(
     error: str | None = None,
     error_code: str | None = None,
 ) -> web.Response:
-    lang = language(request)
     return render(
         request,
         "staff_login.html",
         {
-            "title": i18n.translate("staff.login.title", lang),
+            "title": translator(request)("staff.login.title"),
             "next_path": next_path,
             "error": error,
             "error_code": error_code,
@@ -94,9 +92,8 @@ def _throttled(request: web.Request, next_path: str, retry_after: int) -> web.Re
         raise TooManyRequests(
             f"too many failed logins; try again in {retry_after} s", retry_after=retry_after
         )
-    lang = language(request)
     minutes = max(1, math.ceil(retry_after / 60))
-    message = i18n.translate("staff.login.throttled", lang, minutes=minutes)
+    message = translator(request)("staff.login.throttled", minutes=minutes)
     response = _login_page(request, next_path, 429, message, TooManyRequests.code)
     response.headers["Retry-After"] = str(retry_after)
     return response
@@ -145,7 +142,7 @@ async def login(request: web.Request) -> web.StreamResponse:
             )
         else:
             logger.warning("staff login failed for %r%s", name, origin)
-        message = i18n.translate("staff.login.failed", language(request))
+        message = translator(request)("staff.login.failed")
         return _login_page(request, next_path, 401, message, "login_failed")
     logger.info("staff %r logged in%s", name, origin)
     response = web.HTTPSeeOther(next_path)

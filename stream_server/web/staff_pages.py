@@ -16,18 +16,18 @@ from urllib.parse import urlencode
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stream_server import i18n
 from stream_server.attendance.headcounts import latest_headcounts, session_venues
 from stream_server.attendance.ledger import AttendanceLedger
 from stream_server.basics import DOORS, DoorTimes
 from stream_server.catalog import service as catalog
 from stream_server.db.models import Session, StaffRole, Visibility
 from stream_server.errors import BadRequest
+from stream_server.i18n import Translator
 from stream_server.staff import scope
 from stream_server.staff.service import StaffIdentity
 from stream_server.web.auth import require_staff, require_staff_page
 from stream_server.web.keys import DATABASE, LEDGER, SETTINGS
-from stream_server.web.rendering import language, link, render
+from stream_server.web.rendering import catalogs, language, link, render, translator
 
 routes = web.RouteTableDef()
 
@@ -77,7 +77,7 @@ def staff_page_context(
 ) -> dict[str, Any]:
     """What every staff page's template needs: the title, the nav and the logout form."""
     return {
-        "title": i18n.translate(title_key, language(request)),
+        "title": translator(request)(title_key),
         "staff_name": identity.name,
         "csrf_token": identity.csrf_token or "",
         "staff_links": staff_links(request, path, identity),
@@ -102,11 +102,9 @@ def csv_url(choice: dict[str, Any], decimal: str, lang: str) -> str:
     return f"{REPORT_URL}.csv?{query}"
 
 
-def _script_messages(lang: str) -> dict[str, str]:
+def _script_messages(tr: Translator) -> dict[str, str | dict[str, str]]:
     return {
-        key: text
-        for key, text in i18n.messages_for(lang).items()
-        if key.startswith(SCRIPT_MESSAGE_PREFIXES)
+        key: text for key, text in tr.messages().items() if key.startswith(SCRIPT_MESSAGE_PREFIXES)
     }
 
 
@@ -145,7 +143,7 @@ async def session_figures(
     ledger: AttendanceLedger,
     session: Session,
     now: dt.datetime,
-    lang: str,
+    tr: Translator,
     doors: DoorTimes = DOORS,
 ) -> dict[str, Any]:
     """One session as the dashboard shows it: schedule, venues with headcounts, live counts.
@@ -179,8 +177,8 @@ async def session_figures(
         "title": session.title,
         "starts_at": session.starts_at.astimezone(catalog.CITY_TZ).isoformat(),
         "ends_at": session.ends_at.astimezone(catalog.CITY_TZ).isoformat(),
-        "time_label": (
-            f"{i18n.format_time(session.starts_at, lang)}–{i18n.format_time(session.ends_at, lang)}"
+        "time_label": tr(
+            "time.range", start=tr.time(session.starts_at), end=tr.time(session.ends_at)
         ),
         "mode": session.mode.value,
         # How staff reach the session or tell someone how to: its code and its page.
@@ -213,7 +211,8 @@ async def today_figures(
     async with request.app[DATABASE].session() as db:
         sessions = await todays_sessions(db, now, identity)
         doors = request.app[SETTINGS].door_times
-        items = [await session_figures(db, ledger, s, now, lang, doors) for s in sessions]
+        tr = catalogs(request).translator(lang)
+        items = [await session_figures(db, ledger, s, now, tr, doors) for s in sessions]
     return {"date": day.isoformat(), "sessions": items}
 
 
@@ -228,7 +227,8 @@ async def figures_for_session(
         if session is None or not scope.may_see_session(identity, session):
             return None
         doors = request.app[SETTINGS].door_times
-        figures = await session_figures(db, request.app[LEDGER], session, now, lang, doors)
+        tr = catalogs(request).translator(lang)
+        figures = await session_figures(db, request.app[LEDGER], session, now, tr, doors)
     _, start, end = local_day(now)
     figures["today"] = session.starts_at < end and session.ends_at > start
     return figures
@@ -306,7 +306,8 @@ def refresh_seconds(value: str | None) -> int:
 @routes.get("/staff", name="staff_dashboard")
 async def dashboard(request: web.Request) -> web.Response:
     identity = await require_staff_page(request)
-    lang = language(request)
+    tr = translator(request)
+    lang = tr.lang
     data = await today_figures(request, lang, identity)
     day = dt.date.fromisoformat(data["date"])
     return render(
@@ -315,14 +316,14 @@ async def dashboard(request: web.Request) -> web.Response:
         {
             **staff_page_context(request, identity, "/staff", "dash.title"),
             "today": data,
-            "day_label": _day_label(day, lang),
+            "day_label": tr.weekday_date(day),
             "page_scripts": ["js/staff/dashboard.js"],
             "config": {
                 "lang": lang,
                 "csrf_token": identity.csrf_token,
                 "date": data["date"],
                 "refresh_seconds": refresh_seconds(request.query.get("refresh")),
-                "messages": _script_messages(lang),
+                "messages": _script_messages(tr),
             },
         },
     )
@@ -346,29 +347,15 @@ async def dashboard_cards(request: web.Request) -> web.Response:
     )
 
 
-def format_date(day: dt.date, lang: str) -> str:
-    """A date as people read it: ``1.11.2026`` / ``1 Nov 2026``."""
-    if lang == "en":
-        return f"{day.day} {day:%b} {day.year}"
-    return f"{day.day}.{day.month}.{day.year}"
-
-
-def _day_label(day: dt.date, lang: str) -> str:
-    noon = dt.datetime.combine(day, dt.time(12), tzinfo=catalog.CITY_TZ)
-    # format_datetime adds the clock time; the dashboard heading wants the date alone.
-    text = i18n.format_datetime(noon, lang, noon)
-    return text.rsplit(" klo ", 1)[0] if lang == "fi" else text.rsplit(" at ", 1)[0]
-
-
 @routes.get("/staff/reports", name="staff_reports")
 async def reports_page(request: web.Request) -> web.Response:
     identity = await require_staff_page(request)
-    lang = language(request)
+    tr = translator(request)
+    lang = tr.lang
     today = catalog.utcnow().astimezone(catalog.CITY_TZ).date()
     choice = report_choice(request.query, today)
     shown = {
-        key: format_date(dt.date.fromisoformat(choice[key]), lang)
-        for key in ("from", "to", "trend_from")
+        key: tr.date(dt.date.fromisoformat(choice[key])) for key in ("from", "to", "trend_from")
     }
     return render(
         request,
@@ -387,9 +374,9 @@ async def reports_page(request: web.Request) -> web.Response:
                 "choice": choice,
                 # The trend stops at this month and marks it unfinished.
                 "today": today.isoformat(),
-                "today_label": format_date(today, lang),
+                "today_label": tr.date(today),
                 "report_url": REPORT_URL,
-                "messages": _script_messages(lang),
+                "messages": _script_messages(tr),
             },
         },
     )

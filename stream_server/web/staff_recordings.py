@@ -17,17 +17,18 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
+from babel.numbers import format_decimal
 from sqlalchemy import select
 
-from stream_server import i18n
 from stream_server.db.models import Session
+from stream_server.i18n import Translator
 from stream_server.live import recording
 from stream_server.live.recording import RecordingFile
 from stream_server.staff import scope
 from stream_server.staff.service import StaffIdentity
 from stream_server.web.auth import require_staff, require_staff_page
 from stream_server.web.keys import DATABASE, SETTINGS
-from stream_server.web.rendering import language, render
+from stream_server.web.rendering import render, translator
 from stream_server.web.staff_pages import staff_page_context
 
 logger = logging.getLogger(__name__)
@@ -36,9 +37,9 @@ routes = web.RouteTableDef()
 PAGE = "/staff/recordings"
 
 
-def _size(size: int, lang: str) -> str:
-    text = f"{size / 1_000_000:.1f} MB"
-    return text.replace(".", ",") if lang == "fi" else text
+def _size(size: int, tr: Translator) -> str:
+    megabytes = format_decimal(size / 1_000_000, "0.0", locale=tr.locale)
+    return f"{megabytes} MB"
 
 
 def _directory(request: web.Request) -> Path:
@@ -46,7 +47,7 @@ def _directory(request: web.Request) -> Path:
 
 
 async def _rows(request: web.Request, files: list[RecordingFile]) -> list[dict[str, Any]]:
-    lang = language(request)
+    tr = translator(request)
     ids = {f.session_id for f in files}
     titles: dict[str, str] = {}
     if ids:
@@ -60,11 +61,10 @@ async def _rows(request: web.Request, files: list[RecordingFile]) -> list[dict[s
         result.append(
             {
                 "name": file.name,
-                "title": titles.get(file.session_id)
-                or i18n.translate("recordings.unknown_session", lang),
-                "started": i18n.format_datetime(file.started_at, lang),
-                "size": _size(file.size, lang),
-                "expires": i18n.format_datetime(expires, lang) if expires else None,
+                "title": titles.get(file.session_id) or tr("recordings.unknown_session"),
+                "started": tr.datetime(file.started_at),
+                "size": _size(file.size, tr),
+                "expires": tr.datetime(expires) if expires else None,
                 "in_progress": file.in_progress,
             }
         )

@@ -48,9 +48,17 @@ export function readConfig() {
   return JSON.parse(element.textContent);
 }
 
+// A plural message comes as {one: ..., other: ...} (the page language's CLDR categories);
+// params.count picks the form, as on the server.
+export function pluralText(text, params, lang = document.documentElement.lang) {
+  if (typeof text === "string") return text;
+  const category = new Intl.PluralRules(lang).select(Number(params.count));
+  return text[category] ?? text.other;
+}
+
 export function translator(messages) {
   return (id, params = {}) => {
-    const text = messages[id] ?? messages["error.generic"] ?? id;
+    const text = pluralText(messages[id] ?? messages["error.generic"] ?? id, params);
     return text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
   };
 }

@@ -9,8 +9,11 @@
 
 const config = JSON.parse(document.getElementById("kohtaamo-config").textContent);
 const messages = config.messages;
+// A plural message is {one: ..., other: ...}: params.count picks the form (Intl.PluralRules).
+const plural = (text, params) =>
+  typeof text === "string" ? text : (text[new Intl.PluralRules(config.lang).select(Number(params.count))] ?? text.other);
 const t = (id, params = {}) =>
-  (messages[id] ?? messages["error.generic"] ?? id).replace(/\{(\w+)\}/g, (whole, name) =>
+  plural(messages[id] ?? messages["error.generic"] ?? id, params).replace(/\{(\w+)\}/g, (whole, name) =>
     name in params ? String(params[name]) : whole,
   );
 const $ = (id) => document.getElementById(id);
@@ -218,7 +221,7 @@ function validate(form, input) {
   const capacity = form.dataset.capacity ? Number(form.dataset.capacity) : null;
   if (count === null) return { error: t("dash.error.whole") };
   if (count < 0) return { error: t("dash.error.negative") };
-  if (capacity !== null && count > capacity) return { error: t("dash.error.capacity", { capacity }) };
+  if (capacity !== null && count > capacity) return { error: t("dash.error.capacity", { count: capacity }) };
   if (count > 5000) return { error: t("dash.error.absurd") };
   return { count };
 }
@@ -239,7 +242,7 @@ function serverError(body, status) {
     const message = body.error.message ?? "";
     if (/negative/.test(message)) return t("dash.error.negative");
     if (/capacity of (\d+)/.test(message)) {
-      return t("dash.error.capacity", { capacity: message.match(/capacity of (\d+)/)[1] });
+      return t("dash.error.capacity", { count: message.match(/capacity of (\d+)/)[1] });
     }
     if (/believable/.test(message)) return t("dash.error.absurd");
     return t("dash.error.whole");

@@ -7,8 +7,11 @@
 const config = JSON.parse(document.getElementById("kohtaamo-config").textContent);
 const messages = config.messages;
 const choice = config.choice;
+// A plural message is {one: ..., other: ...}: params.count picks the form (Intl.PluralRules).
+const plural = (text, params) =>
+  typeof text === "string" ? text : (text[new Intl.PluralRules(config.lang).select(Number(params.count))] ?? text.other);
 const t = (id, params = {}) =>
-  (messages[id] ?? messages["error.generic"] ?? id).replace(/\{(\w+)\}/g, (whole, name) =>
+  plural(messages[id] ?? messages["error.generic"] ?? id, params).replace(/\{(\w+)\}/g, (whole, name) =>
     name in params ? String(params[name]) : whole,
   );
 const $ = (id) => document.getElementById(id);
@@ -308,7 +311,7 @@ async function load() {
     // The totals row is named by this page, whatever the API calls it.
     const foot = totals.map((row) => ({ ...row, [columns[0]]: t("dash.total") }));
     fillTable($("report-table-full"), columns, rows, foot, t(`reports.group.${choice.group_by}`));
-    status.textContent = rows.length ? t("reports.loaded", { rows: rows.length }) : t("reports.no_rows");
+    status.textContent = rows.length ? t("reports.loaded", { count: rows.length }) : t("reports.no_rows");
   } else {
     status.textContent = t("reports.failed", { status: main.reason?.message ?? "?" });
   }
