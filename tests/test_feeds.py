@@ -278,6 +278,22 @@ async def test_without_public_url_links_use_the_requests_own_origin(
     assert str(event["UID"]) == f"{created.session.id}@127.0.0.1"
 
 
+async def test_the_session_api_gives_a_whep_player_an_absolute_url(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    """``whep_url`` is handed to players as it is: on public_url, or the request's origin."""
+    for public_url in (PUBLIC_URL, ""):
+        client = await aiohttp_client(create_app(settings.replace(public_url=public_url)))
+        created = await Sessions(client.app[DATABASE]).create(
+            title="A", starts_at=utcnow() + dt.timedelta(days=2)
+        )
+        base = public_url or base_url(client)
+        one = await (await client.get(f"/api/sessions/{created.session.id}")).json()
+        assert one["whep_url"] == f"{base}/whep/{created.session.id}"
+        listed = (await (await client.get("/api/sessions")).json())["sessions"]
+        assert one["whep_url"] in {entry["whep_url"] for entry in listed}
+
+
 # -- schema.org ------------------------------------------------------------------------------------
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 SCHEMA = "https://schema.org/"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from stream_server.attendance import headcounts
@@ -14,6 +16,7 @@ from stream_server.web.addresses import client_address
 from stream_server.web.auth import bearer_token, device_from_token, is_device_token, require_staff
 from stream_server.web.json_body import read_json_object
 from stream_server.web.keys import DATABASE, LEDGER, LIVE, SETTINGS
+from stream_server.web.rendering import absolute_url
 
 routes = web.RouteTableDef()
 
@@ -25,7 +28,9 @@ async def list_sessions(request: web.Request) -> web.Response:
     async with request.app[DATABASE].session() as db:
         doors = request.app[SETTINGS].door_times
         sessions = await catalog.list_listed_sessions(db, now, doors)
-        listed = [catalog.session_to_json(s, now, doors) for s in sessions]
+        listed = [
+            _with_absolute_links(request, catalog.session_to_json(s, now, doors)) for s in sessions
+        ]
         return web.json_response({"sessions": listed})
 
 
@@ -43,9 +48,19 @@ async def get_session(request: web.Request) -> web.Response:
             if code is not None:
                 limits.code_failed(address)  # a guessed code is a failed code
             raise NotFound("no such session", code="unknown_session")
-        return web.json_response(
-            catalog.session_to_json(session, doors=request.app[SETTINGS].door_times)
-        )
+        data = catalog.session_to_json(session, doors=request.app[SETTINGS].door_times)
+        return web.json_response(_with_absolute_links(request, data))
+
+
+def _with_absolute_links(request: web.Request, data: dict[str, Any]) -> dict[str, Any]:
+    """The API's links leave the server (a WHEP player is given ``whep_url`` as it is):
+    absolute, on ``public_url`` or this request's origin."""
+    return {
+        key: absolute_url(request, value)
+        if key.endswith("_url") and isinstance(value, str) and value.startswith("/")
+        else value
+        for key, value in data.items()
+    }
 
 
 @routes.get("/api/sessions/{session_id}/attendance")
