@@ -708,20 +708,33 @@ async def edit_session(
         await check_room(db, [(session.room_id, session.starts_at, session.ends_at)], {session.id})
     await db.flush()
     session = (await _load_many(db, [session.id]))[0]
+    await _record_change(db, actor, "edit", session, before, now)
+    return session
+
+
+async def _record_change(
+    db: AsyncSession,
+    actor: Actor,
+    action: str,
+    session: Session,
+    before: dict[str, Any],
+    now: dt.datetime,
+) -> None:
+    """One session changed: its report figures are recounted and the audit log gets
+    before and after (nothing when the change changed nothing)."""
     after = snapshot(session)
     if after != before:
         await _forget_rollups(db, [session.id])
         await audit.record(
             db,
             actor,
-            "edit",
+            action,
             "session",
             session.id,
             {"sessions": {session.id: before}},
             {"sessions": {session.id: after}},
             now,
         )
-    return session
 
 
 async def _tail(
@@ -846,19 +859,7 @@ async def cancel_session(
     session.status = SessionStatus.CANCELLED
     session.cancel_reason = reason
     await db.flush()
-    after = snapshot(session)
-    if after != before:
-        await _forget_rollups(db, [session.id])
-        await audit.record(
-            db,
-            actor,
-            "cancel",
-            "session",
-            session.id,
-            {"sessions": {session.id: before}},
-            {"sessions": {session.id: after}},
-            now,
-        )
+    await _record_change(db, actor, "cancel", session, before, now)
     return session
 
 

@@ -992,14 +992,10 @@ async def add_organiser_from_form(request: web.Request) -> web.StreamResponse:
         async with request.app[DATABASE].session() as db:
             await organisers.add_organiser(db, identity, values)
     except InvalidField as exc:
-        key = f"org.error.{exc.field}"
-        message = tr(key) if tr.has(key) else exc.message
         return await _organisers_page(
-            request, identity, values=values, errors={exc.field: message}, status=400
+            request, identity, values=values, errors=_organiser_error(tr, exc), status=400
         )
-    picked = catalogs(request).supported(request.query.get("lang"))
-    suffix = f"&lang={picked}" if picked else ""
-    raise web.HTTPSeeOther(f"/staff/organisers?saved=1{suffix}")
+    raise _back_to_organisers(request)
 
 
 @routes.get("/staff/organisers/{slug}", name="staff_organiser")
@@ -1045,14 +1041,22 @@ async def edit_organiser_from_form(request: web.Request) -> web.StreamResponse:
         async with request.app[DATABASE].session() as db:
             await organisers.edit_organiser(db, identity, slug, values)
     except InvalidField as exc:
-        key = f"org.error.{exc.field}"
-        message = tr(key) if tr.has(key) else exc.message
         return _organiser_form(
-            request, identity, {**values, "slug": slug}, {exc.field: message}, status=400
+            request, identity, {**values, "slug": slug}, _organiser_error(tr, exc), status=400
         )
+    raise _back_to_organisers(request)
+
+
+def _organiser_error(tr: Translator, exc: InvalidField) -> dict[str, str]:
+    """The refused field's message, next to it (the catalog's words when it has them)."""
+    key = f"org.error.{exc.field}"
+    return {exc.field: tr(key) if tr.has(key) else exc.message}
+
+
+def _back_to_organisers(request: web.Request) -> web.HTTPSeeOther:
     picked = catalogs(request).supported(request.query.get("lang"))
     suffix = f"&lang={picked}" if picked else ""
-    raise web.HTTPSeeOther(f"/staff/organisers?saved=1{suffix}")
+    return web.HTTPSeeOther(f"/staff/organisers?saved=1{suffix}")
 
 
 # -- the audit log -------------------------------------------------------------------------------
