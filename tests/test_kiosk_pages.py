@@ -289,7 +289,7 @@ async def test_kiosk_joins_by_itself_counts_as_a_device_and_rejoins_after_a_rest
                 timeout=MEDIA_TIMEOUT_MS,
             )
             feedback = await page.locator("#headcount-feedback").inner_text()
-            assert feedback == "Tallennettu: 3 henkilöä paikalla.", feedback
+            assert feedback == "Tallennettu. Paikalla on 3 ihmistä.", feedback
             await page.get_by_role("button", name="Yksi vähemmän").click()
             await page.wait_for_function(
                 "() => document.getElementById('headcount-feedback').textContent.includes(': 2 ')",
