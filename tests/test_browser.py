@@ -222,7 +222,7 @@ async def test_reconnects_with_the_same_attendee_key(
         # Drop the socket the way a Wi-Fi blip would (the page did not ask to leave).
         await page.evaluate("() => window.kohtaamoCall.ws.close()")
         await page.wait_for_function(
-            "() => document.getElementById('status').textContent.includes('Yhdistetään')",
+            "() => document.getElementById('status').textContent.includes('Yhteys katkesi')",
             timeout=10_000,
         )
         await page.wait_for_function(

@@ -73,9 +73,9 @@ def test_the_check_command_passes_on_the_shipped_catalogs(
 @pytest.mark.parametrize(
     ("language", "count", "expected"),
     [
-        ("fi", 1, "Tallennettu: 1 henkilö paikalla."),
-        ("fi", 0, "Tallennettu: 0 henkilöä paikalla."),
-        ("fi", 2, "Tallennettu: 2 henkilöä paikalla."),
+        ("fi", 1, "Tallennettu. Paikalla on 1 ihminen."),
+        ("fi", 0, "Tallennettu. Paikalla on 0 ihmistä."),
+        ("fi", 2, "Tallennettu. Paikalla on 2 ihmistä."),
         ("en", 1, "Saved: 1 person present."),
         ("en", 21, "Saved: 21 people present."),
     ],
@@ -313,8 +313,8 @@ async def test_a_swedish_catalog_adds_swedish_and_falls_back_to_finnish(
     assert script["site.this_language"] == "På svenska" and script["join.button"] == "Liity"
     # A plural message falls back with Finnish forms, keyed by Swedish plural categories.
     assert script["kiosk.headcount_saved"] == {
-        "one": "Tallennettu: {count} henkilö paikalla.",
-        "other": "Tallennettu: {count} henkilöä paikalla.",
+        "one": "Tallennettu. Paikalla on {count} ihminen.",
+        "other": "Tallennettu. Paikalla on {count} ihmistä.",
     }
 
 

@@ -289,10 +289,10 @@ async def test_kiosk_joins_by_itself_counts_as_a_device_and_rejoins_after_a_rest
                 timeout=MEDIA_TIMEOUT_MS,
             )
             feedback = await page.locator("#headcount-feedback").inner_text()
-            assert feedback == "Tallennettu: 3 henkilöä paikalla.", feedback
+            assert feedback == "Tallennettu. Paikalla on 3 ihmistä.", feedback
             await page.get_by_role("button", name="Yksi vähemmän").click()
             await page.wait_for_function(
-                "() => document.getElementById('headcount-feedback').textContent.includes(': 2 ')",
+                "() => document.getElementById('headcount-feedback').textContent.includes('on 2 ')",
                 timeout=MEDIA_TIMEOUT_MS,
             )
             async with database.session() as db:
@@ -369,7 +369,7 @@ async def test_kiosk_page_comes_up_while_the_server_is_down_and_joins_when_it_is
         await page.reload(wait_until="commit")
         await page.wait_for_selector("#programme", timeout=MEDIA_TIMEOUT_MS)
         await page.wait_for_function(
-            "() => document.getElementById('status').textContent.includes('Ei yhteyttä')",
+            "() => document.getElementById('status').textContent.includes('Yhteys ei toimi')",
             timeout=MEDIA_TIMEOUT_MS,
         )
         assert await page.evaluate("window.kohtaamoKiosk.joins") == 0
@@ -435,7 +435,7 @@ async def test_kiosk_joins_its_lead_time_before_the_start_and_not_earlier(
     early = await open_device_page(chromium, f"{base}/kiosk#device={token}", "#programme")
     await early.wait_for_selector(".programme-item")
     assert await early.locator(".programme-title").all_inner_texts() == ["Lukupiiri"]
-    assert "liittyy tapahtumaan itse klo" in await early.locator("#next-up").inner_text()
+    assert "liittyy tapahtumaan itse kello" in await early.locator("#next-up").inner_text()
     assert await early.evaluate("window.kohtaamoKiosk.joins") == 0
     assert await early.evaluate("window.kohtaamoKiosk.current") is None
     await early.context.close()

@@ -253,7 +253,7 @@ async def test_host_page_mutes_and_removes_a_browser_participant(client, session
     await mute.focus()
     await host.keyboard.press("Enter")
     await guest.wait_for_function(
-        "() => document.getElementById('status').textContent.startsWith('Järjestäjä mykisti')",
+        "() => document.getElementById('status').textContent.startsWith('Järjestäjä sulki')",
         timeout=20_000,
     )
     assert await guest.evaluate("() => window.kohtaamoCall.muted.audio") is True

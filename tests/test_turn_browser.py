@@ -159,7 +159,7 @@ async def test_the_page_says_plainly_when_media_cannot_connect_from_its_network(
     assert expected.startswith(
         "Media cannot connect from this network"
         if kind == "join"
-        else "Yhteys ei onnistu tästä verkosta"
+        else "Kuva ja ääni eivät toimi tällä yhteydellä"
     )
     try:
         await page.wait_for_function(
