@@ -297,6 +297,25 @@ async def test_kiosk_joins_by_itself_counts_as_a_device_and_rejoins_after_a_rest
             )
             async with database.session() as db:
                 assert await headcounts.latest_headcounts(db, sid) == {"puijonlaakso": 2}
+            # More people than the room holds (25): refused, and said in the room's language.
+            await page.fill("#headcount-value", "30")
+            await plus.click()
+            await page.wait_for_function(
+                "() => document.getElementById('headcount-feedback').dataset.state === 'error'",
+                timeout=MEDIA_TIMEOUT_MS,
+            )
+            feedback = await page.locator("#headcount-feedback").inner_text()
+            assert feedback == (
+                "Ihmisten määrää ei tallennettu. Määrä on liian suuri tähän tilaan. Tarkista määrä."
+            ), feedback
+            await page.fill("#headcount-value", "3")
+            await page.get_by_role("button", name="Yksi vähemmän").click()
+            await page.wait_for_function(
+                "() => document.getElementById('headcount-feedback').dataset.state === 'saved'",
+                timeout=MEDIA_TIMEOUT_MS,
+            )
+            async with database.session() as db:
+                assert await headcounts.latest_headcounts(db, sid) == {"puijonlaakso": 2}
             counts = await attendance()
             if "in_person" in counts:  # the reports branch adds the in-person figures
                 assert counts["in_person"] == 2, counts

@@ -365,11 +365,19 @@ function step(delta) {
   headcount.timer = setTimeout(() => saveHeadcount(), HEADCOUNT_DEBOUNCE_MS);
 }
 
+// The server's own message is for developers (English); the room is told in its language.
+function headcountRefusal(status) {
+  if (status === 0) return t("kiosk.headcount_offline");
+  if (status === 409) return t("kiosk.headcount_not_now");
+  if (status === 400) return t("kiosk.headcount_too_many");
+  return t("kiosk.headcount_refused");
+}
+
 async function saveHeadcount() {
   clearTimeout(headcount.timer);
   const count = readField();
   if (count === null || !headcount.venue) {
-    feedback.textContent = t("kiosk.headcount_failed", { reason: t("kiosk.headcount_field") });
+    feedback.textContent = t("kiosk.headcount_failed", { reason: t("kiosk.headcount_invalid") });
     return;
   }
   const sessionId = headcount.sessionId;
@@ -391,8 +399,7 @@ async function saveHeadcount() {
     feedback.textContent = t("kiosk.headcount_saved", { count: data.headcount.count });
   } else {
     feedback.dataset.state = "error";
-    const reason = status === 0 ? t("kiosk.headcount_offline") : data?.error?.message || String(status);
-    feedback.textContent = t("kiosk.headcount_failed", { reason });
+    feedback.textContent = t("kiosk.headcount_failed", { reason: headcountRefusal(status) });
     if (isRefusal(status) && DEVICE_ERRORS.has(data?.error?.code)) refuse(data.error.code);
   }
 }
