@@ -381,7 +381,7 @@ async def test_two_join_pages_chat_by_keyboard_and_the_host_deletes(client, sess
     await first.wait_for_function("() => document.getElementById('chat-input').value === ''")
     own = first.get_by_role("log").locator(".chat-message", has_text="Hei kaikki")
     assert (await own.locator(".chat-from").inner_text()) == "Sinä"
-    assert "0/500" in await first.locator("#chat-counter").inner_text()
+    assert "0 merkkiä, enintään 500" in await first.locator("#chat-counter").inner_text()
 
     await second.get_by_label("Kirjoita viesti").focus()
     await second.keyboard.type("Kuuluu hyvin")

@@ -434,7 +434,7 @@ async def test_a_tablet_shows_its_series_and_a_cancelled_week_as_cancelled(
     page = await open_device_page(chromium, f"{base_url(client)}/tablet#device={token}", ".card")
     card = page.locator(f".card[data-session-id='{first}']")
     assert await card.get_attribute("data-status") == "cancelled"
-    assert "Peruttu: Ohjaaja sairastui" in await card.inner_text()
+    assert "Tapahtuma on peruttu. Syy: Ohjaaja sairastui" in await card.inner_text()
     assert await card.locator("button").count() == 0
     # Next week's is on the tablet too (the whole series is invited).
     assert second in {
